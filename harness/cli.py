@@ -1,0 +1,138 @@
+"""The ``harness`` command: run, list, validate, show."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers separated by commas, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return list(dict.fromkeys(seeds))
+
+
+def _add_run_parser(commands, hooks) -> None:
+    from harness.profiles import PROFILES
+
+    run = commands.add_parser("run", help="run every selected model on every selected task")
+    run.add_argument("--models", default="all", help="'all' or a comma list of model names (default: all)")
+    run.add_argument("--tasks", default="all", help="'all' or a comma list of task names (default: all)")
+    run.add_argument("--seeds", type=_seeds, default=[42], help="comma list of seeds (default: 42)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select items by name expression, as pytest -k")
+    run.add_argument("-m", dest="markers", metavar="EXPR", help="select items by marker expression (e.g. 'not slow')")
+    run.add_argument("--collect-only", action="store_true", help="print the grid of items and stop")
+    run.add_argument("--config", type=Path, help="TOML file pointing tasks at your data, models at weights")
+    run.add_argument("--out", type=Path, help="directory for leaderboard.json (default: runs/<UTC time>)")
+    run.add_argument("--profile", default="default", choices=sorted(PROFILES), help="run size (smoke: < 1 min)")
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    hooks.add_options(run)
+
+
+def make_parser(hooks) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Fine-tune and benchmark clinical language models on your own data, offline."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_parser(commands, hooks)
+    listing = commands.add_parser("list", help="list models, tasks or plugins, and whether each can run here")
+    listing.add_argument("what", choices=["models", "tasks", "plugins"])
+    listing.add_argument("--config", type=Path, help="config naming local weights (see run --config)")
+    validate = commands.add_parser("validate", help="check leaderboard files against the schema")
+    validate.add_argument("files", nargs="+", type=Path)
+    show = commands.add_parser("show", help="re-render a leaderboard's tables")
+    show.add_argument("file", type=Path)
+    show.add_argument("--format", default="table", choices=["table", "markdown", "latex"])
+    return parser
+
+
+def cmd_run(options: argparse.Namespace, hooks) -> int:
+    from harness.config import load_config
+    from harness.leaderboard import build_document, validate
+    from harness.profiles import get_profile
+    from harness.progress import rich_progress
+    from harness.runner import build_session, run_session
+
+    models, tasks = hooks.models(), hooks.tasks()
+    config = load_config(options.config, models, tasks)
+    session = build_session(options, hooks, config, get_profile(options.profile))
+    exit_code = run_session(session, hooks, rich_progress)
+    document = build_document(session)
+    path = None
+    if not session.collect_only:
+        validate(document)
+        out_dir = options.out or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(session.started))
+        path = hooks.write_leaderboard(document, out_dir)
+    hooks.run_finished(session, document, path, exit_code)
+    return exit_code
+
+
+def cmd_list(options: argparse.Namespace, hooks) -> int:
+    from harness.listing import list_models, list_plugins, list_tasks
+
+    {"models": list_models, "tasks": list_tasks, "plugins": list_plugins}[options.what](options, hooks)
+    return EXIT_OK
+
+
+def cmd_validate(options: argparse.Namespace, hooks) -> int:
+    from harness.leaderboard import load
+
+    for path in options.files:
+        load(path)
+        print(f"{path}: valid")
+    return EXIT_OK
+
+
+def cmd_show(options: argparse.Namespace, hooks) -> int:
+    from harness.leaderboard import load
+    from harness.render import to_rich, to_text
+    from harness.tables import all_tables
+
+    document = load(options.file)
+    tables = all_tables(document)
+    if options.format == "table":
+        from rich.console import Console
+
+        out = Console(highlight=False)
+        for table in tables:
+            out.print(to_rich(table))
+        out.print(document["run"]["data_note"])
+    else:
+        sys.stdout.write(to_text(tables, options.format))
+        print(f"\n{'%' if options.format == 'latex' else ''}{document['run']['data_note']}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None, plugins: dict[str, object] | None = None) -> int:
+    """Run the command line; ``plugins`` (name -> module/object) adds plugins, for tests and embedding."""
+    from harness._facade import Hooks
+    from harness._manager import make_plugin_manager
+
+    try:
+        hooks = Hooks(make_plugin_manager(plugins))
+        options = make_parser(hooks).parse_args(argv)
+        return COMMANDS[options.command](options, hooks)
+    except HarnessError as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

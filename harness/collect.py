@@ -1,0 +1,163 @@
+"""Collecting the grid of items (model x task x seed) and selecting with -k / -m, as pytest does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from harness.errors import UsageError
+from harness.model import ModelSpec
+from harness.task import TaskSpec
+
+
+@dataclass(frozen=True)
+class Item:
+    """One cell of the grid. ``skip_reason`` is set when it cannot run here."""
+
+    model: ModelSpec
+    task: TaskSpec
+    seed: int
+    skip_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.task.name}[{self.model.name}-seed{self.seed}]"
+
+    @property
+    def markers(self) -> frozenset[str]:
+        return frozenset(self.model.markers) | frozenset(self.task.markers)
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """What ``-k`` matches against (case-insensitive substrings), as pytest's keywords."""
+        m, t = self.model, self.task
+        return (self.name, t.name, m.name, m.family, m.fine_tuning_regime, f"seed{self.seed}", *self.markers)
+
+    @property
+    def fit_key(self) -> tuple[str, str, int]:
+        """Items with the same key share one fitted classifier."""
+        return (self.model.name, self.task.fits_on, self.seed)
+
+
+# --- -k / -m expressions ----------------------------------------------------------------
+# expr := and_expr ("or" and_expr)* ; and_expr := not_expr ("and" not_expr)* ;
+# not_expr := "not" not_expr | "(" expr ")" | ident
+
+_TOKEN = re.compile(r"\s*(\(|\)|[\w:+\-.\[\]\\/]+)")
+
+
+def _tokenize(expression: str) -> list[str]:
+    tokens, position = [], 0
+    expression = expression.strip()
+    while position < len(expression):
+        match = _TOKEN.match(expression, position)
+        if not match:
+            raise UsageError(f"bad expression {expression!r}: unexpected {expression[position:]!r}")
+        tokens.append(match.group(1))
+        position = match.end()
+        while position < len(expression) and expression[position].isspace():
+            position += 1
+    return tokens
+
+
+def compile_expression(expression: str) -> Callable[[Callable[[str], bool]], bool]:
+    """Parse a -k/-m expression into a function of an identifier matcher."""
+    tokens = _tokenize(expression)
+    if not tokens:
+        raise UsageError("empty -k/-m expression")
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal position
+        token = peek()
+        if token is None or (expected is not None and token != expected):
+            raise UsageError(f"bad expression {expression!r}: expected {expected or 'a name'}, got {token or 'end'}")
+        position += 1
+        return token
+
+    def parse_or():
+        terms = [parse_and()]
+        while peek() == "or":
+            take()
+            terms.append(parse_and())
+        return lambda match: any(term(match) for term in terms)
+
+    def parse_and():
+        terms = [parse_not()]
+        while peek() == "and":
+            take()
+            terms.append(parse_not())
+        return lambda match: all(term(match) for term in terms)
+
+    def parse_not():
+        token = peek()
+        if token == "not":
+            take()
+            inner = parse_not()
+            return lambda match: not inner(match)
+        if token == "(":
+            take("(")
+            inner = parse_or()
+            take(")")
+            return inner
+        if token in {")", "and", "or", None}:
+            raise UsageError(f"bad expression {expression!r}: expected a name, got {token or 'end'}")
+        ident = take()
+        return lambda match: match(ident)
+
+    tree = parse_or()
+    if peek() is not None:
+        raise UsageError(f"bad expression {expression!r}: unexpected {peek()!r}")
+    return tree
+
+
+def keyword_matches(expression: str, item: Item) -> bool:
+    words = [k.lower() for k in item.keywords]
+    return compile_expression(expression)(lambda ident: any(ident.lower() in w for w in words))
+
+
+def marker_matches(expression: str, item: Item) -> bool:
+    return compile_expression(expression)(lambda ident: ident in item.markers)
+
+
+# --- the grid ---------------------------------------------------------------------------
+
+
+def pick(requested: str, known: Sequence[str], kind: str) -> list[str]:
+    """Resolve ``all`` or a comma list of names, failing with the known names listed."""
+    if requested.strip() == "all":
+        return list(known)
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UsageError(f"unknown {kind}(s) {', '.join(unknown) or repr(requested)}; known: {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+def collect(
+    models: Iterable[ModelSpec],
+    tasks: Iterable[TaskSpec],
+    seeds: Sequence[int],
+    skip_reason: Callable[[ModelSpec], str | None],
+    keyword: str | None = None,
+    markers: str | None = None,
+) -> tuple[list[Item], int]:
+    """Return (selected items, number deselected). Seed-major, then model, then task, so a
+    model's fit is used by all its tasks back to back and can then be released."""
+    models, tasks = list(models), list(tasks)
+    if keyword:
+        compile_expression(keyword)  # fail on a bad expression even when the grid is empty
+    if markers:
+        compile_expression(markers)
+    reasons = {m.name: skip_reason(m) for m in models}
+    items = [Item(m, t, seed, reasons[m.name]) for seed in seeds for m in models for t in tasks]
+    selected = [
+        item
+        for item in items
+        if (not keyword or keyword_matches(keyword, item)) and (not markers or marker_matches(markers, item))
+    ]
+    return selected, len(items) - len(selected)

@@ -1,0 +1,87 @@
+"""The run's TOML config: ``[tasks.NAME]`` tables for data, ``[models.NAME]`` for weights and recipes.
+
+Every key is checked before anything runs; a typo names the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.registry import ModelRegistry, TaskRegistry
+
+MODEL_KEYS = frozenset({"weights", "recipe"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    path: Path | None = None
+    tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sha256: str | None = None
+
+    def task_table(self, name: str) -> Mapping[str, Any]:
+        return self.tasks.get(name, {})
+
+    def weights_for(self, model: str) -> str | None:
+        weights = self.models.get(model, {}).get("weights")
+        if weights is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return str((base / weights).expanduser())
+
+    def recipe_for(self, model: str) -> Mapping[str, Any]:
+        return self.models.get(model, {}).get("recipe", {})
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(where, f"expected a table, got {type(value).__name__}")
+    return value
+
+
+def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    if not path.is_file():
+        raise InputError(str(path), "config file not found")
+    raw = path.read_bytes()
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid UTF-8") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(str(path), f"malformed TOML: {err}") from None
+    for key in document:
+        if key not in {"tasks", "models"}:
+            raise InputError(f"{path}: {key}", "unknown key; the config has [tasks.NAME] and [models.NAME] tables")
+    task_tables = _table(f"{path}: tasks", document.get("tasks", {}))
+    for name, table in task_tables.items():
+        where = f"{path}: tasks.{name}"
+        if name not in tasks:
+            raise InputError(where, f"unknown task; known: {', '.join(tasks.names())}")
+        for key in _table(where, table):
+            if key not in tasks[name].config_keys:
+                allowed = ", ".join(sorted(tasks[name].config_keys)) or "none"
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {allowed}")
+    model_tables = _table(f"{path}: models", document.get("models", {}))
+    for name, table in model_tables.items():
+        where = f"{path}: models.{name}"
+        if name not in models:
+            raise InputError(where, f"unknown model; known: {', '.join(models.names())}")
+        for key in _table(where, table):
+            if key not in MODEL_KEYS:
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(MODEL_KEYS))}")
+        recipe = _table(f"{where}.recipe", table.get("recipe", {}))
+        for key in recipe:
+            if key not in models[name].recipe:
+                known = ", ".join(sorted(models[name].recipe)) or "none"
+                raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
+    return RunConfig(
+        path=path, tasks=task_tables, models=model_tables, sha256=hashlib.sha256(raw).hexdigest()
+    )

@@ -1,0 +1,167 @@
+"""Reading labelled text from CSV or JSONL, checking every row before anything runs.
+
+Every problem is raised as :class:`~harness.errors.InputError` naming the file and the row
+(1-based, counting data rows; the header of a CSV is not a row) or the key at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import InputError
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledSplit:
+    """One split of a multi-label data set: texts and a 0/1 matrix (rows x labels)."""
+
+    name: str
+    texts: tuple[str, ...]
+    y: np.ndarray
+    source: str  # file path, or "embedded:<file>" for the shipped synthetic data
+    sha256: str
+    synthetic: bool
+    public: bool
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def provenance(self, labels: Sequence[str]) -> dict[str, Any]:
+        """What the leaderboard may say about this split: never its text."""
+        return {
+            "split": self.name,
+            "source": self.source,
+            "sha256": self.sha256,
+            "rows": len(self),
+            "synthetic": self.synthetic,
+            "public": self.public,
+            "support": {label: int(n) for label, n in zip(labels, self.y.sum(axis=0))},
+        }
+
+
+def read_text_file(path: Path) -> tuple[str, str]:
+    """Return (text, sha256) of a UTF-8 file; bad bytes are reported with their line."""
+    if not path.is_file():
+        raise InputError(str(path), "file not found")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            str(path), f"line {line}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset {err.start});"
+            " save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise InputError(str(path), "file is empty")
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def _csv_records(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = list(reader.fieldnames or [])
+    try:
+        records = list(reader)
+    except csv.Error as err:
+        raise InputError(str(path), f"line {reader.line_num}: malformed CSV ({err})") from None
+    return columns, records
+
+
+def _jsonl_records(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(str(path), f"line {number}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(str(path), f"line {number}: expected a JSON object, got {type(record).__name__}")
+        records.append(record)
+        columns.update(dict.fromkeys(record))
+    return list(columns), records
+
+
+def read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], str]:
+    """Read a CSV (``.csv``) or JSON-lines (``.jsonl``/``.json``) file into records."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".jsonl", ".json", ".ndjson"}:
+        raise InputError(str(path), f"unsupported file type {suffix!r}: use .csv or .jsonl")
+    text, digest = read_text_file(path)
+    reader = _csv_records if suffix == ".csv" else _jsonl_records
+    columns, records = reader(path, text)
+    if not records:
+        raise InputError(str(path), "no data rows")
+    return columns, records, digest
+
+
+def _label_value(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value.strip() in {"0", "1"}:
+        return int(value.strip())
+    return None
+
+
+def load_split(
+    name: str,
+    path: Path,
+    labels: Sequence[str],
+    *,
+    text_column: str = "text",
+    label_columns: Mapping[str, str] | None = None,
+    source: str | None = None,
+    synthetic: bool = False,
+    public: bool = False,
+) -> LabelledSplit:
+    """Load one split; ``label_columns`` maps category -> column (default: same name)."""
+    columns_for = {label: label for label in labels}
+    for label, column in (label_columns or {}).items():
+        if label not in columns_for:
+            raise InputError(
+                str(path), f"label_columns names unknown label {label!r}; known labels: {', '.join(labels)}"
+            )
+        columns_for[label] = column
+    columns, records, digest = read_records(path)
+    missing = [c for c in [text_column, *columns_for.values()] if c not in columns]
+    if missing:
+        raise InputError(
+            str(path), f"missing column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}"
+        )
+    texts: list[str] = []
+    y = np.zeros((len(records), len(labels)), dtype=np.int8)
+    for row, record in enumerate(records, start=1):
+        text = record.get(text_column)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(str(path), f"row {row}: empty or missing text in column {text_column!r}")
+        texts.append(text)
+        for j, label in enumerate(labels):
+            value = _label_value(record.get(columns_for[label]))
+            if value is None:
+                raise InputError(
+                    str(path),
+                    f"row {row}: column {columns_for[label]!r} must be 0 or 1, got {record.get(columns_for[label])!r}",
+                )
+            y[row - 1, j] = value
+    return LabelledSplit(
+        name=name,
+        texts=tuple(texts),
+        y=y,
+        source=source or str(path),
+        sha256=digest,
+        synthetic=synthetic,
+        public=public,
+    )

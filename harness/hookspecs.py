@@ -1,0 +1,93 @@
+"""Every hook the harness calls, in one place.
+
+Plugins implement hooks with ``@harness.hookimpl`` and may accept any subset of a hook's
+keyword arguments. The core never calls these directly: it goes through
+:class:`harness._facade.Hooks`.
+
+Built-in model families, tasks, the console reporter and the leaderboard writer implement
+these hooks exactly as a third-party plugin would.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from harness.collect import Item
+    from harness.registry import ModelRegistry, TaskRegistry
+    from harness.runner import ItemReport, Session
+
+PROJECT = "harness"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------
+# Registration: called once, at start-up, before the command line is parsed.
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def harness_addoption(parser: argparse.ArgumentParser) -> None:
+    """Add options to ``harness run`` (e.g. the probe task's ``--probe-file``).
+
+    Called once for the ``run`` sub-command's parser. Option values reach tasks as
+    :attr:`harness.task.LoadRequest.options`.
+    """
+
+
+@hookspec
+def harness_add_models(register: ModelRegistry) -> None:
+    """Register model specs with ``register.add(ModelSpec(...))``.
+
+    Called once per plugin. A name registered twice fails, naming both plugins.
+    """
+
+
+@hookspec
+def harness_add_tasks(register: TaskRegistry) -> None:
+    """Register task specs with ``register.add(TaskSpec(...))``. Called once per plugin."""
+
+
+# ---------------------------------------------------------------------------
+# Running: called by the runner as the grid of items is collected and run.
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def harness_collection_finished(session: Session, items: list[Item]) -> None:
+    """Called after the grid (model x task x seed) is collected and filtered by -k / -m."""
+
+
+@hookspec
+def harness_item_started(item: Item) -> None:
+    """Called just before an item runs (not for items skipped before running)."""
+
+
+@hookspec
+def harness_item_finished(report: ItemReport) -> None:
+    """Called after each item with its outcome: passed, skipped (with reason) or error."""
+
+
+# ---------------------------------------------------------------------------
+# Reporting: called once at the end of a run.
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def harness_write_leaderboard(document: dict[str, Any], out_dir: Path) -> Path | None:
+    """Write the (already schema-validated) leaderboard document; return where it went.
+
+    Stops at the first plugin that returns a path.
+    """
+
+
+@hookspec
+def harness_run_finished(
+    session: Session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int
+) -> None:
+    """Called last: reporters print result tables and the summary line here."""

@@ -1,0 +1,102 @@
+"""What a model plugin declares (:class:`ModelSpec`) and what its fit returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from harness.data import LabelledSplit
+    from harness.progress import ProgressFactory
+
+ScoreKind = Literal["sigmoid", "probability", "rule"]
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How scores become labels: ``label = score <operator> threshold``.
+
+    ``score`` says what the number is: a sigmoid of a logit, a calibrated-ish probability
+    (e.g. logistic regression), or a 0/1 rule output.
+    """
+
+    score: ScoreKind
+    threshold: float = 0.5
+    operator: Literal[">=", ">"] = ">="
+
+    def apply(self, scores: np.ndarray) -> np.ndarray:
+        hit = scores >= self.threshold if self.operator == ">=" else scores > self.threshold
+        return hit.astype("int8")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "threshold": self.threshold, "operator": self.operator}
+
+
+class FittedClassifier(Protocol):
+    """A trained multi-label classifier, as returned by :attr:`ModelSpec.fit`."""
+
+    decision_rule: DecisionRule
+    params: int
+    trainable_params: int
+    details: Mapping[str, Any]  # e.g. best_epoch, epochs run; written to the leaderboard
+
+    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, one column per label (in the order of ``FitRequest.labels``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything a model plugin needs to train one classifier."""
+
+    spec: ModelSpec
+    labels: tuple[str, ...]
+    train: LabelledSplit
+    eval: LabelledSplit
+    seed: int
+    recipe: Mapping[str, Any]
+    device: str
+    weights: str | None
+    progress: ProgressFactory
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: a family, a fine-tuning regime and how to fit it.
+
+    ``fit`` is called at most once per (model, training task, seed); ``available`` answers
+    "can this run here?" *without* importing torch, returning ``None`` or the reason it can't.
+    """
+
+    name: str
+    family: str
+    fine_tuning_regime: str
+    fit: Callable[[FitRequest], FittedClassifier]
+    params: int | None = None
+    pretraining_domain: str = "none"
+    tokenization: str = "none"
+    hub_id: str | None = None
+    packaged_weights: str | None = None  # "python_package/subdir" holding offline weights
+    needs: tuple[str, ...] = ()  # importable modules the fit needs, e.g. ("torch", "transformers")
+    requires_cuda: bool = False
+    markers: tuple[str, ...] = ()
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def uses_weights(self) -> bool:
+        return self.hub_id is not None or self.packaged_weights is not None
+
+    def info(self) -> dict[str, Any]:
+        """The leaderboard's ``model_info`` (measured parameter counts are added by the runner)."""
+        return {
+            "family": self.family,
+            "fine_tuning_regime": self.fine_tuning_regime,
+            "params": self.params,
+            "pretraining_domain": self.pretraining_domain,
+            "tokenization": self.tokenization,
+            "hub_id": self.hub_id,
+        }

@@ -1,0 +1,58 @@
+"""Run profiles: the same grid at a different size (``--profile smoke`` finishes in a minute)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.data import LabelledSplit
+from harness.errors import UsageError
+from harness.model import ModelSpec
+from harness.task import TaskData
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    recipe: Mapping[str, Any] = field(default_factory=dict)  # applied where a model has the key
+    max_rows: Mapping[str, int] = field(default_factory=dict)  # "train", "eval", "test"
+
+    def recipe_for(self, model: ModelSpec) -> dict[str, Any]:
+        return {key: value for key, value in self.recipe.items() if key in model.recipe}
+
+    def shrink(self, data: TaskData) -> TaskData:
+        """A fixed random subset of each split (seed 0: the same rows for every model)."""
+        if not self.max_rows or not data.splits:
+            return data
+        splits = {name: self._subset(split) for name, split in data.splits.items()}
+        provenance = tuple(split.provenance(data.labels) for split in splits.values())
+        return dataclasses.replace(data, splits=splits, provenance=provenance)
+
+    def _subset(self, split: LabelledSplit) -> LabelledSplit:
+        limit = self.max_rows.get(split.name if split.name in {"train", "eval"} else "test")
+        if limit is None or len(split) <= limit:
+            return split
+        rows = np.sort(np.random.default_rng(0).choice(len(split), size=limit, replace=False))
+        return dataclasses.replace(split, texts=tuple(split.texts[i] for i in rows), y=split.y[rows])
+
+
+PROFILES = {
+    "default": Profile("default", "every row of every split; each model's own recipe"),
+    "smoke": Profile(
+        "smoke",
+        "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch",
+        recipe={"epochs": 1},
+        max_rows={"train": 600, "eval": 150, "test": 300},
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise UsageError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name]

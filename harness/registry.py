@@ -1,0 +1,67 @@
+"""Registries handed to ``harness_add_models`` / ``harness_add_tasks``."""
+
+from __future__ import annotations
+
+import re
+from typing import Generic, TypeVar
+
+from harness.errors import PluginError
+from harness.model import ModelSpec
+from harness.task import TaskSpec
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+Spec = TypeVar("Spec", ModelSpec, TaskSpec)
+
+
+class _Registry(Generic[Spec]):
+    kind = "entry"
+    spec_type: type
+
+    def __init__(self) -> None:
+        self._specs: dict[str, Spec] = {}
+        self._owner: dict[str, str] = {}
+        self._plugin = "<unknown>"
+
+    def _bind(self, plugin: str) -> None:
+        """Set the plugin whose hook is calling ``add`` (done by the facade)."""
+        self._plugin = plugin
+
+    def add(self, spec: Spec) -> None:
+        if not isinstance(spec, self.spec_type):
+            raise PluginError(self._plugin, f"register.add() expects a {self.spec_type.__name__}, got {spec!r}")
+        if not _NAME.match(spec.name):
+            raise PluginError(
+                self._plugin, f"{self.kind} name {spec.name!r} must be lower-case letters, digits, '.', '_' or '-'"
+            )
+        if spec.name in self._specs:
+            raise PluginError(
+                self._plugin,
+                f"{self.kind} {spec.name!r} is already registered by plugin {self._owner[spec.name]!r}",
+            )
+        self._specs[spec.name] = spec
+        self._owner[spec.name] = self._plugin
+
+    def owner(self, name: str) -> str:
+        return self._owner[name]
+
+    def __getitem__(self, name: str) -> Spec:
+        return self._specs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def values(self) -> list[Spec]:
+        return list(self._specs.values())
+
+
+class ModelRegistry(_Registry[ModelSpec]):
+    kind = "model"
+    spec_type = ModelSpec
+
+
+class TaskRegistry(_Registry[TaskSpec]):
+    kind = "task"
+    spec_type = TaskSpec

@@ -1,0 +1,1 @@
+"""Built-in reporting plugins: the console reporter and the leaderboard writer."""

@@ -1,0 +1,242 @@
+"""Running the grid: load data, collect items, run each one, never stop on a failure."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness._cost import measure
+from harness._facade import Hooks
+from harness.collect import Item, collect, pick
+from harness.config import RunConfig
+from harness.errors import PluginError
+from harness.model import FitRequest, ModelSpec
+from harness.profiles import Profile
+from harness.progress import ProgressFactory
+from harness.registry import ModelRegistry, TaskRegistry
+from harness.task import Fit, LoadRequest, ScoreRequest, TaskData
+from harness.weights import find_weights, skip_reason
+
+Outcome = Literal["passed", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    item: Item
+    outcome: Outcome
+    reason: str | None = None
+    seconds: float = 0.0
+    fields: Mapping[str, Any] = field(default_factory=dict)  # the task's result fields
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    cost: Mapping[str, Any] = field(default_factory=dict)
+    fit_details: Mapping[str, Any] = field(default_factory=dict)
+    traceback: str | None = None
+
+
+@dataclass
+class Session:
+    options: argparse.Namespace
+    config: RunConfig
+    profile: Profile
+    models: ModelRegistry
+    tasks: TaskRegistry
+    seeds: tuple[int, ...]
+    data: dict[str, TaskData] = field(default_factory=dict)
+    items: list[Item] = field(default_factory=list)
+    deselected: int = 0
+    reports: list[ItemReport] = field(default_factory=list)
+    device: str = "cpu"
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    @property
+    def collect_only(self) -> bool:
+        return bool(getattr(self.options, "collect_only", False))
+
+    def counts(self) -> dict[str, int]:
+        counts = {"passed": 0, "skipped": 0, "error": 0}
+        for report in self.reports:
+            counts[report.outcome] += 1
+        return counts
+
+
+def short_traceback(err: BaseException, frames: int = 4) -> str:
+    """The last few frames: enough to find the bug, short enough for a console."""
+    lines = traceback.format_exception(type(err), err, err.__traceback__, limit=-frames)
+    text = "".join(lines).rstrip()
+    return text if len(text) < 3000 else text[-3000:]
+
+
+def load_task_data(session: Session, task_names: list[str]) -> None:
+    """Load (and so validate) every selected task's data, and what they are fitted on."""
+    needed: list[str] = []
+    for name in task_names:
+        fits_on = session.tasks[name].fits_on
+        if fits_on not in session.tasks:
+            owner = session.tasks.owner(name)
+            raise PluginError(owner, f"task {name!r} is fitted on unknown task {fits_on!r}")
+        for dependency in (fits_on, name):
+            if dependency not in needed:
+                needed.append(dependency)
+    for name in needed:
+        spec = session.tasks[name]
+        upstream = session.data.get(spec.fits_on) if spec.fits_on != name else None
+        request = LoadRequest(
+            table=session.config.task_table(name),
+            options=session.options,
+            config_path=session.config.path,
+            upstream=upstream,
+        )
+        session.data[name] = session.profile.shrink(spec.load(request))
+
+
+def pick_device(session: Session, requested: str) -> str:
+    wants_torch = any("torch" in item.model.needs for item in session.items if item.skip_reason is None)
+    if requested != "auto" or not wants_torch:
+        return "cpu" if requested == "auto" else requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class FitCache:
+    """Session-scoped fits: one per (model, training task, seed), released after last use."""
+
+    def __init__(self, session: Session, progress: ProgressFactory) -> None:
+        self.session = session
+        self.progress = progress
+        self._fits: dict[tuple[str, str, int], Fit | BaseException] = {}
+        self._last_use = {item.fit_key: index for index, item in enumerate(session.items)}
+
+    def getter(self, item: Item, on_fit: Callable[[], None]) -> Callable[[], Fit]:
+        def fitted() -> Fit:
+            key = item.fit_key
+            if key not in self._fits:
+                on_fit()
+                try:
+                    self._fits[key] = self._fit(item.model, item.task.fits_on, item.seed)
+                except Exception as err:  # remembered: later items of this fit error the same way
+                    self._fits[key] = err
+            fit = self._fits[key]
+            if isinstance(fit, BaseException):
+                raise fit
+            return fit
+
+        return fitted
+
+    def _fit(self, model: ModelSpec, task: str, seed: int) -> Fit:
+        session = self.session
+        data = session.data[task]
+        weights, _ = find_weights(model, session.config.weights_for(model.name))
+        recipe = {**model.recipe, **session.profile.recipe_for(model), **session.config.recipe_for(model.name)}
+        request = FitRequest(
+            spec=model,
+            labels=data.labels,
+            train=data.splits["train"],
+            eval=data.splits["eval"],
+            seed=seed,
+            recipe=recipe,
+            device=session.device,
+            weights=str(weights) if weights else None,
+            progress=self.progress,
+        )
+        with measure() as cost:
+            classifier = model.fit(request)
+        return Fit(classifier, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
+
+    def release_after(self, index: int, item: Item) -> None:
+        if self._last_use.get(item.fit_key) == index:
+            self._fits.pop(item.fit_key, None)
+
+
+def _model_info(item: Item, fit: Fit | None) -> dict[str, Any]:
+    info = item.model.info()
+    info["trainable_params"] = None
+    if fit is not None:
+        info["params"] = int(fit.classifier.params)
+        info["trainable_params"] = int(fit.classifier.trainable_params)
+    return info
+
+
+def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFactory) -> ItemReport:
+    if item.skip_reason:
+        return ItemReport(item, "skipped", item.skip_reason, model_info=_model_info(item, None))
+    fitted_here = False
+
+    def mark_fitted() -> None:
+        nonlocal fitted_here
+        fitted_here = True
+
+    fitted = fits.getter(item, mark_fitted)
+    request = ScoreRequest(item.model, item.seed, session.data[item.task.name], fitted, progress)
+    with measure() as cost:
+        try:
+            fields = dict(item.task.score(request))
+            error = None
+        except Exception as err:
+            fields, error = {}, err
+    fit = None
+    try:
+        fit = fitted() if (error is None or fitted_here) else None
+    except Exception:
+        fit = None
+    info = _model_info(item, fit)
+    if error is not None:
+        reason = f"{type(error).__name__}: {error}"
+        return ItemReport(item, "error", reason[:500], cost.seconds, model_info=info, traceback=short_traceback(error))
+    train = fit.train_seconds if fit else 0.0
+    item_cost = {
+        "train_seconds": round(train, 3),
+        "predict_seconds": round(max(cost.seconds - (train if fitted_here else 0.0), 0.0), 3),
+        "fit_reused": not fitted_here,
+        "peak_rss_mb": _round(max(filter(None, [cost.peak_rss_mb, fit.peak_rss_mb if fit else None]), default=None)),
+        "peak_cuda_mb": _round(fit.peak_cuda_mb if fit else None),
+    }
+    details = dict(fit.classifier.details) if fit else {}
+    return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def build_session(
+    options: argparse.Namespace, hooks: Hooks, config: RunConfig, profile: Profile
+) -> Session:
+    models, tasks = hooks.models(), hooks.tasks()
+    model_names = pick(options.models, models.names(), "model")
+    task_names = pick(options.tasks, tasks.names(), "task")
+    seeds = tuple(options.seeds)
+    session = Session(options, config, profile, models, tasks, seeds)
+    load_task_data(session, task_names)
+    session.items, session.deselected = collect(
+        [models[n] for n in model_names],
+        [tasks[n] for n in task_names],
+        seeds,
+        lambda spec: skip_reason(spec, config.weights_for(spec.name)),
+        keyword=options.keyword,
+        markers=options.markers,
+    )
+    return session
+
+
+def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> int:
+    """Run every collected item; return 1 if any errored, else 0."""
+    hooks.collection_finished(session, session.items)
+    if session.collect_only:
+        return 0
+    session.device = pick_device(session, getattr(session.options, "device", "auto"))
+    fits = FitCache(session, progress)
+    for index, item in enumerate(session.items):
+        if not item.skip_reason:
+            hooks.item_started(item)
+        report = run_item(item, session, fits, progress)
+        fits.release_after(index, item)
+        session.reports.append(report)
+        hooks.item_finished(report)
+    session.finished = time.time()
+    return 1 if session.counts()["error"] else 0

@@ -1,0 +1,169 @@
+"""The tables a paper would print, built from a leaderboard document.
+
+The console reporter and ``harness show`` both render these, so a published leaderboard
+re-renders exactly as the run printed it. Cells are plain strings; renderers add style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+PASS, FAIL = "✓", "✗"
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+
+def human_count(n: int | None) -> str:
+    if n is None:
+        return "–"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}".replace(".0", "")
+    return str(n)
+
+
+def human_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} hr"
+
+
+def _f(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def _row_label(entry: dict[str, Any], many_seeds: bool) -> str:
+    return f"{entry['model']} (seed {entry['seed']})" if many_seeds else entry["model"]
+
+
+def _passed(results: Iterable[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+    return [r for r in results if r["task"] == task and r["status"] == "passed"]
+
+
+def model_table(document: dict[str, Any]) -> Table:
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in document["results"]:
+        known = seen.get(entry["model"])
+        if known is None or (known["status"] != "passed" and entry["status"] == "passed"):
+            seen[entry["model"]] = entry
+    rows = []
+    for entry in seen.values():
+        info = entry["model_info"]
+        status = "ran" if entry["status"] == "passed" else f"{entry['status']}: {entry['reason']}"
+        rows.append(
+            (
+                entry["model"],
+                human_count(info["params"]),
+                human_count(info["trainable_params"]),
+                info["pretraining_domain"],
+                info["tokenization"],
+                f"{info['family']} / {info['fine_tuning_regime']}",
+                status,
+            )
+        )
+    headers = ("Model", "Params", "Trainable", "Pretraining domain", "Tokenization", "Family / fine-tuning", "Status")
+    return Table("Models", headers, tuple(rows))
+
+
+def _split_names(entries: list[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for entry in entries:
+        names.update(dict.fromkeys(entry["metrics"]))
+    ordered = [n for n in names if n == "eval"] + [n for n in names if n not in {"train", "eval"}]
+    return ordered
+
+
+def overall_table(document: dict[str, Any], average: str = "f1_weighted") -> Table | None:
+    entries = _passed(document["results"], "indications")
+    if not entries:
+        return None
+    many = len(document["run"]["seeds"]) > 1
+    splits = _split_names(entries)
+    rows = []
+    for entry in sorted(entries, key=lambda e: -e["metrics"].get(splits[-1], {}).get(average, 0)):
+        rows.append(
+            (
+                _row_label(entry, many),
+                human_count(entry["model_info"]["params"]),
+                human_seconds(entry["cost"]["train_seconds"]),
+                *(_f(entry["metrics"].get(s, {}).get(average)) for s in splits),
+            )
+        )
+    label = {"f1_weighted": "weighted F1", "f1_macro": "macro F1", "f1_micro": "micro F1"}[average]
+    rule = entries[0].get("decision_rule", {})
+    caption = f"{label}; label = score {rule.get('operator', '>=')} {rule.get('threshold', 0.5)}"
+    headers = ("Model", "Params", "Training time", *(f"{s.capitalize()} F1" for s in splits))
+    return Table(f"Overall results ({label})", headers, tuple(rows), caption)
+
+
+def per_class_tables(document: dict[str, Any]) -> list[Table]:
+    entries = _passed(document["results"], "indications")
+    if not entries:
+        return []
+    many = len(document["run"]["seeds"]) > 1
+    tables = []
+    for split in _split_names(entries):
+        if split == "eval":
+            continue
+        with_split = [e for e in entries if split in e["metrics"]]
+        categories = list(with_split[0]["metrics"][split]["per_class"])
+        rows = []
+        for category in categories:
+            support = with_split[0]["metrics"][split]["per_class"][category]["support"]
+            cells = [_f(e["metrics"][split]["per_class"][category]["f1"]) for e in with_split]
+            rows.append((category, str(support), *cells))
+        headers = ("Category", "Support", *(_row_label(e, many) for e in with_split))
+        tables.append(Table(f"Per-class F1 ({split} test set)", headers, tuple(rows)))
+    return tables
+
+
+def probe_tables(document: dict[str, Any]) -> list[Table]:
+    entries = _passed(document["results"], "probe")
+    if not entries:
+        return []
+    many = len(document["run"]["seeds"]) > 1
+    models = [_row_label(e, many) for e in entries]
+    outcome = [{case["id"]: case for case in e["cases"]} for e in entries]
+    rows = []
+    for case in entries[0]["cases"]:
+        marks = [PASS if o[case["id"]]["passed"] else FAIL for o in outcome]
+        rows.append((case["input"], case["kind"], ", ".join(case["expected"]) or "(none)", *marks))
+    matrix = Table("Probe: variant inputs", ("Input", "Kind", "Expected", *models), tuple(rows),
+                   f"{PASS} = predicted label set equals the expected set")
+    kinds = sorted({kind for e in entries for kind in e["by_kind"]})
+    rate_rows = []
+    for label, entry in zip(models, entries):
+        by_kind = entry["by_kind"]
+        cells = [f"{by_kind[k]['passed']}/{by_kind[k]['total']}" if k in by_kind else "–" for k in kinds]
+        passed = sum(c["passed"] for c in entry["cases"])
+        rate_rows.append((label, f"{passed}/{len(entry['cases'])}", _f(entry["pass_rate"]), *cells))
+    rates = Table("Probe pass rate", ("Model", "Passed", "Rate", *kinds), tuple(rate_rows))
+    return [matrix, rates]
+
+
+def all_tables(document: dict[str, Any]) -> list[Table]:
+    tables: list[Table | None] = [model_table(document), overall_table(document)]
+    tables.append(overall_table(document, "f1_macro"))
+    tables.extend(per_class_tables(document))
+    tables.extend(probe_tables(document))
+    return [t for t in tables if t is not None]
+
+
+def summary_line(counts: dict[str, int], seconds: float) -> str:
+    parts = [f"{counts[k]} {k if k != 'error' else 'error' + ('s' if counts[k] != 1 else '')}"
+             for k in ("passed", "skipped", "error") if counts.get(k)]
+    minutes, secs = divmod(int(round(seconds)), 60)
+    duration = f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+    return f"{', '.join(parts) or 'no items'} in {duration}"

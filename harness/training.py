@@ -1,0 +1,368 @@
+"""The shared torch training loop for transformer multi-label classifiers.
+
+Every torch model family uses it (encoders now, decoders later). In order: seed python, numpy
+and torch; tokenise once without padding; each epoch, batch examples of similar token length
+together (batch order shuffled with the seed) and pad each batch only to its longest member;
+AdamW with linear warm-up and decay, optionally with a higher learning rate for the head; BCE
+on the logits; after each epoch, score the eval split and keep the weights of the epoch with
+the best weighted F1 at sigmoid >= 0.5, restored at the end.
+
+Dynamic padding matters on a CPU: indication strings are a handful of tokens, and padding
+them to 128 makes training 5-6x slower for the same result (see benchmarks/minilm_padding.py).
+
+torch is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from harness.metrics import multilabel_report
+from harness.model import DecisionRule
+from harness.progress import ProgressFactory, no_progress
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.model import FitRequest
+
+Features = list[dict[str, list[int]]]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The recipe keys this loop reads; other keys in a recipe are ignored here."""
+
+    epochs: int = 5
+    batch_size: int = 8
+    lr: float = 2e-5
+    head_lr: float | None = None  # learning rate for the head parameters; None: ``lr`` for all
+    weight_decay: float = 0.01  # not applied to 1-D parameters (biases, norm scales)
+    warmup_ratio: float = 0.0
+    max_length: int = 64
+    max_grad_norm: float | None = 1.0
+    eval_batch_size: int = 64
+    padding: Literal["longest", "max_length"] = "longest"  # "max_length": the seed study's way
+    group_by_length: bool = True
+    gradient_checkpointing: bool = False
+    mixed_precision: bool = True  # CUDA only: bf16 autocast if supported, else fp16 + GradScaler
+    num_threads: int | None = None  # None: torch's default
+
+    @classmethod
+    def from_recipe(cls, recipe: Mapping[str, Any]) -> TrainingConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in recipe.items() if key in known})
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    eval_loss: float
+    eval_f1_weighted: float
+    train_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    best_epoch: int
+    history: tuple[EpochRecord, ...]
+    train_examples: int
+
+    def details(self) -> dict[str, Any]:
+        """JSON-serialisable summary for the leaderboard's fit details."""
+        seconds = sum(r.train_seconds for r in self.history)
+        return {
+            "best_epoch": self.best_epoch,
+            "epochs_run": len(self.history),
+            "eval_f1_weighted_by_epoch": [round(r.eval_f1_weighted, 6) for r in self.history],
+            "eval_loss_by_epoch": [round(r.eval_loss, 6) for r in self.history],
+            "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
+            "train_examples_per_second": round(self.train_examples * len(self.history) / seconds, 2) if seconds else None,
+        }
+
+
+# --- data: tokenising, batching, padding --------------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Features:
+    """Token ids per text, truncated to ``max_length`` and not padded."""
+    if not texts:
+        return []
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    return [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None, *, chunk_batches: int = 50
+) -> list[np.ndarray]:
+    """Indices in batches of similar length, each example exactly once.
+
+    Without ``rng`` (prediction): sorted by length. With it (training): shuffled, cut into
+    chunks of ``chunk_batches`` batches, sorted by length within each chunk, and the batch
+    order shuffled, so batches differ from epoch to epoch but stay nearly pad-free.
+    """
+    lengths = np.asarray(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+    else:
+        shuffled = rng.permutation(len(lengths))
+        chunk = batch_size * chunk_batches
+        chunks = np.split(shuffled, range(chunk, len(shuffled), chunk))
+        order = np.concatenate([part[np.argsort(lengths[part], kind="stable")] for part in chunks])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Plain random batches (no length grouping), as a default trainer makes them."""
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def collate(tokenizer: Any, features: Features, config: TrainingConfig) -> dict[str, torch.Tensor]:
+    if config.padding == "max_length":
+        return tokenizer.pad(features, padding="max_length", max_length=config.max_length, return_tensors="pt")
+    return tokenizer.pad(features, padding="longest", return_tensors="pt")
+
+
+# --- devices and precision ----------------------------------------------------------------
+
+
+def prepare_device(model: Any, device: str, config: TrainingConfig) -> None:
+    import torch
+
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: free speed on Ampere+
+        torch.backends.cudnn.allow_tf32 = True
+    model.to(device)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def autocast_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16; None (fp32) on the CPU."""
+    import torch
+
+    if not device.startswith("cuda") or not config.mixed_precision:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    import torch
+
+    return torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+# --- prediction ---------------------------------------------------------------------------
+
+
+def predict_logits(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    config: TrainingConfig,
+    device: str,
+    progress: ProgressFactory = no_progress,
+    description: str = "predict",
+) -> np.ndarray:
+    """Logits (texts x labels) in the order of ``texts``, batched by length."""
+    import torch
+
+    features = encode(tokenizer, texts, config.max_length)
+    logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
+    batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
+    dtype = autocast_dtype(device, config)
+    model.eval()
+    with torch.inference_mode(), progress(description, len(batches)) as advance:
+        for rows in batches:
+            inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
+            with autocast(device, dtype):
+                logits[rows] = model(**inputs).logits.float().cpu().numpy()
+            advance()
+    return logits
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # overflow-free
+
+
+def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
+    logits = logits.astype(np.float64)
+    return float(np.mean(np.logaddexp(0.0, logits) - targets * logits)) if logits.size else 0.0
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def parameter_groups(model: Any, config: TrainingConfig, head_prefixes: Sequence[str]) -> list[dict[str, Any]]:
+    """AdamW groups: head vs body learning rate, decay vs no decay (1-D parameters)."""
+    groups: dict[tuple[float, float], list[Any]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        in_head = config.head_lr is not None and name.startswith(tuple(head_prefixes))
+        lr = config.head_lr if in_head else config.lr
+        decay = config.weight_decay if parameter.ndim >= 2 else 0.0
+        groups.setdefault((lr, decay), []).append(parameter)
+    return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in groups.items()]
+
+
+def linear_schedule(optimizer: Any, warmup_steps: int, total_steps: int) -> Any:
+    """Linear warm-up from 0 then linear decay to 0 (as transformers' default schedule)."""
+    import torch
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def snapshot_trainable(model: Any) -> dict[str, torch.Tensor]:
+    """A CPU copy of the trainable parameters: all that training changes (LoRA: the adapters)."""
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+
+
+def restore_trainable(model: Any, saved: Mapping[str, torch.Tensor]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in saved:
+                parameter.copy_(saved[name])
+
+
+def _train_epoch(
+    model: Any, tokenizer: Any, features: Features, targets: np.ndarray, batches: list[np.ndarray],
+    step: Callable[[Any], None], config: TrainingConfig, device: str, advance: Callable[[int], None],
+) -> float:
+    import torch
+    import torch.nn.functional as F
+
+    dtype = autocast_dtype(device, config)
+    model.train()
+    total_loss = 0.0
+    for rows in batches:
+        inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
+        labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
+        with autocast(device, dtype):
+            logits = model(**inputs).logits
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        step(loss)
+        total_loss += loss.item() * len(rows)
+        advance(1)
+    return total_loss / max(1, len(features))
+
+
+def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig) -> Callable[[Any], None]:
+    import torch
+
+    parameters = [p for p in model.parameters() if p.requires_grad]
+
+    def step(loss: Any) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if config.max_grad_norm:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+
+    return step
+
+
+def train_classifier(model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()) -> TrainingResult:
+    """Fine-tune ``model`` (a ``...ForSequenceClassification``) in place; return its history.
+
+    ``head_prefixes`` name the parameters that get ``head_lr`` (e.g. ``("classifier.",)``).
+    On return the model holds the weights of the best epoch and is in eval mode.
+    """
+    import torch
+
+    config = TrainingConfig.from_recipe(request.recipe)
+    seed_everything(request.seed)
+    prepare_device(model, request.device, config)
+    features = encode(tokenizer, request.train.texts, config.max_length)
+    lengths = [len(f["input_ids"]) for f in features]
+    rng = np.random.default_rng(request.seed)
+    steps_per_epoch = math.ceil(len(features) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr)
+    scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    fp16 = autocast_dtype(request.device, config) == torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 gradients underflow without it
+    step = _optimizer_step(model, optimizer, scheduler, scaler, config)
+
+    history: list[EpochRecord] = []
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    for epoch in range(1, config.epochs + 1):
+        if config.group_by_length:
+            batches = length_grouped_batches(lengths, config.batch_size, rng)
+        else:
+            batches = shuffled_batches(len(features), config.batch_size, rng)
+        started = time.perf_counter()
+        with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
+            train_loss = _train_epoch(model, tokenizer, features, request.train.y, batches, step, config, request.device, advance)
+        seconds = time.perf_counter() - started
+        logits = predict_logits(model, tokenizer, request.eval.texts, config, request.device, request.progress, f"eval {epoch}/{config.epochs}")
+        f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
+        history.append(EpochRecord(epoch, train_loss, bce_with_logits(logits, request.eval.y), f1, seconds))
+        if best is None or f1 > best[0]:  # ties keep the earlier epoch
+            best = (f1, epoch, snapshot_trainable(model))
+    if best is not None:
+        restore_trainable(model, best[2])
+    model.eval()
+    return TrainingResult(best[1] if best else 0, tuple(history), len(features))
+
+
+def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
+    return multilabel_report(y_true, scores >= threshold, labels)["f1_weighted"]
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """(all parameters, trainable parameters)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+@dataclass(eq=False)
+class TorchClassifier:
+    """A fine-tuned transformer classifier (implements :class:`harness.FittedClassifier`)."""
+
+    model: Any
+    tokenizer: Any
+    config: TrainingConfig
+    device: str
+    params: int
+    trainable_params: int
+    details: dict[str, Any]
+    progress: ProgressFactory = no_progress
+    decision_rule: DecisionRule = DecisionRule(score="sigmoid")
+
+    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+        return sigmoid(predict_logits(self.model, self.tokenizer, texts, self.config, self.device, self.progress))

@@ -1,0 +1,1 @@
+"""The leaderboard JSON Schema (installed as ``harness.leaderboards``) and published leaderboards."""

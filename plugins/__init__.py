@@ -1,0 +1,1 @@
+"""Built-in model plugins, installed as ``harness.plugins``: one module per family and regime."""

@@ -1,0 +1,1 @@
+"""Probe files (JSONL), installed as ``harness.probes``."""

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.tasks.indications import CATEGORIES
+
+from . import fakes
+
+# (text, categories) pairs; the lookup fake memorises them, so unseen variants fail.
+EXAMPLES = [
+    ("uti", ["urinary"]), ("pyelonephritis", ["urinary"]), ("cap", ["respiratory"]),
+    ("hap", ["respiratory"]), ("lrti", ["respiratory"]), ("appendicitis", ["abdominal"]),
+    ("meningitis", ["neurological"]), ("cellulitis", ["skin_soft_tissue"]), ("tonsillitis", ["ent"]),
+    ("osteomyelitis", ["orthopaedic"]), ("endocarditis", ["other_specific"]), ("sepsis", ["no_specific_source"]),
+    ("surgical prophylaxis", ["prophylaxis"]), ("?uti", ["urinary", "uncertainty"]),
+    ("see notes", ["not_informative"]), ("nec fasc", ["skin_soft_tissue"]),
+]
+
+
+def write_split(path: Path, rows, text_column: str = "text") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([text_column, *CATEGORIES])
+        for text, labels in rows:
+            writer.writerow([text, *(int(c in labels) for c in CATEGORIES)])
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """A config pointing every indications split at small CSVs (embedded tests dropped)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_split(data / "train.csv", EXAMPLES * 2)
+    write_split(data / "eval.csv", EXAMPLES)
+    write_split(data / "site_a.csv", EXAMPLES + [("pnuemonia", ["respiratory"])], text_column="Indication")
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        """
+[tasks.indications]
+train = "data/train.csv"
+eval = { path = "data/eval.csv" }
+keep_embedded_tests = false
+
+[tasks.indications.tests.site_a]
+path = "data/site_a.csv"
+text_column = "Indication"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def run_harness(capsys):
+    """Call the CLI in-process with the fake models added; returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str, plugins: dict | None = None):
+        fakes.FIT_CALLS.clear()
+        code = main(list(argv), plugins={"fakes": fakes, **(plugins or {})})
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def read_leaderboard(out_dir: Path) -> dict:
+    return json.loads((out_dir / "leaderboard.json").read_text(encoding="utf-8"))
