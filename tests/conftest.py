@@ -57,8 +57,9 @@ text_column = "Indication"
 
 
 @pytest.fixture
-def run_harness(capsys):
+def run_harness(capsys, monkeypatch):
     """Call the CLI in-process with the fake models added; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables: no folded names to match against
 
     def run(*argv: str, plugins: dict | None = None):
         fakes.FIT_CALLS.clear()
