@@ -96,15 +96,13 @@ def cmd_validate(options: argparse.Namespace, hooks) -> int:
 
 def cmd_show(options: argparse.Namespace, hooks) -> int:
     from harness.leaderboard import load
-    from harness.render import to_rich, to_text
+    from harness.render import make_console, to_rich, to_text
     from harness.tables import all_tables
 
     document = load(options.file)
     tables = all_tables(document)
     if options.format == "table":
-        from rich.console import Console
-
-        out = Console(highlight=False)
+        out = make_console()
         for table in tables:
             out.print(to_rich(table))
         out.print(document["run"]["data_note"])

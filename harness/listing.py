@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from harness.render import make_console
 from harness.tables import human_count
 
 
-def _print(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    from rich.console import Console
+def _print(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], notes: list[str] = ()) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header, overflow="fold")
+    for index, header in enumerate(headers):
+        table.add_column(header, overflow="fold", no_wrap=index == 0)
     for row in rows:
         table.add_row(*row)
-    Console(highlight=False).print(table)
+    console = make_console()
+    console.print(table)
+    for number, note in enumerate(notes, start=1):
+        console.print(f"({number}) {escape(note)}")
 
 
 def list_models(options: argparse.Namespace, hooks) -> None:
@@ -25,9 +29,11 @@ def list_models(options: argparse.Namespace, hooks) -> None:
 
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
-    rows = []
+    rows, reasons = [], []
     for spec in models.values():
         reason = skip_reason(spec, config.weights_for(spec.name))
+        if reason is not None:
+            reasons.append(reason)
         rows.append(
             (
                 spec.name,
@@ -36,11 +42,11 @@ def list_models(options: argparse.Namespace, hooks) -> None:
                 human_count(spec.params),
                 spec.pretraining_domain,
                 spec.tokenization,
-                "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
+                "[green]yes[/]" if reason is None else f"[yellow]no ({len(reasons)})[/]",
             )
         )
     headers = ("Model", "Family", "Fine-tuning", "Params", "Pretraining domain", "Tokenization", "Runs here")
-    _print("Models", headers, rows)
+    _print("Models", headers, rows, reasons)
 
 
 def list_tasks(options: argparse.Namespace, hooks) -> None:

@@ -7,6 +7,18 @@ from collections.abc import Sequence
 from harness.tables import FAIL, PASS, Table
 
 FORMATS = {"table": None, "markdown": "github", "latex": "latex_booktabs"}
+PIPE_WIDTH = 160  # rich falls back to 80 columns off a terminal: too narrow for result tables
+
+
+def make_console():
+    """A rich console for stdout; wide when writing to a file or CI log."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH
+    return Console(highlight=False, width=width)
 
 
 def to_rich(table: Table):
@@ -14,10 +26,20 @@ def to_rich(table: Table):
 
     rich_table = RichTable(title=table.title, caption=table.caption or None, title_justify="left")
     for index, header in enumerate(table.headers):
-        rich_table.add_column(header, justify="left" if index == 0 else "right", overflow="fold")
+        column = [row[index] for row in table.rows]
+        rich_table.add_column(header, justify=_justify(column), overflow="fold")
     for row in table.rows:
         rich_table.add_row(*(_style(cell) for cell in row))
     return rich_table
+
+
+def _justify(cells: Sequence[str]) -> str:
+    """Marks centred, numbers (incl. '3/5', '1.2 min', '22.7M') right, words left."""
+    if cells and all(cell in {PASS, FAIL, "–"} for cell in cells):
+        return "center"
+    if cells and all(cell[:1].isdigit() or cell == "–" for cell in cells):
+        return "right"
+    return "left"
 
 
 def _style(cell: str) -> str:

@@ -58,6 +58,7 @@ def model_table(document: dict[str, Any]) -> Table:
         known = seen.get(entry["model"])
         if known is None or (known["status"] != "passed" and entry["status"] == "passed"):
             seen[entry["model"]] = entry
+    hardware = document["run"]["device"]
     rows = []
     for entry in seen.values():
         info = entry["model_info"]
@@ -69,11 +70,14 @@ def model_table(document: dict[str, Any]) -> Table:
                 human_count(info["trainable_params"]),
                 info["pretraining_domain"],
                 info["tokenization"],
-                f"{info['family']} / {info['fine_tuning_regime']}",
+                info["family"],
+                info["fine_tuning_regime"],
+                hardware if entry["status"] == "passed" else "–",
                 status,
             )
         )
-    headers = ("Model", "Params", "Trainable", "Pretraining domain", "Tokenization", "Family / fine-tuning", "Status")
+    headers = ("Model", "Params", "Trainable", "Pretraining domain", "Tokenization", "Family", "Fine-tuning",
+               "Hardware", "Status")
     return Table("Models", headers, tuple(rows))
 
 

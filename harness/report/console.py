@@ -8,7 +8,7 @@ from typing import Any
 from rich.markup import escape
 
 from harness import hookimpl
-from harness.render import to_rich
+from harness.render import make_console, to_rich
 from harness.tables import all_tables, human_seconds, summary_line
 
 _STYLE = {"passed": "green", "skipped": "yellow", "error": "red"}
@@ -18,9 +18,7 @@ _console = None
 def console():
     global _console
     if _console is None:
-        from rich.console import Console
-
-        _console = Console(highlight=False)
+        _console = make_console()
     return _console
 
 
