@@ -80,14 +80,14 @@ class TrainingResult:
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
-        seconds = sum(r.train_seconds for r in self.history)
+        seconds = sum(r.train_seconds for r in self.history) or float("inf")
         return {
             "best_epoch": self.best_epoch,
             "epochs_run": len(self.history),
             "eval_f1_weighted_by_epoch": [round(r.eval_f1_weighted, 6) for r in self.history],
             "eval_loss_by_epoch": [round(r.eval_loss, 6) for r in self.history],
             "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
-            "train_examples_per_second": round(self.train_examples * len(self.history) / seconds, 2) if seconds else None,
+            "train_examples_per_second": round(len(self.history) * self.train_examples / seconds, 2),
         }
 
 
@@ -278,7 +278,9 @@ def _train_epoch(
     return total_loss / max(1, len(features))
 
 
-def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig) -> Callable[[Any], None]:
+def _optimizer_step(
+    model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig
+) -> Callable[[Any], None]:
     import torch
 
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -296,7 +298,9 @@ def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, con
     return step
 
 
-def train_classifier(model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()) -> TrainingResult:
+def train_classifier(
+    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()
+) -> TrainingResult:
     """Fine-tune ``model`` (a ``...ForSequenceClassification``) in place; return its history.
 
     ``head_prefixes`` name the parameters that get ``head_lr`` (e.g. ``("classifier.",)``).
@@ -327,9 +331,14 @@ def train_classifier(model: Any, tokenizer: Any, request: FitRequest, head_prefi
             batches = shuffled_batches(len(features), config.batch_size, rng)
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
-            train_loss = _train_epoch(model, tokenizer, features, request.train.y, batches, step, config, request.device, advance)
+            train_loss = _train_epoch(
+                model, tokenizer, features, request.train.y, batches, step, config, request.device, advance
+            )
         seconds = time.perf_counter() - started
-        logits = predict_logits(model, tokenizer, request.eval.texts, config, request.device, request.progress, f"eval {epoch}/{config.epochs}")
+        logits = predict_logits(
+            model, tokenizer, request.eval.texts, config, request.device, request.progress,
+            f"eval {epoch}/{config.epochs}",
+        )
         f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
         history.append(EpochRecord(epoch, train_loss, bce_with_logits(logits, request.eval.y), f1, seconds))
         if best is None or f1 > best[0]:  # ties keep the earlier epoch
