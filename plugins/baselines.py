@@ -8,6 +8,7 @@ All patterns are matched with ``re.search`` against the lower-cased indication.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -164,6 +165,7 @@ class PerLabelClassifier:
     params: int
     details: dict[str, Any]
     decision_rule: DecisionRule = DecisionRule(score="probability")
+    one_thread: bool = False  # run OpenMP code (boosted trees) on one thread, see one_openmp_thread
 
     @property
     def trainable_params(self) -> int:
@@ -174,9 +176,18 @@ class PerLabelClassifier:
         if not texts:
             return scores
         x = self.features(texts)
-        for j, model in enumerate(self.models):
-            scores[:, j] = model if isinstance(model, float) else model.predict_proba(x)[:, 1]
+        with one_openmp_thread() if self.one_thread else contextlib.nullcontext():
+            for j, model in enumerate(self.models):
+                scores[:, j] = model if isinstance(model, float) else model.predict_proba(x)[:, 1]
         return scores
+
+
+def one_openmp_thread() -> contextlib.AbstractContextManager[Any]:
+    """scikit-learn's boosted trees on small data gain little from a second core, and their
+    OpenMP threads spin when the CPU is shared: measured 8x slower beside a torch job."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def fit_per_label(x: Any, y: np.ndarray, make_model: Callable[[], Any]) -> tuple[list[Any], list[int]]:
@@ -246,14 +257,15 @@ def fit_char_gbt(request: FitRequest) -> FittedClassifier:
         )
         return make_pipeline(select, trees)
 
-    models, constant = fit_per_label(features(request.train.texts), request.train.y, make_model)
+    with one_openmp_thread():
+        models, constant = fit_per_label(features(request.train.texts), request.train.y, make_model)
     # Every tree node holds one fitted number (a threshold or a leaf value).
     params = sum(
         1 if isinstance(m, float) else sum(len(tree.nodes) for trees in m[-1]._predictors for tree in trees)
         for m in models
     )
     details = {"features": len(vectoriser.vocabulary_), "constant_labels": [request.labels[j] for j in constant]}
-    return PerLabelClassifier(features, models, params, details)
+    return PerLabelClassifier(features, models, params, details, one_thread=True)
 
 
 @hookimpl
