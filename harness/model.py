@@ -61,6 +61,8 @@ class FitRequest:
     device: str
     weights: str | None
     progress: ProgressFactory
+    allow_pickle: bool = False  # the user opted in to pickled ``.bin`` weights for this model
+    trust_remote_code: bool = False  # the user opted in to this model's own modelling code
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,21 @@ class ModelSpec:
     tokenization: str = "none"
     hub_id: str | None = None
     packaged_weights: str | None = None  # "python_package/subdir" holding offline weights
+    weights_file: str | None = None  # a single-file checkpoint in the weights folder, e.g. a GGUF
     needs: tuple[str, ...] = ()  # importable modules the fit needs, e.g. ("torch", "transformers")
     requires_cuda: bool = False
     markers: tuple[str, ...] = ()
     recipe: Mapping[str, Any] = field(default_factory=dict)
+    # Overrides of ``recipe`` on a CPU under the default profile, so that ``--models all``
+    # stays within minutes there; ``--profile full`` ignores them. Keys must be recipe keys.
+    cpu_recipe: Mapping[str, Any] = field(default_factory=dict)
+    study: str = ""  # where the recipe comes from, e.g. the seed study that used this model
     description: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.cpu_recipe) - set(self.recipe)
+        if unknown:
+            raise ValueError(f"model {self.name!r}: cpu_recipe keys {sorted(unknown)} are not recipe keys")
 
     @property
     def uses_weights(self) -> bool:
@@ -99,4 +111,5 @@ class ModelSpec:
             "pretraining_domain": self.pretraining_domain,
             "tokenization": self.tokenization,
             "hub_id": self.hub_id,
+            "study": self.study or None,
         }

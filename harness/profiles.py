@@ -21,9 +21,15 @@ class Profile:
     description: str
     recipe: Mapping[str, Any] = field(default_factory=dict)  # applied where a model has the key
     max_rows: Mapping[str, int] = field(default_factory=dict)  # "train", "eval", "test"
+    cpu_recipes: bool = True  # apply each model's ``cpu_recipe`` when the run is on a CPU
 
-    def recipe_for(self, model: ModelSpec) -> dict[str, Any]:
-        return {key: value for key, value in self.recipe.items() if key in model.recipe}
+    def recipe_for(self, model: ModelSpec, device: str = "cpu") -> dict[str, Any]:
+        """The model's recipe as this profile runs it on ``device`` (config overrides come later)."""
+        recipe = dict(model.recipe)
+        if self.cpu_recipes and device == "cpu":
+            recipe.update(model.cpu_recipe)
+        recipe.update({key: value for key, value in self.recipe.items() if key in model.recipe})
+        return recipe
 
     def shrink(self, data: TaskData) -> TaskData:
         """A fixed random subset of each split (seed 0: the same rows for every model)."""
@@ -42,7 +48,10 @@ class Profile:
 
 
 PROFILES = {
-    "default": Profile("default", "every row of every split; each model's own recipe"),
+    "default": Profile(
+        "default", "every row of every split; each model's recipe, lightened on a CPU where the model says how"
+    ),
+    "full": Profile("full", "every row of every split; each model's own recipe, on any device", cpu_recipes=False),
     "smoke": Profile(
         "smoke",
         "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch",

@@ -132,7 +132,7 @@ class FitCache:
         session = self.session
         data = session.data[task]
         weights, _ = find_weights(model, session.config.weights_for(model.name))
-        recipe = {**model.recipe, **session.profile.recipe_for(model), **session.config.recipe_for(model.name)}
+        recipe = {**session.profile.recipe_for(model, session.device), **session.config.recipe_for(model.name)}
         request = FitRequest(
             spec=model,
             labels=data.labels,
