@@ -157,11 +157,77 @@ def probe_tables(document: dict[str, Any]) -> list[Table]:
     return [matrix, rates]
 
 
+def _tokens(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _pct(share: dict[str, Any]) -> str:
+    if not share["occurrences"]:
+        return "–"
+    return f"{100 * share['fragmented_share']:.0f}% of {share['occurrences']}"
+
+
+# Between tokenizer pieces: not "|", which would break a markdown table.
+PIECE = "·"
+
+
+def _split_as(written: str, pieces: list[str]) -> str:
+    return f"{written}→{PIECE.join(pieces)}"
+
+
+def _with_tokenisation(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model, its first passed indications item with an analysis (the tokenizer is the same for every seed)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in _passed(document["results"], "indications"):
+        if "tokenisation" in entry:
+            entries.setdefault(entry["model"], entry)
+    return entries
+
+
+def _tokenisation_overview(document: dict[str, Any], entries: dict[str, dict[str, Any]], worst: int) -> Table:
+    rows = []
+    for model, entry in entries.items():
+        for split, found in entry["tokenisation"]["splits"].items():
+            lengths = found["tokens_per_input"]
+            worst_terms = ", ".join(_split_as(t["written"], t["pieces"]) for t in found["worst_terms"][:worst])
+            rows.append((model, split, _tokens(lengths["mean"]), _tokens(lengths["p95"]), _pct(found["abbreviations"]),
+                         _pct(found["misspellings"]), worst_terms or "–"))
+    provenance = document["run"]["data"].get("indications", [])
+    synthetic = [p["split"] for p in provenance if p.get("synthetic") and p["split"] not in {"train", "eval"}]
+    caption = ("split = more pieces than words; terms from the harness's abbreviation and misspelling lists; "
+               "tokens without special tokens")
+    if synthetic:
+        caption += f". SYNTHETIC test sets (not patient records): {', '.join(synthetic)}"
+    headers = ("Model", "Test set", "Tokens/input", "p95", "Abbreviations split", "Misspellings split",
+               "Worst-fragmented terms")
+    return Table("Tokenisation of the test sets", headers, tuple(rows), caption)
+
+
+def _named_terms_table(entries: dict[str, dict[str, Any]]) -> Table:
+    named_terms = [t["term"] for t in next(iter(entries.values()))["tokenisation"]["named_terms"]]
+    rows = []
+    for model, entry in entries.items():
+        split_as = {t["term"]: PIECE.join(t["pieces"]) for t in entry["tokenisation"]["named_terms"]}
+        rows.append((model, *(split_as.get(term, "–") for term in named_terms)))
+    caption = ("pieces of each term written in lower case, on its own, as the tokenizer names them "
+               "(## continues a word; Ġ and ▁ mark a leading space)")
+    return Table("Tokenisation of the seed study's named terms", ("Model", *named_terms), tuple(rows), caption)
+
+
+def tokenisation_tables(document: dict[str, Any], worst: int = 3) -> list[Table]:
+    """Per model with a tokenizer: each test set's tokenisation, then the seed study's named terms."""
+    entries = _with_tokenisation(document)
+    if not entries:
+        return []
+    return [_tokenisation_overview(document, entries, worst), _named_terms_table(entries)]
+
+
 def all_tables(document: dict[str, Any]) -> list[Table]:
     tables: list[Table | None] = [model_table(document), overall_table(document)]
     tables.append(overall_table(document, "f1_macro"))
     tables.extend(per_class_tables(document))
     tables.extend(probe_tables(document))
+    tables.extend(tokenisation_tables(document))
     return [t for t in tables if t is not None]
 
 

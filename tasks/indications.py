@@ -7,17 +7,16 @@ the config points any split at the user's CSV or JSONL files.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from harness import InputError, LoadRequest, ScoreRequest, TaskData, TaskSpec, hookimpl
 from harness.data import LabelledSplit, load_split
 from harness.metrics import multilabel_report
+from harness.tasks import indication_terms
+from harness.tokenisation import analyse, clinical_terms
 
 NAME = "indications"
 CATEGORIES = (
@@ -110,10 +109,7 @@ TRAIN_SCORE_ROWS = 600
 
 def scored_rows(split: LabelledSplit) -> LabelledSplit:
     """The rows a split is scored on: all of them, or the fixed train sample (seed 0)."""
-    if split.name != "train" or len(split) <= TRAIN_SCORE_ROWS:
-        return split
-    rows = np.sort(np.random.default_rng(0).choice(len(split), size=TRAIN_SCORE_ROWS, replace=False))
-    return dataclasses.replace(split, texts=tuple(split.texts[i] for i in rows), y=split.y[rows])
+    return split.sample(TRAIN_SCORE_ROWS, seed=0) if split.name == "train" else split
 
 
 def score(request: ScoreRequest) -> dict[str, Any]:
@@ -124,7 +120,12 @@ def score(request: ScoreRequest) -> dict[str, Any]:
         split = scored_rows(full_split)
         predicted = classifier.decision_rule.apply(classifier.predict_scores(list(split.texts)))
         metrics[name] = multilabel_report(split.y, predicted, request.data.labels)
-    return {"metrics": metrics, "decision_rule": classifier.decision_rule.as_dict()}
+    result = {"metrics": metrics, "decision_rule": classifier.decision_rule.as_dict()}
+    tokenizer = getattr(classifier, "tokenizer", None)  # baselines have none: no analysis
+    if tokenizer is not None:
+        tests = {name: split.texts for name, split in request.data.test_splits.items()}
+        result["tokenisation"] = analyse(tokenizer, tests, clinical_terms(indication_terms))
+    return result
 
 
 @hookimpl
