@@ -15,6 +15,9 @@ from harness.errors import PluginError
 BUILTIN_PLUGINS: dict[str, str] = {
     "baselines": "harness.plugins.baselines",
     "encoders": "harness.plugins.encoders",
+    "charbyte": "harness.plugins.charbyte",
+    "decoders": "harness.plugins.decoders",
+    "zeroshot": "harness.plugins.zeroshot",
     "indications": "harness.tasks.indications",
     "probe": "harness.tasks.probe",
     "console": "harness.report.console",

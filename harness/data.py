@@ -7,6 +7,7 @@ Every problem is raised as :class:`~harness.errors.InputError` naming the file a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,6 +35,13 @@ class LabelledSplit:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def sample(self, limit: int | None, seed: int) -> LabelledSplit:
+        """This split, or a random sample of ``limit`` rows kept in their original order."""
+        if limit is None or len(self) <= limit:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), size=limit, replace=False))
+        return dataclasses.replace(self, texts=tuple(self.texts[i] for i in rows), y=self.y[rows])
 
     def provenance(self, labels: Sequence[str]) -> dict[str, Any]:
         """What the leaderboard may say about this split: never its text."""

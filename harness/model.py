@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from harness.data import LabelledSplit
     from harness.progress import ProgressFactory
 
-ScoreKind = Literal["sigmoid", "probability", "rule"]
+ScoreKind = Literal["sigmoid", "probability", "rule", "label_distribution"]
 
 
 @dataclass(frozen=True)
@@ -20,19 +20,30 @@ class DecisionRule:
     """How scores become labels: ``label = score <operator> threshold``.
 
     ``score`` says what the number is: a sigmoid of a logit, a calibrated-ish probability
-    (e.g. logistic regression), or a 0/1 rule output.
+    (e.g. logistic regression), a 0/1 rule output, or a distribution over the labels (a
+    zero-shot model's answer). With ``top_k``, only the ``top_k`` highest-scoring labels of
+    each row can be predicted (a constrained answer naming one category has ``top_k=1``).
     """
 
     score: ScoreKind
     threshold: float = 0.5
     operator: Literal[">=", ">"] = ">="
+    top_k: int | None = None
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         hit = scores >= self.threshold if self.operator == ">=" else scores > self.threshold
+        if self.top_k is not None and scores.size:
+            import numpy as np
+
+            kth = -np.sort(-scores, axis=1)[:, min(self.top_k, scores.shape[1]) - 1 : min(self.top_k, scores.shape[1])]
+            hit &= scores >= kth  # ties at the k-th score are all kept
         return hit.astype("int8")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "threshold": self.threshold, "operator": self.operator}
+        rule: dict[str, Any] = {"score": self.score, "threshold": self.threshold, "operator": self.operator}
+        if self.top_k is not None:
+            rule["top_k"] = self.top_k
+        return rule
 
 
 class FittedClassifier(Protocol):

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from harness.data import LabelledSplit
 from harness.errors import UsageError
 from harness.model import ModelSpec
@@ -40,11 +38,7 @@ class Profile:
         return dataclasses.replace(data, splits=splits, provenance=provenance)
 
     def _subset(self, split: LabelledSplit) -> LabelledSplit:
-        limit = self.max_rows.get(split.name if split.name in {"train", "eval"} else "test")
-        if limit is None or len(split) <= limit:
-            return split
-        rows = np.sort(np.random.default_rng(0).choice(len(split), size=limit, replace=False))
-        return dataclasses.replace(split, texts=tuple(split.texts[i] for i in rows), y=split.y[rows])
+        return split.sample(self.max_rows.get(split.name if split.name in {"train", "eval"} else "test"), seed=0)
 
 
 PROFILES = {

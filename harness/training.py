@@ -22,7 +22,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,7 +57,11 @@ class TrainingConfig:
     group_by_length: bool = True
     gradient_checkpointing: bool = False
     mixed_precision: bool = True  # CUDA only: bf16 autocast if supported, else fp16 + GradScaler
+    # Predict under bf16 autocast on CPUs with native bf16 matmuls (AVX512-BF16/AMX): 1.8x faster
+    # for SmolLM2 here; training stays fp32 (bf16 gave it no gain on this CPU).
+    cpu_bf16_inference: bool = False
     num_threads: int | None = None  # None: torch's default
+    max_train_rows: int | None = None  # train on a fixed random sample of this many rows (CPU recipes)
 
     @classmethod
     def from_recipe(cls, recipe: Mapping[str, Any]) -> TrainingConfig:
@@ -90,7 +94,24 @@ class TrainingResult:
             "eval_loss_by_epoch": [round(r.eval_loss, 6) for r in self.history],
             "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
             "train_examples_per_second": round(len(self.history) * self.train_examples / seconds, 2),
+            "train_rows_used": self.train_examples,
         }
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No load reports or progress bars while loading: new heads are expected and go in details."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 # --- data: tokenising, batching, padding --------------------------------------------------
@@ -109,7 +130,15 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Features:
     if not texts:
         return []
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
-    return [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
+    features = [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
+    # A decoder adds no special tokens, so a text its tokenizer drops entirely (e.g. only
+    # characters outside its vocabulary) would give an empty row: it gets one unknown token.
+    filler = next((t for t in (tokenizer.unk_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None), 0)
+    for feature in features:
+        if not feature["input_ids"]:
+            for key in feature:
+                feature[key] = [filler] if key == "input_ids" else [1 if key == "attention_mask" else 0]
+    return features
 
 
 def length_grouped_batches(
@@ -175,7 +204,25 @@ def autocast_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
 def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
     import torch
 
-    return torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
+
+
+def inference_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
+    """The autocast dtype for prediction: the training one, or bf16 on a CPU that has it."""
+    import torch
+
+    if device == "cpu" and config.cpu_bf16_inference and cpu_has_bf16():
+        return torch.bfloat16
+    return autocast_dtype(device, config)
+
+
+def cpu_has_bf16() -> bool:
+    import torch
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(probe and probe()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 # --- prediction ---------------------------------------------------------------------------
@@ -196,7 +243,7 @@ def predict_logits(
     features = encode(tokenizer, texts, config.max_length)
     logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
     batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
-    dtype = autocast_dtype(device, config)
+    dtype = inference_dtype(device, config)
     model.eval()
     with torch.inference_mode(), progress(description, len(batches)) as advance:
         for rows in batches:
@@ -313,7 +360,8 @@ def train_classifier(
     config = TrainingConfig.from_recipe(request.recipe)
     seed_everything(request.seed)
     prepare_device(model, request.device, config)
-    features = encode(tokenizer, request.train.texts, config.max_length)
+    train = request.train.sample(config.max_train_rows, request.seed)
+    features = encode(tokenizer, train.texts, config.max_length)
     lengths = [len(f["input_ids"]) for f in features]
     rng = np.random.default_rng(request.seed)
     steps_per_epoch = math.ceil(len(features) / config.batch_size)
@@ -334,7 +382,7 @@ def train_classifier(
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
             train_loss = _train_epoch(
-                model, tokenizer, features, request.train.y, batches, step, config, request.device, advance
+                model, tokenizer, features, train.y, batches, step, config, request.device, advance
             )
         seconds = time.perf_counter() - started
         logits = predict_logits(
@@ -356,9 +404,15 @@ def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], t
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
-    """(all parameters, trainable parameters)."""
+    """(all parameters, trainable parameters), counting a 4-bit weight by its logical shape
+    (bitsandbytes packs two 4-bit values into each stored byte)."""
     params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+    return sum(logical_numel(p) for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def logical_numel(parameter: Any) -> int:
+    state = getattr(parameter, "quant_state", None)
+    return math.prod(state.shape) if state is not None else parameter.numel()
 
 
 @dataclass(eq=False)

@@ -11,8 +11,6 @@ count it measures.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from harness import ModelSpec, PluginError, hookimpl
@@ -48,32 +46,22 @@ MINILM_RECIPE: dict[str, Any] = {
 }
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """No load report or progress bars: the missing head is expected and goes in ``details``."""
-    from transformers.utils import logging
-
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
-
-
-def load_classifier(weights: str, labels: tuple[str, ...]) -> tuple[Any, Any, list[str]]:
-    """(model, tokenizer, newly initialised parameter names), offline, safetensors only."""
+def load_classifier(
+    weights: str, labels: tuple[str, ...], *, allow_pickle: bool = False, trust_remote_code: bool = False
+) -> tuple[Any, Any, list[str]]:
+    """(model, tokenizer, newly initialised parameter names), offline; safetensors unless the
+    user allowed pickled weights for this model, and remote code only if they allowed it."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(weights, local_files_only=True)
+    from harness.training import quiet_transformers
+
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(weights, local_files_only=True, trust_remote_code=trust_remote_code)
         model, info = AutoModelForSequenceClassification.from_pretrained(
             weights,
             local_files_only=True,
-            use_safetensors=True,
+            use_safetensors=not allow_pickle,
+            trust_remote_code=trust_remote_code,
             num_labels=len(labels),
             problem_type="multi_label_classification",
             id2label=dict(enumerate(labels)),
@@ -106,7 +94,9 @@ def fit_encoder(request: FitRequest) -> FittedClassifier:
     if request.weights is None:
         raise PluginError("encoders", f"model {request.spec.name!r} needs local weights and none were given")
     training.seed_everything(request.seed)  # the new classification head is initialised here
-    model, tokenizer, new_parameters = load_classifier(request.weights, request.labels)
+    model, tokenizer, new_parameters = load_classifier(
+        request.weights, request.labels, allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code
+    )
     prefixes = head_prefixes(model)
     result = training.train_classifier(model, tokenizer, request, prefixes)
     params, trainable = training.count_parameters(model)
@@ -124,6 +114,8 @@ def fit_encoder(request: FitRequest) -> FittedClassifier:
 
 
 _TORCH = ("torch", "transformers")
+SEED_000 = "antibiotic indications (seed 000)"
+SEED_002 = "biomedical NER (seed 002)"
 
 
 @hookimpl
@@ -142,6 +134,7 @@ def harness_add_models(register: Any) -> None:
             needs=_TORCH,
             markers=("transformer", "slow"),
             recipe=MINILM_RECIPE,
+            study="this project (CPU stand-in for the seed's encoders)",
             description="all-MiniLM-L6-v2 (6 layers, 384 wide), shipped on PyPI: the encoder that runs here.",
         )
     )
@@ -158,6 +151,7 @@ def harness_add_models(register: Any) -> None:
             needs=_TORCH,
             markers=("transformer", "slow"),
             recipe=SEED_RECIPE,
+            study=SEED_000,
             description="Bio+ClinicalBERT, the seed study's baseline (0.97 internal F1 there).",
         )
     )
@@ -176,7 +170,61 @@ def harness_add_models(register: Any) -> None:
                 needs=_TORCH,
                 markers=("transformer", "slow"),
                 recipe=SEED_RECIPE,
+                study=SEED_000,
                 description=f"BioClinical-ModernBERT-{size}, 8,192-token context"
                 + (" (the seed study's 396M model)." if size == "large" else "."),
+            )
+        )
+    register_ner_study_encoders(register)
+
+
+# The biomedical NER study's encoders (seed 002). It fine-tuned them for token tagging and
+# gives no recipe of its own for them, so they get the seed study's recipe here. Parameter
+# counts are exact: ``...ForSequenceClassification`` with 12 labels, built on the meta device
+# from each model's published config.json, ``sum(p.numel() for p in model.parameters())``
+# (BERT-base: 768 wide, 12 layers; BERT-large: 1024 wide, 24 layers; DeBERTa-v3: 128,100
+# SentencePiece tokens, 256 relative-position buckets, a pooler as wide as the model).
+_BERT = "BooksCorpus + English Wikipedia"
+_BIOMED_VOCAB = "WordPiece (uncased, PubMed vocabulary)"
+_DEBERTA_V3 = "Wikipedia, books, web text (160GB, as RoBERTa)"
+NER_STUDY_ENCODERS: tuple[tuple[str, str, int, str, str, str], ...] = (
+    # name, hub id, params, pretraining domain, tokenization, description
+    ("bert-base-cased", "google-bert/bert-base-cased", 108_319_500, _BERT, "WordPiece (cased, 29k)",
+     "BERT-base, cased: the NER study's general-domain baseline."),
+    ("bert-base-uncased", "google-bert/bert-base-uncased", 109_491_468, _BERT, "WordPiece (uncased, 30k)",
+     "BERT-base, uncased: the NER study's general-domain baseline."),
+    ("biomedbert-base", "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext", 109_491_468,
+     "PubMed abstracts + PMC full text", _BIOMED_VOCAB,
+     "BiomedBERT-base (formerly PubMedBERT), pre-trained from scratch on biomedical text."),
+    ("biomedbert-large", "microsoft/BiomedNLP-BiomedBERT-large-uncased-abstract", 335_154_188,
+     "PubMed abstracts", _BIOMED_VOCAB,
+     "BiomedBERT-large (formerly PubMedBERT-large), pre-trained from scratch on PubMed abstracts."),
+    ("deberta-v3-base", "microsoft/deberta-v3-base", 184_431_372, _DEBERTA_V3, "SentencePiece (128k)",
+     "DeBERTa-v3-base (86M body + 98M embeddings): disentangled attention, ELECTRA-style pre-training."),
+    ("deberta-v3-large", "microsoft/deberta-v3-large", 435_074_060, _DEBERTA_V3, "SentencePiece (128k)",
+     "DeBERTa-v3-large: disentangled attention, ELECTRA-style pre-training."),
+)
+
+
+def register_ner_study_encoders(register: Any) -> None:
+    """The NER study's encoders (called by :func:`harness_add_models`)."""
+    for name, hub_id, params, domain, tokenization, description in NER_STUDY_ENCODERS:
+        register.add(
+            ModelSpec(
+                name=name,
+                family="encoder",
+                fine_tuning_regime="full",
+                fit=fit_encoder,
+                params=params,
+                pretraining_domain=domain,
+                tokenization=tokenization,
+                hub_id=hub_id,
+                # DeBERTa-v3 ships only spm.model: transformers needs sentencepiece (and
+                # protobuf) to build its tokenizer.
+                needs=(*_TORCH, "sentencepiece") if name.startswith("deberta") else _TORCH,
+                markers=("transformer", "slow"),
+                recipe=SEED_RECIPE,
+                study=SEED_002,
+                description=description,
             )
         )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,12 @@ def run_harness(capsys, monkeypatch):
 
 def read_leaderboard(out_dir: Path) -> dict:
     return json.loads((out_dir / "leaderboard.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def harness_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private harness cache for the session: SmolLM2's GGUF is converted once for all tests."""
+    folder = tmp_path_factory.mktemp("harness-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARNESS_CACHE_DIR", str(folder))
+        yield folder

@@ -228,7 +228,9 @@ def test_fit_without_weights_says_so(splits) -> None:
 def test_registered_encoders() -> None:
     registry = registered()
     assert registry.names() == [
-        "minilm-l6", "bio-clinicalbert", "bioclinical-modernbert-large", "bioclinical-modernbert-base"
+        "minilm-l6", "bio-clinicalbert", "bioclinical-modernbert-large", "bioclinical-modernbert-base",
+        "bert-base-cased", "bert-base-uncased", "biomedbert-base", "biomedbert-large", "deberta-v3-base",
+        "deberta-v3-large",
     ]
     for spec in registry.values():
         assert spec.fit is encoders.fit_encoder and spec.family == "encoder" and "transformer" in spec.markers

