@@ -83,6 +83,7 @@ class TrainingResult:
     best_epoch: int
     history: tuple[EpochRecord, ...]
     train_examples: int
+    best_eval_logits: np.ndarray | None = None  # the eval split's logits at the best epoch
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
@@ -373,7 +374,7 @@ def train_classifier(
     step = _optimizer_step(model, optimizer, scheduler, scaler, config)
 
     history: list[EpochRecord] = []
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
     for epoch in range(1, config.epochs + 1):
         if config.group_by_length:
             batches = length_grouped_batches(lengths, config.batch_size, rng)
@@ -392,11 +393,13 @@ def train_classifier(
         f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
         history.append(EpochRecord(epoch, train_loss, bce_with_logits(logits, request.eval.y), f1, seconds))
         if best is None or f1 > best[0]:  # ties keep the earlier epoch
-            best = (f1, epoch, snapshot_trainable(model))
+            best = (f1, epoch, snapshot_trainable(model), logits)
     if best is not None:
         restore_trainable(model, best[2])
     model.eval()
-    return TrainingResult(best[1] if best else 0, tuple(history), len(features))
+    if best is None:
+        return TrainingResult(0, tuple(history), len(features))
+    return TrainingResult(best[1], tuple(history), len(features), best[3])
 
 
 def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
@@ -429,5 +432,38 @@ class TorchClassifier:
     progress: ProgressFactory = no_progress
     decision_rule: DecisionRule = DecisionRule(score="sigmoid")
 
+    # The eval split was predicted with the best weights during training: scoring it again
+    # reuses those logits (an LLM on a CPU takes seconds per hundred rows).
+    known: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    def remember(self, texts: Sequence[str], logits: np.ndarray | None) -> TorchClassifier:
+        if logits is not None:
+            self.known = (tuple(texts), logits)
+        return self
+
     def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+        if self.known is not None and tuple(texts) == self.known[0]:
+            return sigmoid(self.known[1])
         return sigmoid(predict_logits(self.model, self.tokenizer, texts, self.config, self.device, self.progress))
+
+
+def fine_tune(
+    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = (), **details: Any
+) -> TorchClassifier:
+    """Train with :func:`train_classifier` and wrap the result for the runner.
+
+    ``details`` (e.g. newly initialised parameter names) are added to the fit's details.
+    """
+    result = train_classifier(model, tokenizer, request, head_prefixes)
+    params, trainable = count_parameters(model)
+    classifier = TorchClassifier(
+        model=model,
+        tokenizer=tokenizer,
+        config=TrainingConfig.from_recipe(request.recipe),
+        device=request.device,
+        params=params,
+        trainable_params=trainable,
+        details={**result.details(), **details},
+        progress=request.progress,
+    )
+    return classifier.remember(request.eval.texts, result.best_eval_logits)

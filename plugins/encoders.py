@@ -98,18 +98,8 @@ def fit_encoder(request: FitRequest) -> FittedClassifier:
         request.weights, request.labels, allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code
     )
     prefixes = head_prefixes(model)
-    result = training.train_classifier(model, tokenizer, request, prefixes)
-    params, trainable = training.count_parameters(model)
-    details = {**result.details(), "newly_initialised": new_parameters, "head_lr_applies_to": list(prefixes)}
-    return training.TorchClassifier(
-        model=model,
-        tokenizer=tokenizer,
-        config=training.TrainingConfig.from_recipe(request.recipe),
-        device=request.device,
-        params=params,
-        trainable_params=trainable,
-        details=details,
-        progress=request.progress,
+    return training.fine_tune(
+        model, tokenizer, request, prefixes, newly_initialised=new_parameters, head_lr_applies_to=list(prefixes)
     )
 
 
