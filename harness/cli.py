@@ -1,8 +1,9 @@
-"""The ``harness`` command: run, list, validate, show."""
+"""The ``harness`` command: run, list, validate, show, fetch."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,6 +12,8 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE = 0, 1, 2
+# Set for `harness run` unless the user set them: the Hugging Face libraries then never reach the hub.
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def _seeds(text: str) -> list[int]:
@@ -49,12 +52,27 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list models, tasks or plugins, and whether each can run here")
     listing.add_argument("what", choices=["models", "tasks", "plugins"])
     listing.add_argument("--config", type=Path, help="config naming local weights (see run --config)")
+    listing.add_argument("--recipes", action="store_true", help="models: also print each model's recipe")
     validate = commands.add_parser("validate", help="check leaderboard files against the schema")
     validate.add_argument("files", nargs="+", type=Path)
     show = commands.add_parser("show", help="re-render a leaderboard's tables")
     show.add_argument("file", type=Path)
     show.add_argument("--format", default="table", choices=["table", "markdown", "latex"])
+    _add_fetch_parser(commands)
     return parser
+
+
+def _add_fetch_parser(commands) -> None:
+    fetch = commands.add_parser(
+        "fetch", help="download models' weights on a connected machine, to carry into an offline one"
+    )
+    fetch.add_argument("names", nargs="+", metavar="NAME", help="model names, as `harness list models` prints them")
+    fetch.add_argument("--to", type=Path, metavar="DIR",
+                       help="one folder per model goes in DIR (default: $HARNESS_MODELS_DIR, else ./models)")
+    fetch.add_argument("--from", dest="mirror", type=Path, metavar="DIR",
+                       help="copy from a local mirror laid out as DIR/<hub id>/ (or DIR/<name>/), not the hub")
+    fetch.add_argument("--allow-pickle", action="store_true", help="also fetch pickled pytorch_model*.bin weights")
+    fetch.add_argument("--force", action="store_true", help="fetch again even when the weights are already there")
 
 
 def cmd_run(options: argparse.Namespace, hooks) -> int:
@@ -112,7 +130,22 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show}
+def cmd_fetch(options: argparse.Namespace, hooks) -> int:
+    from harness.fetch import fetch_models
+
+    return fetch_models(options, hooks)
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show, "fetch": cmd_fetch}
+
+
+def stay_offline(argv: Sequence[str]) -> None:
+    """For ``harness run``, set ``OFFLINE_ENV`` to 1 where unset. This happens before the plugins
+    are imported: huggingface_hub reads these variables once, when first imported."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command == "run":
+        for name in OFFLINE_ENV:
+            os.environ.setdefault(name, "1")
 
 
 def main(argv: Sequence[str] | None = None, plugins: dict[str, object] | None = None) -> int:
@@ -120,6 +153,8 @@ def main(argv: Sequence[str] | None = None, plugins: dict[str, object] | None = 
     from harness._facade import Hooks
     from harness._manager import make_plugin_manager
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stay_offline(argv)
     try:
         hooks = Hooks(make_plugin_manager(plugins))
         options = make_parser(hooks).parse_args(argv)

@@ -1,6 +1,9 @@
 """The run's TOML config: ``[tasks.NAME]`` tables for data, ``[models.NAME]`` for weights and recipes.
 
 Every key is checked before anything runs; a typo names the file and the key.
+``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), and two opt-ins that are
+off unless the user turns them on for that model: ``allow_pickle`` (load pickled ``.bin``
+weights) and ``trust_remote_code`` (run the model's own modelling code).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.registry import ModelRegistry, TaskRegistry
+from harness.weights import WeightOptions
 
-MODEL_KEYS = frozenset({"weights", "recipe"})
+MODEL_OPT_INS = ("allow_pickle", "trust_remote_code")
+MODEL_KEYS = frozenset({"weights", "recipe", *MODEL_OPT_INS})
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,15 @@ class RunConfig:
         if weights is None:
             return None
         base = self.path.parent if self.path else Path.cwd()
-        return str((base / weights).expanduser())
+        return str(base / Path(weights).expanduser())
+
+    def weight_options(self, model: str) -> WeightOptions:
+        table = self.models.get(model, {})
+        return WeightOptions(
+            path=self.weights_for(model),
+            allow_pickle=table.get("allow_pickle", False),
+            trust_remote_code=table.get("trust_remote_code", False),
+        )
 
     def recipe_for(self, model: str) -> Mapping[str, Any]:
         return self.models.get(model, {}).get("recipe", {})
@@ -77,6 +90,11 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
         for key in _table(where, table):
             if key not in MODEL_KEYS:
                 raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(MODEL_KEYS))}")
+        if "weights" in table and not isinstance(table["weights"], str):
+            raise InputError(f"{where}.weights", f"expected a folder path (a string), got {table['weights']!r}")
+        for key in MODEL_OPT_INS:
+            if key in table and not isinstance(table[key], bool):
+                raise InputError(f"{where}.{key}", f"expected true or false, got {table[key]!r}")
         recipe = _table(f"{where}.recipe", table.get("recipe", {}))
         for key in recipe:
             if key not in models[name].recipe:

@@ -131,7 +131,8 @@ class FitCache:
     def _fit(self, model: ModelSpec, task: str, seed: int) -> Fit:
         session = self.session
         data = session.data[task]
-        weights, _ = find_weights(model, session.config.weights_for(model.name))
+        options = session.config.weight_options(model.name)
+        weights, _ = find_weights(model, options)
         recipe = {**session.profile.recipe_for(model, session.device), **session.config.recipe_for(model.name)}
         request = FitRequest(
             spec=model,
@@ -143,6 +144,8 @@ class FitCache:
             device=session.device,
             weights=str(weights) if weights else None,
             progress=self.progress,
+            allow_pickle=options.allow_pickle,
+            trust_remote_code=options.trust_remote_code,
         )
         with measure() as cost:
             classifier = model.fit(request)
@@ -217,7 +220,7 @@ def build_session(
         [models[n] for n in model_names],
         [tasks[n] for n in task_names],
         seeds,
-        lambda spec: skip_reason(spec, config.weights_for(spec.name)),
+        lambda spec: skip_reason(spec, config.weight_options(spec.name)),
         keyword=options.keyword,
         markers=options.markers,
     )

@@ -1,0 +1,116 @@
+"""``harness list models``: the seed's model table, whether each model runs here, and the recipes."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import ModelSpec, hookimpl
+
+from . import fakes
+
+SEED_HEADERS = ["Model", "Params", "Pretraining domain", "Tokenization", "Fine-tuning", "Hardware"]
+
+
+def _plugin() -> types.ModuleType:
+    @hookimpl
+    def harness_add_models(register) -> None:
+        register.add(ModelSpec(
+            "tiny-clinical", "encoder", "full", fakes.fit_lookup, params=110_000_000,
+            pretraining_domain="PubMed + MIMIC-III", tokenization="WordPiece", hub_id="org/tiny-clinical", study="antibiotic indications (seed 000)",
+            recipe={"epochs": 5, "lr": 2e-5}, cpu_recipe={"epochs": 1},
+        ))
+        register.add(ModelSpec("big-gpu", "decoder", "QLoRA", fakes.fit_lookup, requires_cuda=True))
+
+    return types.SimpleNamespace(harness_add_models=harness_add_models)
+
+
+@pytest.fixture
+def listed(run_harness, monkeypatch, tmp_path):
+    """Run ``harness list models`` with the fakes and this file's models; return (code, rows by model, notes)."""
+    monkeypatch.setattr("harness.weights.cuda_present", lambda: False)
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGINS", "baselines,encoders,charbyte,decoders,zeroshot")  # fakes only
+    monkeypatch.setenv("HARNESS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+    def run(*args: str):
+        code, stdout, stderr = run_harness("list", "models", *args, plugins={"listing_test": _plugin()})
+        lines = stdout.splitlines()
+        rows = {}
+        for line in lines:
+            cells = [cell.strip() for cell in line.strip("│").split("│")]
+            if line.startswith("│") and cells[0] and cells[1]:  # a row's first line (its next: the hub id)
+                rows[cells[0]] = cells
+        notes = [line for line in lines if line.startswith("(")]
+        return code, stdout, rows, notes, stderr
+
+    return run
+
+
+def test_models_in_the_shape_of_the_seed_table(listed):
+    code, stdout, rows, notes, _ = listed()
+    assert code == 0
+    header = next(line for line in stdout.splitlines() if "Params" in line)
+    cells = [cell.strip() for cell in header.strip("┃").split("┃")]
+    assert cells == ["Model (hub id)", *SEED_HEADERS[1:], "Runs here", "Recipe from"]
+    assert list(rows) == ["lookup", "broken", "gpu-only", "tiny-clinical", "big-gpu"]
+    assert rows["tiny-clinical"][1:7] == ["110M", "PubMed + MIMIC-III", "WordPiece", "full", "CPU or GPU", "no (2)"]
+    assert rows["tiny-clinical"][7] == "antibiotic indications (seed 000)"
+    assert "org/tiny-clinical" in stdout.split("tiny-clinical", 1)[1].splitlines()[1]  # under the name
+    assert rows["lookup"][5:8] == ["CPU or GPU", "yes", "–"]
+    assert rows["big-gpu"][5] == "CUDA GPU"
+    assert notes[1].startswith("(2) weights for org/tiny-clinical not found locally")
+
+
+def test_one_note_per_distinct_reason(listed):
+    _, _, rows, notes, _ = listed()
+    assert rows["big-gpu"][6] == rows["gpu-only"][6] == "no (1)"
+    assert notes[0] == "(1) needs a CUDA GPU; none found" and len(notes) == 2
+
+
+def test_weights_found_in_the_models_dir_make_it_run(listed, tmp_path):
+    folder = tmp_path / "models" / "tiny-clinical"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin").write_bytes(b"\0")
+    _, _, rows, notes, _ = listed()
+    assert rows["tiny-clinical"][6] == "no (2)" and "set allow_pickle = true" in notes[1]
+    config = tmp_path / "harness.toml"
+    config.write_text("[models.tiny-clinical]\nallow_pickle = true\n")
+    _, _, rows, _, _ = listed("--config", str(config))
+    assert rows["tiny-clinical"][6] == "yes"
+
+
+def test_recipes_table(listed):
+    code, stdout, _, _, _ = listed("--recipes")
+    assert code == 0
+    recipes = stdout.split("Recipes", 1)[1]
+    line = next(line for line in recipes.splitlines() if "tiny-clinical" in line)
+    cells = [cell.strip() for cell in line.strip("│").split("│")]
+    assert cells == ["tiny-clinical", "epochs=5, lr=2e-05", "epochs=1"]
+    assert "epochs=3" in next(line for line in recipes.splitlines() if "lookup" in line)
+    assert "Recipes" not in listed()[1]
+
+
+def test_recipes_only_go_with_models(run_harness):
+    code, stdout, stderr = run_harness("list", "tasks", "--recipes")
+    assert code == 2 and stdout == "" and "--recipes" in stderr
+
+
+def test_markup_like_text_is_printed_as_is(run_harness):
+    @hookimpl
+    def harness_add_models(register) -> None:
+        register.add(ModelSpec("bracket", "encoder", "full", fakes.fit_lookup, tokenization="[CLS] WordPiece [red]"))
+
+    plugin = types.SimpleNamespace(harness_add_models=harness_add_models)
+    code, stdout, _ = run_harness("list", "models", plugins={"bracket_plugin": plugin})
+    assert code == 0 and "[CLS] WordPiece [red]" in stdout
+
+
+def test_seed_table_columns_are_the_seeds():
+    seed = next(Path(__file__).resolve().parents[2].glob("shared/seeds/000_*.txt"), None)
+    if seed is None:
+        pytest.skip("the seed study is not next to this checkout")
+    assert "".join(SEED_HEADERS).replace("domain", "Domain") in seed.read_text(encoding="utf-8")
