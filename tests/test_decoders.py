@@ -218,7 +218,7 @@ def test_cpu_recipe_applies_only_under_the_default_profile_on_a_cpu() -> None:
     from harness.profiles import PROFILES
 
     spec = registered()["smollm2-135m-lora"]
-    assert PROFILES["default"].recipe_for(spec, "cpu")["max_train_rows"] == 800
+    assert PROFILES["default"].recipe_for(spec, "cpu")["max_train_rows"] == 600
     assert PROFILES["default"].recipe_for(spec, "cuda")["max_train_rows"] is None
     assert PROFILES["full"].recipe_for(spec, "cpu")["epochs"] == spec.recipe["epochs"]
 
