@@ -38,7 +38,7 @@ def _add_run_parser(commands, hooks) -> None:
     run.add_argument("--collect-only", action="store_true", help="print the grid of items and stop")
     run.add_argument("--config", type=Path, help="TOML file pointing tasks at your data, models at weights")
     run.add_argument("--out", type=Path, help="directory for leaderboard.json (default: runs/<UTC time>)")
-    run.add_argument("--profile", default="default", choices=sorted(PROFILES), help="run size (smoke: < 1 min)")
+    run.add_argument("--profile", default="default", choices=sorted(PROFILES), help="run size (smoke: a quick check, under 3 min on 2 CPU cores)")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     hooks.add_options(run)
 

@@ -1,4 +1,4 @@
-"""Run profiles: the same grid at a different size (``--profile smoke`` finishes in a minute)."""
+"""Run profiles: the same grid at a different size (``--profile smoke`` is a quick check of everything)."""
 
 from __future__ import annotations
 
