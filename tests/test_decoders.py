@@ -154,7 +154,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_qlora_quantises_the_body_to_nf4_and_trains_adapters(tiny_llama: Path, splits) -> None:
+def test_qlora_quantises_the_body_to_nf4_and_trains_adapters(tiny_llama: Path, splits, tmp_path: Path) -> None:
     import bitsandbytes as bnb
 
     fitted = decoders.fit_qlora(fit_request(tiny_llama, splits, "smollm2-135m-qlora"))
@@ -169,6 +169,16 @@ def test_qlora_quantises_the_body_to_nf4_and_trains_adapters(tiny_llama: Path, s
     assert fitted.params == fp32 + fitted.trainable_params  # plus adapters and the trained copy of the head
     scores = fitted.predict_scores(list(splits[2].texts))
     assert scores.shape == (len(splits[2]), len(LABELS)) and np.isfinite(scores).all()
+
+    # The adapter (and trained head) saves and reloads onto a freshly quantised base model.
+    from peft import PeftModel
+
+    fitted.model.save_pretrained(tmp_path / "adapter")
+    base, _ = decoders.load_decoder(fit_request(tiny_llama, splits, "smollm2-135m-qlora"), quantized=True)
+    decoders.keep_4bit_trainable(base)
+    reloaded = PeftModel.from_pretrained(base, tmp_path / "adapter").eval()
+    again = training.TorchClassifier(reloaded, fitted.tokenizer, fitted.config, "cpu", 0, 0, {})
+    np.testing.assert_allclose(again.predict_scores(list(splits[2].texts)), scores, atol=1e-5)
 
 
 def test_qlora_gradients_survive_an_evaluation_pass(tiny_llama: Path, splits) -> None:
