@@ -35,8 +35,8 @@ class DecisionRule:
         if self.top_k is not None and scores.size:
             import numpy as np
 
-            kth = -np.sort(-scores, axis=1)[:, min(self.top_k, scores.shape[1]) - 1 : min(self.top_k, scores.shape[1])]
-            hit &= scores >= kth  # ties at the k-th score are all kept
+            kth = np.sort(scores, axis=1)[:, -min(self.top_k, scores.shape[1])]
+            hit &= scores >= kth[:, None]  # ties at the k-th score are all kept
         return hit.astype("int8")
 
     def as_dict(self) -> dict[str, Any]:

@@ -22,17 +22,15 @@ measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from harness import ModelSpec, PluginError, hookimpl
+from harness import ModelSpec, hookimpl
 from harness.model import FitRequest, FittedClassifier
-from harness.plugins.encoders import SEED_000, SEED_RECIPE, head_prefixes
+from harness.plugins.encoders import SEED_000, SEED_RECIPE, fit_full, head_prefixes
 
 _TORCH = ("torch", "transformers")
 
-Loader = Callable[..., tuple[Any, Any, list[str]]]
 
 
 def _label_options(labels: tuple[str, ...]) -> dict[str, Any]:
@@ -182,35 +180,16 @@ def _without_fp16(request: FitRequest) -> tuple[FitRequest, str | None]:
 # --- fitting -------------------------------------------------------------------------------
 
 
-def _fit(
-    request: FitRequest, load: Loader, prefixes_of: Callable[[Any], tuple[str, ...]], **extra_details: Any
-) -> FittedClassifier:
-    from harness import training
-
-    if request.weights is None:
-        raise PluginError("charbyte", f"model {request.spec.name!r} needs local weights and none were given")
-    training.seed_everything(request.seed)  # the new head is initialised here
-    model, tokenizer, new_parameters = load(
-        request.weights, request.labels,
-        allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code,
-    )
-    prefixes = prefixes_of(model)
-    return training.fine_tune(
-        model, tokenizer, request, prefixes,
-        newly_initialised=new_parameters, head_lr_applies_to=list(prefixes), **extra_details,
-    )
-
-
 def fit_canine(request: FitRequest) -> FittedClassifier:
     """Fully fine-tune CANINE at ``request.weights``; the best eval epoch is kept."""
-    return _fit(request, load_canine, head_prefixes)
+    return fit_full(request, load_canine, head_prefixes, plugin="charbyte")
 
 
 def fit_byt5(request: FitRequest) -> FittedClassifier:
     """Fully fine-tune the ByT5 encoder at ``request.weights`` with a mean-pooled head."""
     request, precision_note = _without_fp16(request)
     extra = {"precision": precision_note} if precision_note else {}
-    return _fit(request, load_byt5, lambda model: ("head.",), **extra)
+    return fit_full(request, load_byt5, lambda model: ("head.",), plugin="charbyte", **extra)
 
 
 # --- the roster ----------------------------------------------------------------------------

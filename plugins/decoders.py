@@ -24,19 +24,19 @@ QLoRA then quantises that folder like any other checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from harness import ModelSpec, PluginError, hookimpl
 from harness.model import FitRequest, FittedClassifier
+from harness.plugins.encoders import SEED_000, SEED_002
 from harness.progress import ProgressFactory, no_progress
 
 CACHE_ENV = "HARNESS_CACHE_DIR"
@@ -110,7 +110,7 @@ def gguf_as_safetensors(folder: Path, gguf_file: str, progress: ProgressFactory 
 
     target.parent.mkdir(parents=True, exist_ok=True)
     # transformers' GGUF reader draws its own tqdm bars; ours says what is happening instead.
-    with quiet_transformers(), _env(TQDM_DISABLE="1"), progress(f"converting {gguf_file} (once)", 1) as advance:
+    with quiet_transformers(), mock.patch.dict(os.environ, {"TQDM_DISABLE": "1"}), progress(f"converting {gguf_file} (once)", 1) as advance:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
         # The weights are dequantised to float32 by now; drop the GGUF marker that blocks saving.
@@ -129,20 +129,6 @@ def gguf_as_safetensors(folder: Path, gguf_file: str, progress: ProgressFactory 
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def weights_folder(request: FitRequest) -> Path:
@@ -324,8 +310,6 @@ def fit_qlora(request: FitRequest) -> FittedClassifier:
 
 _LORA_NEEDS = ("torch", "transformers", "peft")
 _QLORA_NEEDS = (*_LORA_NEEDS, "bitsandbytes")
-SEED_000 = "antibiotic indications (seed 000)"
-SEED_002 = "biomedical NER (seed 002)"
 
 
 def smollm2_spec(name: str, regime: str, fit: Any, recipe: dict[str, Any], cpu: dict[str, Any]) -> ModelSpec:

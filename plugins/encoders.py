@@ -11,6 +11,7 @@ count it measures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness import ModelSpec, PluginError, hookimpl
@@ -90,20 +91,32 @@ def head_prefixes(model: Any) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-def fit_encoder(request: FitRequest) -> FittedClassifier:
-    """Fully fine-tune the encoder at ``request.weights``; the best eval epoch is kept."""
+def fit_full(
+    request: FitRequest, load: Callable[..., tuple[Any, Any, list[str]]],
+    prefixes_of: Callable[[Any], tuple[str, ...]], plugin: str = "encoders", **details: Any,
+) -> FittedClassifier:
+    """Fully fine-tune the model ``load`` builds from ``request.weights``; the best eval epoch is kept.
+
+    ``load(weights, labels, allow_pickle=..., trust_remote_code=...)`` returns (model, tokenizer,
+    newly initialised parameter names); ``prefixes_of(model)`` names the head for ``head_lr``.
+    """
     from harness import training
 
     if request.weights is None:
-        raise PluginError("encoders", f"model {request.spec.name!r} needs local weights and none were given")
+        raise PluginError(plugin, f"model {request.spec.name!r} needs local weights and none were given")
     training.seed_everything(request.seed)  # the new classification head is initialised here
-    model, tokenizer, new_parameters = load_classifier(
+    model, tokenizer, new_parameters = load(
         request.weights, request.labels, allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code
     )
-    prefixes = head_prefixes(model)
+    prefixes = prefixes_of(model)
     return training.fine_tune(
-        model, tokenizer, request, prefixes, newly_initialised=new_parameters, head_lr_applies_to=list(prefixes)
+        model, tokenizer, request, prefixes,
+        newly_initialised=new_parameters, head_lr_applies_to=list(prefixes), **details,
     )
+
+
+def fit_encoder(request: FitRequest) -> FittedClassifier:
+    return fit_full(request, load_classifier, head_prefixes)
 
 
 _TORCH = ("torch", "transformers")

@@ -185,6 +185,7 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
     prefix_ids = tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
     answer_ids = answer_token_ids(tokenizer, request.labels, answers)
     params, _ = count_parameters(model)
+    dtype = inference_dtype(request.device, TrainingConfig.from_recipe(request.recipe))
     classifier = ZeroShotClassifier(
         model=model,
         tokenizer=tokenizer,
@@ -194,13 +195,13 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         device=request.device,
         batch_size=int(request.recipe.get("batch_size", 32)),
         max_length=int(request.recipe.get("max_length", 32)),
-        autocast_dtype=inference_dtype(request.device, TrainingConfig.from_recipe(request.recipe)),
+        autocast_dtype=dtype,
         params=params,
         details={
             "prompt_prefix_tokens": int(prefix_ids.shape[1]),
             "answer_tokens": {label: tokenizer.decode([i]) for label, i in zip(request.labels, answer_ids)},
             "trained": False,
-            "autocast": str(inference_dtype(request.device, TrainingConfig.from_recipe(request.recipe))),
+            "autocast": str(dtype),
         },
         progress=request.progress,
     )

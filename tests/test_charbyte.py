@@ -161,13 +161,7 @@ MODELS = {  # name -> (fixture, loader, newly initialised parameters, head_lr pr
 UNUSED = {"canine-s": ("canine.projection.", "canine.final_char_encoder."), "byt5-small": ()}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared, busy cores, two threads made tiny ops ~100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", params=list(MODELS))

@@ -71,19 +71,24 @@ def tiny_config(family: str, vocab: int):
     raise ValueError(family)
 
 
-@pytest.fixture(scope="module", params=["llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3"])
-def tiny_decoder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """A tiny random causal LM of a real decoder class, saved as safetensors (no score head)."""
+def save_tiny_decoder(folder: Path, family: str, width: int = 32) -> Path:
+    """A tiny random causal LM of a real decoder class and its word tokenizer, saved as a
+    checkpoint is (safetensors, no score head)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = tmp_path_factory.mktemp(f"tiny-{request.param}")
     word_tokenizer(folder)
     torch.manual_seed(0)
     # Room for special tokens: with a Qwen2 config, AutoTokenizer loads the folder's tokenizer
     # as a Qwen2Tokenizer, which adds <|endoftext|> (and uses it as padding).
-    config = tiny_config(request.param, len(AutoTokenizer.from_pretrained(folder)) + 8)
+    config = tiny_config(family, len(AutoTokenizer.from_pretrained(folder)) + 8)
+    config.hidden_size, config.intermediate_size = width, 2 * width
     AutoModelForCausalLM.from_config(config).save_pretrained(folder, safe_serialization=True)
-    return request.param, folder
+    return folder
+
+
+@pytest.fixture(scope="module", params=["llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3"])
+def tiny_decoder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    return request.param, save_tiny_decoder(tmp_path_factory.mktemp(f"tiny-{request.param}"), request.param)
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +147,8 @@ def test_lora_fit_trains_adapters_and_head_only(tiny_decoder, splits, tmp_path: 
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-llama-q")
-    word_tokenizer(folder)
-    torch.manual_seed(0)
     # 64 wide: bitsandbytes quantises in blocks of 64 values.
-    config = tiny_config("llama", len(AutoTokenizer.from_pretrained(folder)))
-    config.hidden_size, config.intermediate_size = 64, 128
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder, safe_serialization=True)
-    return folder
+    return save_tiny_decoder(tmp_path_factory.mktemp("tiny-llama-q"), "llama", width=64)
 
 
 def test_qlora_quantises_the_body_to_nf4_and_trains_adapters(tiny_llama: Path, splits, tmp_path: Path) -> None:

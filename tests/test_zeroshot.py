@@ -20,7 +20,7 @@ from harness.registry import ModelRegistry
 from harness.weights import find_weights
 
 from .test_baselines import LABELS, make_split
-from .test_decoders import needs_smollm2, tiny_config, word_tokenizer
+from .test_decoders import needs_smollm2, save_tiny_decoder
 
 torch = pytest.importorskip("torch")
 
@@ -37,14 +37,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-llama-zs")
-    word_tokenizer(folder)
-    torch.manual_seed(0)
-    config = tiny_config("llama", len(AutoTokenizer.from_pretrained(folder)))
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder, safe_serialization=True)
-    return folder
+    return save_tiny_decoder(tmp_path_factory.mktemp("tiny-llama-zs"), "llama")
 
 
 def request_for(weights: Path, **recipe: object) -> FitRequest:
