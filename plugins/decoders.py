@@ -24,6 +24,7 @@ QLoRA then quantises that folder like any other checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -109,8 +110,7 @@ def gguf_as_safetensors(folder: Path, gguf_file: str, progress: ProgressFactory 
     from harness.training import quiet_transformers
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    # transformers' GGUF reader draws its own tqdm bars; ours says what is happening instead.
-    with quiet_transformers(), mock.patch.dict(os.environ, {"TQDM_DISABLE": "1"}), progress(f"converting {gguf_file} (once)", 1) as advance:
+    with quiet_transformers(), _no_gguf_bars(), progress(f"converting {gguf_file} (once)", 1) as advance:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, local_files_only=True)
         # The weights are dequantised to float32 by now; drop the GGUF marker that blocks saving.
@@ -129,6 +129,16 @@ def gguf_as_safetensors(folder: Path, gguf_file: str, progress: ProgressFactory 
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _no_gguf_bars() -> Any:
+    """transformers' GGUF reader draws a tqdm bar of its own, which neither its logging switch nor
+    TQDM_DISABLE (read when tqdm is imported) silences; ours says what is happening instead."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as reader
+    except ImportError:
+        return contextlib.nullcontext()
+    return mock.patch.object(reader, "tqdm", lambda iterable, **_: iterable)
 
 
 def weights_folder(request: FitRequest) -> Path:
