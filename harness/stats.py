@@ -9,6 +9,12 @@ counts form one row of a matrix, and a matrix product with the resampling weight
 counts of every resample at once. The counts are whole numbers held exactly in float64, so the
 result does not depend on how BLAS orders its sums.
 
+Several seeds of one model: pass its predictions stacked, shape (seeds, items, labels). Each
+resample (or permutation) then takes the same items for every seed, scores each seed on them
+and averages: the statistic is the seed-mean score, and the interval covers both the test
+items and (through the mean) the seeds' spread. One seed's (items, labels) array is the case
+of one seed.
+
 Typical use, for models scored on the same test items::
 
     comparisons = {(a, b): paired_comparison(y, preds[a], preds[b], labels) for a, b in pairs}
@@ -100,18 +106,28 @@ class PairedComparison:
 
 
 def _indicators(y_true: Any, *predictions: Any, labels: Sequence[str]) -> tuple[np.ndarray, ...]:
-    arrays = tuple(np.asarray(a, dtype=bool) for a in (y_true, *predictions))
-    shape = arrays[0].shape
-    if len(shape) != 2 or shape[1] != len(labels) or any(a.shape != shape for a in arrays):
-        raise ValueError(f"shapes {[a.shape for a in arrays]} do not match {len(labels)} labels")
-    if shape[0] == 0:
+    """``y_true`` as (items, labels) and each prediction as (seeds, items, labels), all bool.
+
+    A prediction may be one seed's (items, labels) or several seeds' stacked (seeds, items,
+    labels); every prediction must have the same number of seeds.
+    """
+    y = np.asarray(y_true, dtype=bool)
+    stacked = tuple(np.asarray(p, dtype=bool) for p in predictions)
+    stacked = tuple(p[None] if p.ndim == 2 else p for p in stacked)
+    if y.ndim != 2 or y.shape[1] != len(labels) or any(p.ndim != 3 or p.shape[1:] != y.shape for p in stacked):
+        raise ValueError(f"shapes {[y.shape, *(p.shape for p in stacked)]} do not match {len(labels)} labels")
+    if len({p.shape[0] for p in stacked}) > 1:
+        raise ValueError(f"predictions have different numbers of seeds: {[p.shape[0] for p in stacked]}")
+    if y.shape[0] == 0:
         raise ValueError("no test items to resample")
-    return arrays
+    return (y, *stacked)
 
 
 def _item_counts(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """(items, 3 * labels) float64: each item's tp, then fp, then fn per class."""
-    return np.hstack([y_true & y_pred, ~y_true & y_pred, y_true & ~y_pred]).astype(np.float64)
+    """(items, seeds * 3 * labels) float64: per seed, each item's tp, then fp, then fn per class."""
+    return np.hstack(
+        [np.hstack([y_true & seed, ~y_true & seed, y_true & ~seed]) for seed in y_pred]
+    ).astype(np.float64)
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -120,8 +136,12 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scores(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """F1 scores from summed counts of shape (..., 3 * labels); same formulas as metrics.py."""
+def _scores(counts: np.ndarray, seeds: int = 1) -> dict[str, np.ndarray]:
+    """F1 scores from summed counts of shape (..., seeds * 3 * labels); same formulas as
+    metrics.py. With several seeds, each seed is scored on its own and the scores averaged."""
+    if seeds > 1:
+        per_seed = _scores(counts.reshape(*counts.shape[:-1], seeds, -1))
+        return {name: values.mean(axis=-2 if name == "per_class_f1" else -1) for name, values in per_seed.items()}
     tp, fp, fn = np.split(counts, 3, axis=-1)
     support = tp + fn
     f1 = _divide(2 * tp, 2 * tp + fp + fn)
@@ -183,12 +203,13 @@ def bootstrap_replicates(
     ``per_class_f1`` of shape (resamples, labels). Resample ``b`` scores the rows
     ``default_rng(seed).integers(0, n, size=(resamples, n))[b]``: the draws depend only on
     the number of items, so models scored on the same test set with the same seed are
-    scored on the same resamples (their replicates are paired).
+    scored on the same resamples (their replicates are paired). With stacked seeds
+    (seeds, items, labels) each replicate is the mean over seeds on the same rows.
     """
     _check_resampling(resamples)
     y_true, y_pred = _indicators(y_true, y_pred, labels=labels)
     counts = _resampled_counts(_item_counts(y_true, y_pred), resamples, np.random.default_rng(seed))
-    return _scores(counts)
+    return _scores(counts, len(y_pred))
 
 
 def bootstrap_ci(
@@ -202,16 +223,17 @@ def bootstrap_ci(
 ) -> BootstrapCI:
     """Weighted, macro, micro and per-class F1 with percentile bootstrap intervals.
 
-    ``y_true`` and ``y_pred`` are 0/1 arrays of shape (items, labels). The estimate is the
-    score on the full test set (equal to :func:`harness.metrics.multilabel_report`); the
+    ``y_true`` and ``y_pred`` are 0/1 arrays of shape (items, labels), or ``y_pred`` of
+    shape (seeds, items, labels) for the seed-mean score. The estimate is the score on the
+    full test set (equal to :func:`harness.metrics.multilabel_report`); the
     interval runs between the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles
     (numpy's default linear interpolation) of :func:`bootstrap_replicates`.
     """
     _check_resampling(resamples, confidence)
     y_true, y_pred = _indicators(y_true, y_pred, labels=labels)
     counts = _item_counts(y_true, y_pred)
-    point = _scores(counts.sum(axis=0))
-    replicates = _scores(_resampled_counts(counts, resamples, np.random.default_rng(seed)))
+    point = _scores(counts.sum(axis=0), len(y_pred))
+    replicates = _scores(_resampled_counts(counts, resamples, np.random.default_rng(seed)), len(y_pred))
     bounds = {name: _percentiles(values, confidence) for name, values in replicates.items()}
     f1, (f1_low, f1_high) = point["per_class_f1"], bounds["per_class_f1"]
     return BootstrapCI(
@@ -243,7 +265,9 @@ def paired_comparison(
 ) -> PairedComparison:
     """Is model A's ``metric`` different from model B's on the same test items?
 
-    ``difference`` is A minus B on the full test set; ``ci_low``/``ci_high`` are a paired
+    ``pred_a`` and ``pred_b`` are (items, labels), or (seeds, items, labels) with the same
+    number of seeds: the scores are then seed means, and a swap exchanges an item's
+    predictions for every seed at once. ``difference`` is A minus B on the full test set; ``ci_low``/``ci_high`` are a paired
     percentile bootstrap interval for it (both models scored on the same ``resamples``
     resamples, namely those of :func:`bootstrap_replicates` with this seed, the ones behind
     the models' own intervals). ``p_value`` is two-sided, from a paired approximate
@@ -269,24 +293,25 @@ def paired_comparison(
     _check_resampling(resamples, confidence)
     _check_resampling(permutations)
     y_true, pred_a, pred_b = _indicators(y_true, pred_a, pred_b, labels=labels)
+    seeds = len(pred_a)
     counts_a, counts_b = _item_counts(y_true, pred_a), _item_counts(y_true, pred_b)
     total_a, total_b = counts_a.sum(axis=0), counts_b.sum(axis=0)
-    score_a, score_b = float(_scores(total_a)[metric]), float(_scores(total_b)[metric])
+    score_a, score_b = float(_scores(total_a, seeds)[metric]), float(_scores(total_b, seeds)[metric])
     observed = score_a - score_b
 
     columns = counts_a.shape[1]
     both = _resampled_counts(np.hstack([counts_a, counts_b]), resamples, np.random.default_rng(seed))
-    resampled = _scores(both[:, :columns])[metric] - _scores(both[:, columns:])[metric]
+    resampled = _scores(both[:, :columns], seeds)[metric] - _scores(both[:, columns:], seeds)[metric]
     ci_low, ci_high = _percentiles(resampled, confidence)
 
     # Swapping item i moves (counts_b[i] - counts_a[i]) from B's totals to A's.
-    delta = (counts_b - counts_a)[(pred_a != pred_b).any(axis=1)]
+    delta = (counts_b - counts_a)[(pred_a != pred_b).any(axis=(0, 2))]
     exceed = permutations if len(delta) == 0 else 0
     if len(delta):
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         for size in _chunk_sizes(permutations, len(delta)):
             moved = (rng.random((size, len(delta))) < 0.5).astype(np.float64) @ delta
-            permuted = _scores(total_a + moved)[metric] - _scores(total_b - moved)[metric]
+            permuted = _scores(total_a + moved, seeds)[metric] - _scores(total_b - moved, seeds)[metric]
             # The tolerance keeps rounding from splitting ties with the observed value.
             exceed += int((np.abs(permuted) >= abs(observed) - 1e-12).sum())
     return PairedComparison(

@@ -344,3 +344,57 @@ def test_mean_sd_across_seeds():
     assert mean_sd([0.8]) == (0.8, None)
     with pytest.raises(ValueError):
         mean_sd([])
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+def test_stacked_seeds_replicate_the_seed_mean_on_the_same_rows():
+    y_true, pred_1 = noisy(150, 0.1, seed=20)
+    _, pred_2 = noisy(150, 0.2, seed=21)
+    stacked = bootstrap_replicates(y_true, np.stack([pred_1, pred_2]), LABELS, resamples=40, seed=5)
+    one = bootstrap_replicates(y_true, pred_1, LABELS, resamples=40, seed=5)
+    two = bootstrap_replicates(y_true, pred_2, LABELS, resamples=40, seed=5)
+    for name in ("f1_weighted", "f1_macro", "f1_micro", "per_class_f1"):
+        np.testing.assert_allclose(stacked[name], (one[name] + two[name]) / 2, rtol=0, atol=1e-12)
+    rows = np.random.default_rng(5).integers(0, 150, size=(40, 150))[7]
+    by_hand = np.mean([f1_score(y_true[rows], p[rows], average="weighted", zero_division=0) for p in (pred_1, pred_2)])
+    assert stacked["f1_weighted"][7] == pytest.approx(by_hand, abs=1e-12)
+
+
+def test_stacked_seed_ci_estimates_the_mean_over_seeds():
+    y_true, pred_1 = noisy(200, 0.1, seed=22)
+    _, pred_2 = noisy(200, 0.3, seed=23)
+    ci = bootstrap_ci(y_true, np.stack([pred_1, pred_2]), LABELS, resamples=100, seed=1)
+    expected = np.mean([f1_score(y_true, p, average="weighted", zero_division=0) for p in (pred_1, pred_2)])
+    assert ci.f1_weighted.estimate == pytest.approx(expected, abs=1e-12)
+    assert ci.f1_weighted.low < expected < ci.f1_weighted.high
+
+
+def test_one_stacked_seed_is_the_same_as_no_stacking():
+    y_true, pred_a = noisy(200, 0.1, seed=24)
+    _, pred_b = noisy(200, 0.12, seed=25)
+    flat = paired_comparison(y_true, pred_a, pred_b, LABELS, resamples=100, permutations=500, seed=3)
+    stacked = paired_comparison(y_true, pred_a[None], pred_b[None], LABELS, resamples=100, permutations=500, seed=3)
+    assert flat == stacked
+
+
+def test_paired_test_over_seeds_finds_a_model_better_on_every_seed():
+    y_true, good_1 = noisy(400, 0.02, seed=26)
+    _, good_2 = noisy(400, 0.03, seed=27)
+    bad = [np.where(np.random.default_rng(s).random(y_true.shape) < 0.25, 1 - y_true, y_true) for s in (28, 29)]
+    result = paired_comparison(y_true, np.stack([good_1, good_2]), np.stack(bad), LABELS,
+                               resamples=200, permutations=999, seed=0)
+    expected = np.mean([f1_score(y_true, p, average="weighted", zero_division=0) for p in (good_1, good_2)]) - np.mean(
+        [f1_score(y_true, p, average="weighted", zero_division=0) for p in bad])
+    assert result.difference == pytest.approx(expected, abs=1e-12)
+    assert result.p_value == pytest.approx(1 / 1000)
+    assert result.ci_low > 0
+    same = paired_comparison(y_true, np.stack(bad), np.stack(bad), LABELS, resamples=10, permutations=99)
+    assert same.p_value == 1.0 and same.difference == 0.0
+
+
+def test_stacked_predictions_must_agree_on_the_number_of_seeds():
+    y_true, pred = noisy(50, 0.1, seed=30)
+    with pytest.raises(ValueError, match="numbers of seeds"):
+        paired_comparison(y_true, np.stack([pred, pred]), pred, LABELS)
