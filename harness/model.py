@@ -30,8 +30,23 @@ class DecisionRule:
     operator: Literal[">=", ">"] = ">="
     top_k: int | None = None
 
-    def apply(self, scores: np.ndarray) -> np.ndarray:
-        hit = scores >= self.threshold if self.operator == ">=" else scores > self.threshold
+    def apply(self, scores: np.ndarray, thresholds: Sequence[float] | None = None) -> np.ndarray:
+        """0/1 predictions (int8) of the shape of ``scores``, one row per item, one column per label.
+
+        ``thresholds``, one per column, replaces ``self.threshold`` column by column (per-class
+        thresholds tuned on eval, see :mod:`harness.thresholds`); ``None`` uses ``self.threshold``
+        everywhere. ``operator`` and ``top_k`` apply either way, and the ``top_k`` mask (the k
+        highest scores of each row, ties at the k-th all kept) depends only on the scores, never
+        on the thresholds.
+        """
+        cut: Any = self.threshold
+        if thresholds is not None:
+            import numpy as np
+
+            cut = np.asarray(thresholds, dtype=float)
+            if scores.ndim != 2 or cut.shape != (scores.shape[1],):
+                raise ValueError(f"thresholds of shape {cut.shape} for scores of shape {scores.shape}: need one per column")
+        hit = scores >= cut if self.operator == ">=" else scores > cut
         if self.top_k is not None and scores.size:
             import numpy as np
 
