@@ -63,3 +63,17 @@ def measure(interval: float = 0.05) -> Iterator[Measurement]:
         cuda = _cuda()
         if cuda:
             result.peak_cuda_mb = cuda.max_memory_allocated() / 2**20
+
+
+def training_flops(params: int | None, trainable: int | None, tokens: int | None) -> float | None:
+    """Estimated floating-point operations of training, from parameters and tokens seen.
+
+    Per token, a forward pass costs about 2 N (N parameters), back-propagating through the
+    activations another 2 N, and the gradients of the trainable weights 2 N_trainable: 6 N
+    when every weight trains (Kaplan et al. 2020), about 4 N with LoRA. Evaluation passes
+    between epochs and recomputation under gradient checkpointing are not counted. None
+    when the fit reported no token count (classical models).
+    """
+    if not tokens or params is None or trainable is None:
+        return None
+    return float((4 * params + 2 * trainable) * tokens)

@@ -65,9 +65,22 @@ class Hooks:
     def write_leaderboard(self, document: dict[str, Any], out_dir: Path) -> Path | None:
         return self.pm.hook.harness_write_leaderboard(document=document, out_dir=out_dir)
 
+    def write_artifacts(self, document: dict[str, Any], out_dir: Path) -> list[Path]:
+        written = self.pm.hook.harness_write_artifacts(document=document, out_dir=out_dir)
+        return [path for paths in reversed(written) for path in (paths or [])]  # registration order
+
     def run_finished(
-        self, session: Session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int
+        self,
+        session: Session,
+        document: dict[str, Any],
+        leaderboard_path: Path | None,
+        exit_code: int,
+        artifacts: list[Path] | None = None,
     ) -> None:
         self.pm.hook.harness_run_finished(
-            session=session, document=document, leaderboard_path=leaderboard_path, exit_code=exit_code
+            session=session,
+            document=document,
+            leaderboard_path=leaderboard_path,
+            exit_code=exit_code,
+            artifacts=list(artifacts or []),
         )

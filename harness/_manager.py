@@ -20,8 +20,10 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "zeroshot": "harness.plugins.zeroshot",
     "indications": "harness.tasks.indications",
     "probe": "harness.tasks.probe",
+    "robustness": "harness.tasks.robustness",
     "console": "harness.report.console",
     "leaderboard": "harness.report.leaderboard",
+    "plots": "harness.report.plots",
 }
 ENTRY_POINT_GROUP = "harness"
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"

@@ -58,6 +58,7 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="re-render a leaderboard's tables")
     show.add_argument("file", type=Path)
     show.add_argument("--format", default="table", choices=["table", "markdown", "latex"])
+    show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
     return parser
 
@@ -87,12 +88,14 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
     session = build_session(options, hooks, config, get_profile(options.profile))
     exit_code = run_session(session, hooks, rich_progress)
     document = build_document(session)
-    path = None
+    path, artifacts = None, []
     if not session.collect_only:
         validate(document)
         out_dir = options.out or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(session.started))
         path = hooks.write_leaderboard(document, out_dir)
-    hooks.run_finished(session, document, path, exit_code)
+        if path is not None:
+            artifacts = hooks.write_artifacts(document, path.parent)
+    hooks.run_finished(session, document, path, exit_code, artifacts)
     return exit_code
 
 
@@ -127,7 +130,25 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
     else:
         sys.stdout.write(to_text(tables, options.format))
         print(f"\n{'%' if options.format == 'latex' else ''}{document['run']['data_note']}")
+    if options.plots is not None:
+        _show_plots(document, options.plots, sys.stdout if options.format == "table" else sys.stderr)
     return EXIT_OK
+
+
+def _show_plots(document, out_dir: Path, stream) -> None:
+    """Write ``document``'s plots into ``out_dir``, a path a line on ``stream`` (stderr for markdown
+    and LaTeX, whose stdout is a document the user redirects into a file)."""
+    from harness.errors import InputError
+    from harness.report.plots import write_plots
+
+    try:
+        paths = write_plots(document, out_dir)
+    except OSError as err:
+        raise InputError(str(out_dir), f"cannot write plots: {err.strerror or err}") from None
+    if not paths:
+        print("no plots: no passed indications results", file=stream)
+    for path in paths:
+        print(path, file=stream)
 
 
 def cmd_fetch(options: argparse.Namespace, hooks) -> int:

@@ -58,6 +58,17 @@ def _table(where: str, value: Any) -> Mapping[str, Any]:
     return value
 
 
+def _check_class_weighting(where: str, recipe: Mapping[str, Any]) -> None:
+    """Class weighting is off by default (TOML has no null): "balanced", or for the torch
+    loss's ``pos_weight`` a positive number."""
+    weight = recipe.get("pos_weight", "balanced")
+    number = isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0
+    if weight != "balanced" and not number:
+        raise InputError(f"{where}.pos_weight", f'expected "balanced" or a positive number, got {weight!r}')
+    if recipe.get("class_weight", "balanced") != "balanced":
+        raise InputError(f"{where}.class_weight", f'expected "balanced", got {recipe["class_weight"]!r}')
+
+
 def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -> RunConfig:
     if path is None:
         return RunConfig()
@@ -100,6 +111,7 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
             if key not in models[name].recipe:
                 known = ", ".join(sorted(models[name].recipe)) or "none"
                 raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
+        _check_class_weighting(f"{where}.recipe", recipe)
     return RunConfig(
         path=path, tasks=task_tables, models=model_tables, sha256=hashlib.sha256(raw).hexdigest()
     )

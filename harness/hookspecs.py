@@ -87,7 +87,21 @@ def harness_write_leaderboard(document: dict[str, Any], out_dir: Path) -> Path |
 
 
 @hookspec
+def harness_write_artifacts(document: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write files that go with the leaderboard (plots, say) into ``out_dir``; return their paths.
+
+    Called for every plugin after the leaderboard is written, with the same (validated)
+    document. Each file must be written whole or not at all. The paths of every plugin
+    reach :func:`harness_run_finished` as ``artifacts``.
+    """
+
+
+@hookspec
 def harness_run_finished(
-    session: Session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int
+    session: Session,
+    document: dict[str, Any],
+    leaderboard_path: Path | None,
+    exit_code: int,
+    artifacts: list[Path],
 ) -> None:
     """Called last: reporters print result tables and the summary line here."""

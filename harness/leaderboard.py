@@ -158,4 +158,8 @@ def build_document(session: Session) -> dict[str, Any]:
             "duration_seconds": round(finished - session.started, 3),
         },
         "results": [_item(report) for report in session.reports],
+        "summaries": {
+            **session.summaries,
+            **{task: {"error": traceback} for task, traceback in session.summary_errors.items()},
+        },
     }

@@ -20,6 +20,11 @@ class Profile:
     recipe: Mapping[str, Any] = field(default_factory=dict)  # applied where a model has the key
     max_rows: Mapping[str, int] = field(default_factory=dict)  # "train", "eval", "test"
     cpu_recipes: bool = True  # apply each model's ``cpu_recipe`` when the run is on a CPU
+    # Defaults under each task's ``[tasks.NAME]`` table (the config's own keys win).
+    task_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def task_table(self, task: str, table: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.task_defaults.get(task, {}), **table}
 
     def recipe_for(self, model: ModelSpec, device: str = "cpu") -> dict[str, Any]:
         """The model's recipe as this profile runs it on ``device`` (config overrides come later)."""
@@ -48,9 +53,10 @@ PROFILES = {
     "full": Profile("full", "every row of every split; each model's own recipe, on any device", cpu_recipes=False),
     "smoke": Profile(
         "smoke",
-        "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch",
+        "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch, 200 variants",
         recipe={"epochs": 1},
         max_rows={"train": 600, "eval": 150, "test": 300},
+        task_defaults={"robustness": {"variants": 200}, "indications": {"permutations": 2000}},
     ),
 }
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness._cost import measure
+from harness._cost import measure, training_flops
 from harness._facade import Hooks
 from harness.collect import Item, collect, pick
 from harness.config import RunConfig
@@ -18,7 +18,7 @@ from harness.model import FitRequest, ModelSpec
 from harness.profiles import Profile
 from harness.progress import ProgressFactory
 from harness.registry import ModelRegistry, TaskRegistry
-from harness.task import Fit, LoadRequest, ScoreRequest, TaskData
+from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskData
 from harness.weights import find_weights, skip_reason
 
 Outcome = Literal["passed", "skipped", "error"]
@@ -35,6 +35,7 @@ class ItemReport:
     cost: Mapping[str, Any] = field(default_factory=dict)
     fit_details: Mapping[str, Any] = field(default_factory=dict)
     traceback: str | None = None
+    retained: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for summarise; never written
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Session:
     items: list[Item] = field(default_factory=list)
     deselected: int = 0
     reports: list[ItemReport] = field(default_factory=list)
+    summaries: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> run-level section
+    summary_errors: dict[str, str] = field(default_factory=dict)  # task -> traceback
     device: str = "cpu"
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -86,7 +89,7 @@ def load_task_data(session: Session, task_names: list[str]) -> None:
         spec = session.tasks[name]
         upstream = session.data.get(spec.fits_on) if spec.fits_on != name else None
         request = LoadRequest(
-            table=session.config.task_table(name),
+            table=session.profile.task_table(name, session.config.task_table(name)),
             options=session.options,
             config_path=session.config.path,
             upstream=upstream,
@@ -175,7 +178,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
         fitted_here = True
 
     fitted = fits.getter(item, mark_fitted)
-    request = ScoreRequest(item.model, item.seed, session.data[item.task.name], fitted, progress)
+    retained: dict[str, Any] = {}
+    request = ScoreRequest(
+        item.model, item.seed, session.data[item.task.name], fitted, progress, retained.__setitem__
+    )
     with measure() as cost:
         try:
             fields = dict(item.task.score(request))
@@ -200,7 +206,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
         "peak_cuda_mb": _round(fit.peak_cuda_mb if fit else None),
     }
     details = dict(fit.classifier.details) if fit else {}
-    return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details)
+    item_cost["train_flops_estimate"] = training_flops(
+        info["params"], info["trainable_params"], details.get("train_tokens")
+    )
+    return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details, retained=retained)
 
 
 def _round(value: float | None) -> float | None:
@@ -241,5 +250,23 @@ def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> in
         fits.release_after(index, item)
         session.reports.append(report)
         hooks.item_finished(report)
+    summarise_tasks(session)
     session.finished = time.time()
-    return 1 if session.counts()["error"] else 0
+    return 1 if session.counts()["error"] or session.summary_errors else 0
+
+
+def summarise_tasks(session: Session) -> None:
+    """Each task's run-level section (e.g. model comparisons); a failure is recorded, not raised."""
+    for name, data in session.data.items():
+        spec = session.tasks[name]
+        passed = [r for r in session.reports if r.item.task.name == name and r.outcome == "passed"]
+        if spec.summarise is None or not passed:
+            continue
+        items = tuple(
+            ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info) for r in passed
+        )
+        request = SummaryRequest(data, items, session.seeds)
+        try:
+            session.summaries[name] = dict(spec.summarise(request))
+        except Exception as err:
+            session.summary_errors[name] = short_traceback(err)

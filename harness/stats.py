@@ -41,6 +41,7 @@ __all__ = [
     "holm",
     "mean_sd",
     "paired_comparison",
+    "point_scores",
 ]
 
 AVERAGES = ("f1_weighted", "f1_macro", "f1_micro")
@@ -192,6 +193,14 @@ def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- one model
+
+
+def point_scores(y_true: Any, y_pred: Any, labels: Sequence[str]) -> dict[str, Any]:
+    """Weighted, macro and micro F1 (floats) and ``per_class_f1`` (an array) on all items;
+    the seed mean for stacked predictions (seeds, items, labels)."""
+    y_true, y_pred = _indicators(y_true, y_pred, labels=labels)
+    scores = _scores(_item_counts(y_true, y_pred).sum(axis=0), len(y_pred))
+    return {name: (values if name == "per_class_f1" else float(values)) for name, values in scores.items()}
 
 
 def bootstrap_replicates(

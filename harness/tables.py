@@ -89,25 +89,59 @@ def _split_names(entries: list[dict[str, Any]]) -> list[str]:
     return ordered
 
 
+def _grouped(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Entries per model (one per seed), in run order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        grouped.setdefault(entry["model"], []).append(entry)
+    return grouped
+
+
+def _mean_sd_cell(values: list[float], digits: int = 2) -> str:
+    """``0.95`` for one seed, ``0.95 ± 0.01`` (sample sd) for several."""
+    from harness.stats import mean_sd
+
+    if not values:
+        return "–"
+    mean, sd = mean_sd(values)
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _values(entries: list[dict[str, Any]], split: str, average: str) -> list[float]:
+    return [e["metrics"][split][average] for e in entries if split in e["metrics"]]
+
+
 def overall_table(document: dict[str, Any], average: str = "f1_weighted") -> Table | None:
+    """One row per model; with several seeds, mean ± sd over its seeds."""
     entries = _passed(document["results"], "indications")
     if not entries:
         return None
-    many = len(document["run"]["seeds"]) > 1
+    seeds = document["run"]["seeds"]
+    digits = 3 if len(seeds) > 1 else 2
     splits = _split_names(entries)
+    grouped = _grouped(entries)
+
+    def rank(model: str) -> float:
+        values = _values(grouped[model], splits[-1], average)
+        return -sum(values) / len(values) if values else 0.0
+
     rows = []
-    for entry in sorted(entries, key=lambda e: -e["metrics"].get(splits[-1], {}).get(average, 0)):
+    for model in sorted(grouped, key=rank):
+        group = grouped[model]
+        train = [e["cost"]["train_seconds"] for e in group]
         rows.append(
             (
-                _row_label(entry, many),
-                human_count(entry["model_info"]["params"]),
-                human_seconds(entry["cost"]["train_seconds"]),
-                *(_f(entry["metrics"].get(s, {}).get(average)) for s in splits),
+                model,
+                human_count(group[0]["model_info"]["params"]),
+                human_seconds(sum(train) / len(train)),
+                *(_mean_sd_cell(_values(group, s, average), digits) for s in splits),
             )
         )
     label = {"f1_weighted": "weighted F1", "f1_macro": "macro F1", "f1_micro": "micro F1"}[average]
     rule = entries[0].get("decision_rule", {})
     caption = f"{label}; label = score {rule.get('operator', '>=')} {rule.get('threshold', 0.5)}"
+    if len(seeds) > 1:
+        caption += f"; mean ± sd over seeds {', '.join(map(str, seeds))} (training time: mean)"
     headers = ("Model", "Params", "Training time", *(f"{s.capitalize()} F1" for s in splits))
     return Table(f"Overall results ({label})", headers, tuple(rows), caption)
 
@@ -116,20 +150,20 @@ def per_class_tables(document: dict[str, Any]) -> list[Table]:
     entries = _passed(document["results"], "indications")
     if not entries:
         return []
-    many = len(document["run"]["seeds"]) > 1
+    seeds = document["run"]["seeds"]
     tables = []
     for split in _split_names(entries):
         if split == "eval":
             continue
-        with_split = [e for e in entries if split in e["metrics"]]
-        categories = list(with_split[0]["metrics"][split]["per_class"])
+        grouped = _grouped([e for e in entries if split in e["metrics"]])
+        first = next(iter(grouped.values()))[0]["metrics"][split]["per_class"]
         rows = []
-        for category in categories:
-            support = with_split[0]["metrics"][split]["per_class"][category]["support"]
-            cells = [_f(e["metrics"][split]["per_class"][category]["f1"]) for e in with_split]
-            rows.append((category, str(support), *cells))
-        headers = ("Category", "Support", *(_row_label(e, many) for e in with_split))
-        tables.append(Table(f"Per-class F1 ({split} test set)", headers, tuple(rows)))
+        for category in first:
+            cells = [_mean_sd_cell([e["metrics"][split]["per_class"][category]["f1"] for e in group])
+                     for group in grouped.values()]
+            rows.append((category, str(first[category]["support"]), *cells))
+        caption = f"mean ± sd over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else ""
+        tables.append(Table(f"Per-class F1 ({split} test set)", ("Category", "Support", *grouped), tuple(rows), caption))
     return tables
 
 
@@ -228,6 +262,12 @@ def all_tables(document: dict[str, Any]) -> list[Table]:
     tables.extend(per_class_tables(document))
     tables.extend(probe_tables(document))
     tables.extend(tokenisation_tables(document))
+    # Imported here: those modules import this one.
+    from harness.tables_evidence import evidence_tables
+    from harness.tables_robustness import robustness_tables
+
+    tables.extend(robustness_tables(document))
+    tables.extend(evidence_tables(document))
     return [t for t in tables if t is not None]
 
 

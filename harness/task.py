@@ -62,13 +62,39 @@ class Fit:
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """Given to :attr:`TaskSpec.score` for one item (model x task x seed)."""
+    """Given to :attr:`TaskSpec.score` for one item (model x task x seed).
+
+    ``retain(key, value)`` keeps a value (e.g. the test sets' predictions) in memory for the
+    task's :attr:`TaskSpec.summarise` at the end of the run. Retained values are never
+    written anywhere: they may be as private as the data.
+    """
 
     model: ModelSpec
     seed: int
     data: TaskData
     fitted: Callable[[], Fit]  # fits on first call, then returns the shared fit
     progress: ProgressFactory
+    retain: Callable[[str, Any], None] = lambda key, value: None
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """One passed item, as its task's ``summarise`` sees it."""
+
+    model: str
+    seed: int
+    fields: Mapping[str, Any]  # what ``score`` returned (as written to the leaderboard)
+    retained: Mapping[str, Any]  # what ``score`` retained (never written)
+    model_info: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    """Given to :attr:`TaskSpec.summarise` once, after every item of the run has finished."""
+
+    data: TaskData
+    items: tuple[ScoredItem, ...]  # the task's passed items, in run order
+    seeds: tuple[int, ...]  # the run's seeds
 
 
 @dataclass(frozen=True)
@@ -78,7 +104,9 @@ class TaskSpec:
     ``load`` reads and validates the data (raising ``InputError``); ``score`` returns the
     item's task-specific leaderboard fields (e.g. ``metrics``, or ``cases`` and ``pass_rate``).
     ``fits_on`` names the task whose train/eval splits fit the classifier (itself, or
-    another: the probe scores classifiers fitted for ``indications``).
+    another: the probe scores classifiers fitted for ``indications``). ``summarise``, if
+    given, looks across the task's items once at the end of the run (comparing models, say)
+    and returns the task's run-level leaderboard section, ``summaries.NAME``.
     """
 
     name: str
@@ -88,3 +116,4 @@ class TaskSpec:
     score: Callable[[ScoreRequest], Mapping[str, Any]]
     markers: tuple[str, ...] = ()
     config_keys: frozenset[str] = frozenset()  # keys allowed in [tasks.NAME]
+    summarise: Callable[[SummaryRequest], Mapping[str, Any]] | None = None

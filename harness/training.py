@@ -62,6 +62,9 @@ class TrainingConfig:
     cpu_bf16_inference: bool = False
     num_threads: int | None = None  # None: torch's default
     max_train_rows: int | None = None  # train on a fixed random sample of this many rows (CPU recipes)
+    # Class weighting in the loss: None (off, the seed study's way), "balanced" (each class's
+    # positives weighted by negatives / positives in the training rows), or one number for all.
+    pos_weight: str | float | None = None
 
     @classmethod
     def from_recipe(cls, recipe: Mapping[str, Any]) -> TrainingConfig:
@@ -84,6 +87,8 @@ class TrainingResult:
     history: tuple[EpochRecord, ...]
     train_examples: int
     best_eval_logits: np.ndarray | None = None  # the eval split's logits at the best epoch
+    train_tokens: int = 0  # tokens of every training batch of every epoch, padding included
+    pos_weight: tuple[float, ...] | None = None
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
@@ -96,6 +101,8 @@ class TrainingResult:
             "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
             "train_examples_per_second": round(len(self.history) * self.train_examples / seconds, 2),
             "train_rows_used": self.train_examples,
+            "train_tokens": self.train_tokens,
+            "pos_weight": None if self.pos_weight is None else [round(w, 4) for w in self.pos_weight],
         }
 
 
@@ -306,26 +313,52 @@ def restore_trainable(model: Any, saved: Mapping[str, torch.Tensor]) -> None:
                 parameter.copy_(saved[name])
 
 
+def pos_weights(config: TrainingConfig, y: np.ndarray) -> np.ndarray | None:
+    """Per-class weights of positive examples in the loss, from the recipe's ``pos_weight``.
+
+    "balanced" gives negatives / positives per class in the training rows (1 for a class
+    with no positive row, where there is nothing to up-weight).
+    """
+    setting = config.pos_weight
+    if setting is None:
+        return None
+    if setting == "balanced":
+        positives = y.sum(axis=0).astype(float)
+        return np.where(positives > 0, (len(y) - positives) / np.maximum(positives, 1), 1.0)
+    if isinstance(setting, int | float) and not isinstance(setting, bool) and setting > 0:
+        return np.full(y.shape[1], float(setting))
+    raise ValueError(f"recipe pos_weight must be 'balanced' or a positive number, not {setting!r}")
+
+
+@dataclass(frozen=True)
+class _EpochTotals:
+    loss: float
+    tokens: int
+
+
 def _train_epoch(
     model: Any, tokenizer: Any, features: Features, targets: np.ndarray, batches: list[np.ndarray],
     step: Callable[[Any], None], config: TrainingConfig, device: str, advance: Callable[[int], None],
-) -> float:
+    pos_weight: np.ndarray | None = None,
+) -> _EpochTotals:
     import torch
     import torch.nn.functional as F
 
     dtype = autocast_dtype(device, config)
+    weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
     model.train()
-    total_loss = 0.0
+    total_loss, tokens = 0.0, 0
     for rows in batches:
         inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
         labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
         with autocast(device, dtype):
             logits = model(**inputs).logits
-        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
         step(loss)
         total_loss += loss.item() * len(rows)
+        tokens += int(inputs["input_ids"].numel())
         advance(1)
-    return total_loss / max(1, len(features))
+    return _EpochTotals(total_loss / max(1, len(features)), tokens)
 
 
 def _optimizer_step(
@@ -362,6 +395,7 @@ def train_classifier(
     seed_everything(request.seed)
     prepare_device(model, request.device, config)
     train = request.train.sample(config.max_train_rows, request.seed)
+    weights = pos_weights(config, train.y)
     features = encode(tokenizer, train.texts, config.max_length)
     lengths = [len(f["input_ids"]) for f in features]
     rng = np.random.default_rng(request.seed)
@@ -374,6 +408,7 @@ def train_classifier(
     step = _optimizer_step(model, optimizer, scheduler, scaler, config)
 
     history: list[EpochRecord] = []
+    tokens = 0
     best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
     for epoch in range(1, config.epochs + 1):
         if config.group_by_length:
@@ -382,24 +417,26 @@ def train_classifier(
             batches = shuffled_batches(len(features), config.batch_size, rng)
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
-            train_loss = _train_epoch(
-                model, tokenizer, features, train.y, batches, step, config, request.device, advance
+            totals = _train_epoch(
+                model, tokenizer, features, train.y, batches, step, config, request.device, advance, weights
             )
+        tokens += totals.tokens
         seconds = time.perf_counter() - started
         logits = predict_logits(
             model, tokenizer, request.eval.texts, config, request.device, request.progress,
             f"eval {epoch}/{config.epochs}",
         )
         f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
-        history.append(EpochRecord(epoch, train_loss, bce_with_logits(logits, request.eval.y), f1, seconds))
+        history.append(EpochRecord(epoch, totals.loss, bce_with_logits(logits, request.eval.y), f1, seconds))
         if best is None or f1 > best[0]:  # ties keep the earlier epoch
             best = (f1, epoch, snapshot_trainable(model), logits)
     if best is not None:
         restore_trainable(model, best[2])
     model.eval()
+    used = None if weights is None else tuple(float(w) for w in weights)
     if best is None:
-        return TrainingResult(0, tuple(history), len(features))
-    return TrainingResult(best[1], tuple(history), len(features), best[3])
+        return TrainingResult(0, tuple(history), len(features), train_tokens=tokens, pos_weight=used)
+    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used)
 
 
 def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:

@@ -254,6 +254,7 @@ def fit_char_gbt(request: FitRequest) -> FittedClassifier:
         trees = HistGradientBoostingClassifier(
             max_iter=recipe["max_iter"], learning_rate=recipe["learning_rate"], max_leaf_nodes=recipe["max_leaf_nodes"],
             min_samples_leaf=recipe["min_samples_leaf"], early_stopping=False, random_state=request.seed,
+            class_weight=recipe.get("class_weight"),
         )
         return make_pipeline(select, trees)
 
@@ -304,7 +305,7 @@ def harness_add_models(register: Any) -> None:
             markers=("baseline",),
             recipe={
                 "max_features": 3000, "features_per_label": 512, "max_iter": 100, "learning_rate": 0.2,
-                "max_leaf_nodes": 15, "min_samples_leaf": 5,
+                "max_leaf_nodes": 15, "min_samples_leaf": 5, "class_weight": None,
             },
             description="TF-IDF character n-grams, boosted trees per label (cf. the seed's n-grams + XGBoost).",
         )

@@ -60,6 +60,7 @@ LORA_RECIPE: dict[str, Any] = {
     "gradient_checkpointing": False,
     "max_train_rows": None,
     "cpu_bf16_inference": False,
+    "pos_weight": None,
 }
 # MedGemma 27B in the seed study: 4-bit NF4 with LoRA r=16.
 QLORA_RECIPE: dict[str, Any] = {

@@ -27,6 +27,7 @@ SEED_RECIPE: dict[str, Any] = {
     "weight_decay": 0.01,
     "warmup_ratio": 0.0,
     "max_length": 128,
+    "pos_weight": None,  # the study used no class weighting; "balanced" or a number turns it on
 }
 
 # all-MiniLM-L6-v2 is a sentence-embedding model whose pooler was never trained for
@@ -46,6 +47,7 @@ MINILM_RECIPE: dict[str, Any] = {
     "weight_decay": 0.01,
     "warmup_ratio": 0.06,
     "max_length": 64,
+    "pos_weight": None,
 }
 MINILM_CPU: dict[str, Any] = {"epochs": 3}
 

@@ -7,14 +7,21 @@ the config points any split at the user's CSV or JSONL files.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from harness import InputError, LoadRequest, ScoreRequest, TaskData, TaskSpec, hookimpl
+from harness.calibration import class_calibration
 from harness.data import LabelledSplit, load_split
+from harness.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.metrics import multilabel_report
+from harness.stats import bootstrap_ci
+from harness.task import SummaryRequest
+from harness.thresholds import apply_tuned, tune_thresholds
 from harness.tasks import indication_terms
 from harness.tokenisation import analyse, clinical_terms
 
@@ -75,6 +82,41 @@ def _user_split(name: str, value: Any, where: str, request: LoadRequest) -> Labe
     )
 
 
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """How uncertainty is estimated (``[tasks.indications]`` keys of the same names)."""
+
+    resamples: int = 1000  # bootstrap resamples per interval
+    bootstrap_seed: int = 0  # the same seed gives the same intervals, bit for bit
+    permutations: int = 10_000  # per paired test; the smallest p-value is 1 / (permutations + 1)
+    alpha: float = 0.05  # family-wise, after Holm, for the bands
+    reference_test: str | None = None  # site shift is every other test set minus this one
+
+
+EVIDENCE_KEYS = {"bootstrap_resamples": "resamples", "bootstrap_seed": "bootstrap_seed",
+                 "permutations": "permutations", "alpha": "alpha", "reference_test": "reference_test"}
+
+
+def _evidence_settings(request: LoadRequest, tests: list[str]) -> EvidenceSettings:
+    table, values = request.table, {}
+    for key, field_name in EVIDENCE_KEYS.items():
+        if key not in table:
+            continue
+        value, where = table[key], request.key(f"tasks.{NAME}.{key}")
+        if key == "alpha":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+                raise InputError(where, f"expected a number between 0 and 1, got {value!r}")
+        elif key == "reference_test":
+            if value not in tests:
+                raise InputError(where, f"unknown test set {value!r}; the test sets: {', '.join(tests)}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "bootstrap_seed" else 1):
+            raise InputError(where, f"expected a {'non-negative' if key == 'bootstrap_seed' else 'positive'} integer, got {value!r}")
+        values[field_name] = value
+    if "reference_test" not in values and "internal" in tests:
+        values["reference_test"] = "internal"
+    return EvidenceSettings(**values)
+
+
 def load(request: LoadRequest) -> TaskData:
     table = request.table
     splits: dict[str, LabelledSplit] = {}
@@ -95,9 +137,11 @@ def load(request: LoadRequest) -> TaskData:
         splits[name] = _user_split(name, value, request.key(f"tasks.{NAME}.tests.{name}"), request)
     if not any(name not in {"train", "eval"} for name in splits):
         raise InputError(request.key(f"tasks.{NAME}"), "no test set left: add [tasks.indications.tests.NAME]")
+    tests = [name for name in splits if name not in {"train", "eval"}]
     return TaskData(
         labels=CATEGORIES,
         splits=splits,
+        extra={"evidence": _evidence_settings(request, tests)},
         provenance=tuple(split.provenance(CATEGORIES) for split in splits.values()),
     )
 
@@ -113,19 +157,122 @@ def scored_rows(split: LabelledSplit) -> LabelledSplit:
 
 
 def score(request: ScoreRequest) -> dict[str, Any]:
-    fit = request.fitted()
-    classifier = fit.classifier
-    metrics = {}
-    for name, full_split in request.data.splits.items():
-        split = scored_rows(full_split)
-        predicted = classifier.decision_rule.apply(classifier.predict_scores(list(split.texts)))
-        metrics[name] = multilabel_report(split.y, predicted, request.data.labels)
-    result = {"metrics": metrics, "decision_rule": classifier.decision_rule.as_dict()}
+    """Every split at the model's own decision rule; the test sets also with per-class
+    thresholds tuned on eval, calibration, bootstrap CIs and F1 on strings unseen in train."""
+    classifier = request.fitted().classifier
+    data, labels, rule = request.data, request.data.labels, classifier.decision_rule
+    settings: EvidenceSettings = data.extra["evidence"]
+    scores, test_seconds = {}, 0.0
+    for name, full_split in data.splits.items():
+        started = time.perf_counter()
+        scores[name] = classifier.predict_scores(list(scored_rows(full_split).texts))
+        if name in data.test_splits:  # eval's scores may be cached from training: not a latency
+            test_seconds += time.perf_counter() - started
+    predictions = {name: rule.apply(values) for name, values in scores.items()}
+    metrics = {
+        name: multilabel_report(scored_rows(data.splits[name]).y, predictions[name], labels) for name in scores
+    }
+    # Tuned on eval only: the test sets' labels and scores never reach tune_thresholds.
+    tuned = tune_thresholds(data.splits["eval"].y, scores["eval"], labels, rule)
+    tests = data.test_splits
+    train_texts = data.splits["train"].texts
+    result: dict[str, Any] = {
+        "metrics": metrics,
+        "decision_rule": rule.as_dict(),
+        "tuned_thresholds": tuned.to_dict(),
+        "metrics_tuned": {
+            name: multilabel_report(split.y, apply_tuned(rule, scores[name], tuned, labels), labels)
+            for name, split in tests.items()
+        },
+        "calibration": {
+            name: class_calibration(data.splits[name].y, scores[name], labels) for name in ("eval", *tests)
+        },
+        "confidence_intervals": {
+            name: bootstrap_ci(
+                split.y, predictions[name], labels, resamples=settings.resamples, seed=settings.bootstrap_seed
+            ).to_dict()
+            for name, split in tests.items()
+        },
+        "metrics_unseen": {},
+        "inference": _inference(tests, test_seconds),
+    }
+    for name, split in tests.items():
+        unseen = ~seen_in(train_texts, split.texts)
+        if unseen.any():
+            result["metrics_unseen"][name] = multilabel_report(split.y[unseen], predictions[name][unseen], labels)
+    request.retain("test_predictions", {name: predictions[name] for name in tests})
     tokenizer = getattr(classifier, "tokenizer", None)  # baselines have none: no analysis
     if tokenizer is not None:
-        tests = {name: split.texts for name, split in request.data.test_splits.items()}
-        result["tokenisation"] = analyse(tokenizer, tests, clinical_terms(indication_terms))
+        texts = {name: split.texts for name, split in tests.items()}
+        result["tokenisation"] = analyse(tokenizer, texts, clinical_terms(indication_terms))
     return result
+
+
+def _inference(tests: Mapping[str, LabelledSplit], seconds: float) -> dict[str, Any]:
+    inputs = sum(len(split) for split in tests.values())
+    return {
+        "inputs": inputs,
+        "seconds": seconds,
+        "seconds_per_input": seconds / inputs if inputs else None,
+        "inputs_per_second": inputs / seconds if seconds > 0 else None,
+    }
+
+
+def summarise(request: SummaryRequest) -> dict[str, Any]:
+    """Across models and seeds, per test set: comparisons and bands; site shift; overlap."""
+    data, labels = request.data, request.data.labels
+    settings: EvidenceSettings = data.extra["evidence"]
+    tests = data.test_splits
+    stacked, excluded = _stacked_predictions(request)
+    comparisons = {
+        name: compare_models(
+            split.y,
+            {model: by_split[name] for model, by_split in stacked.items()},
+            labels,
+            resamples=settings.resamples,
+            permutations=settings.permutations,
+            alpha=settings.alpha,
+            seed=settings.bootstrap_seed,
+        )
+        for name, split in tests.items()
+    }
+    reference = settings.reference_test or next(iter(tests))
+    shift = {
+        model: {
+            other: site_shift(
+                tests[reference].y, by_split[reference], split.y, by_split[other], labels,
+                resamples=settings.resamples, seed=settings.bootstrap_seed,
+            )
+            for other, split in tests.items()
+            if other != reference
+        }
+        for model, by_split in stacked.items()
+    }
+    return {
+        "seeds": list(request.seeds),
+        "excluded": excluded,
+        "comparisons": comparisons,
+        "site_shift": {"reference": reference, "models": shift},
+        "overlap": overlap_report(data.splits["train"].texts, {name: split.texts for name, split in tests.items()}),
+    }
+
+
+def _stacked_predictions(request: SummaryRequest) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
+    """Per model with every seed passed: each test set's predictions stacked (seeds, items, labels)."""
+    import numpy as np
+
+    by_model: dict[str, dict[int, Mapping[str, Any]]] = {}
+    for item in request.items:
+        by_model.setdefault(item.model, {})[item.seed] = item.retained["test_predictions"]
+    stacked, excluded = {}, []
+    for model, by_seed in by_model.items():
+        missing = [seed for seed in request.seeds if seed not in by_seed]
+        if missing:
+            excluded.append({"model": model, "reason": f"no result for seed(s) {', '.join(map(str, missing))}"})
+            continue
+        splits = by_seed[request.seeds[0]]
+        stacked[model] = {name: np.stack([by_seed[seed][name] for seed in request.seeds]) for name in splits}
+    return stacked, excluded
 
 
 @hookimpl
@@ -137,6 +284,7 @@ def harness_add_tasks(register) -> None:
             fits_on=NAME,
             load=load,
             score=score,
-            config_keys=frozenset({"train", "eval", "tests", "keep_embedded_tests"}),
+            summarise=summarise,
+            config_keys=frozenset({"train", "eval", "tests", "keep_embedded_tests", *EVIDENCE_KEYS}),
         )
     )

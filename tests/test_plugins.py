@@ -101,7 +101,8 @@ def test_list_does_not_import_torch(what):
     script = (
         "import sys; from harness.cli import main; code = main(['list', %r]); "
         "assert 'torch' not in sys.modules, 'torch imported'; "
-        "assert 'transformers' not in sys.modules; sys.exit(code)" % what
+        "assert 'transformers' not in sys.modules; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'; sys.exit(code)" % what
     )
     env = {**os.environ, "COLUMNS": "200"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)

@@ -91,19 +91,20 @@ def test_collect_only_prints_the_grid_and_writes_nothing(run_harness, tiny_confi
     )
     assert code == 0
     assert "indications[lookup-seed1]" in stdout and "probe[broken-seed2]" in stdout
-    assert "collected 8 items" in stdout
+    assert "collected 12 items" in stdout  # 2 models x 3 tasks x 2 seeds
     assert not out.exists() and fakes.FIT_CALLS == []
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["-k", "lookup and not probe"], ["indications[lookup-seed42]"]),
+        (["-k", "lookup and not probe"], ["indications[lookup-seed42]", "robustness[lookup-seed42]"]),
         (["-k", "probe"], ["probe[lookup-seed42]", "probe[broken-seed42]", "probe[gpu-only-seed42]"]),
         (["-k", "seed42 and (broken or LOOKUP) and indications"],
          ["indications[lookup-seed42]", "indications[broken-seed42]"]),
-        (["-m", "gpu"], ["indications[gpu-only-seed42]", "probe[gpu-only-seed42]"]),
-        (["-m", "not gpu", "-k", "broken"], ["indications[broken-seed42]", "probe[broken-seed42]"]),
+        (["-m", "gpu"], ["indications[gpu-only-seed42]", "probe[gpu-only-seed42]", "robustness[gpu-only-seed42]"]),
+        (["-m", "not gpu", "-k", "broken"],
+         ["indications[broken-seed42]", "probe[broken-seed42]", "robustness[broken-seed42]"]),
     ],
 )
 def test_select_items_with_k_and_m(run_harness, tiny_config, args, expected):

@@ -50,7 +50,9 @@ def harness_item_finished(report) -> None:
 
 
 @hookimpl
-def harness_run_finished(session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int) -> None:
+def harness_run_finished(
+    session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int, artifacts: list[Path]
+) -> None:
     out = console()
     if session.collect_only:
         out.print(f"{len(session.items)} items collected")
@@ -60,15 +62,20 @@ def harness_run_finished(session, document: dict[str, Any], leaderboard_path: Pa
             out.print()
             out.print(to_rich(table))
     errors = [r for r in session.reports if r.outcome == "error"]
-    if errors:
+    if errors or session.summary_errors:
         out.rule("errors", style="red")
         for report in errors:
             out.print(f"[red]{escape(report.item.name)}[/]")
             out.print(report.traceback, markup=False, highlight=False)
+        for task, traceback in session.summary_errors.items():
+            out.print(f"[red]summary of task {escape(task)}[/]")
+            out.print(traceback, markup=False, highlight=False)
     out.print()
     out.print(f"[bold yellow]{document['run']['data_note']}[/]")
     if leaderboard_path is not None:
         out.print(f"leaderboard: {leaderboard_path}")
+    for path in artifacts:
+        out.print(f"  with {path}")
     seconds = (session.finished or session.started) - session.started
     style = "red" if exit_code else "green"
     out.rule(f"[{style}]{summary_line(session.counts(), seconds)}[/]", style=style)
