@@ -120,8 +120,8 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
             fixed = [e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]]
             tuned = [e["metrics_tuned"][split]["f1_weighted"] for e in entries if split in e["metrics_tuned"]]
             cells += [mean_pm_sd(fixed), mean_pm_sd(tuned)]
-        retuned = _mean(entries, lambda e: sum(e["tuned_thresholds"]["tuned"].values()))
-        rows.append((model, *cells, _f(retuned, 0) if len(entries) == 1 else _f(retuned, 1)))
+        searched = _mean(entries, lambda e: sum(e["tuned_thresholds"]["tuned"].values())) or 0.0
+        rows.append((model, *cells, f"{searched:.0f}" if float(searched).is_integer() else f"{searched:.1f}"))
     headers = ("Model", *(f"{s.capitalize()} {rule}" for s in splits for rule in ("F1 fixed", "F1 tuned")),
                "Classes searched")
     caption = (f"weighted F1; fixed = the model's own decision rule (0.5 for sigmoid scores); tuned = one threshold "

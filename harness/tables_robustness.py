@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.tables import Table, _f, _passed, _row_label
+from harness.stats import mean_sd
+from harness.tables import Table, _f, _passed
 
 TASK = "robustness"
 
@@ -19,7 +20,7 @@ def _pct(share: float) -> str:
 
 
 def _signed(x: float) -> str:
-    return f"{x:+.3f}"
+    return f"{x:+.3f}".replace("-", "−")
 
 
 def _rows(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
@@ -44,46 +45,98 @@ def _caption(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dic
     return caption
 
 
-def _ranking(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dict[str, Any]]], many: bool) -> Table:
+# Short column names for the per-kind table (the caption names the kinds in full).
+KIND_HEADERS = {
+    "keyboard_typo": "key typo", "transposition": "transposed", "deletion": "deleted", "doubled_letter": "doubled",
+    "hyphen_space": "hyphen/space", "abbreviation_to_expansion": "abbr→exp", "expansion_to_abbreviation": "exp→abbr",
+    "case": "case", "punctuation": "punct.",
+}
+
+Group = tuple[str, str, list[dict[str, Any]]]  # model, test set, that split's fields for each seed
+
+
+def _groups(rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[Group]:
+    """Rows per (model, test set): one entry per seed, in run order."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry, split, fields in rows:
+        grouped.setdefault((entry["model"], split), []).append(fields)
+    return [(model, split, fields) for (model, split), fields in grouped.items()]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _f3(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _cell(values: list[float], form) -> str:
+    """One seed: the value; several: mean ± sample sd, both in the same form (F1 to 3 places)."""
+    mean, sd = mean_sd(values)
+    if sd is None:
+        return form(mean)
+    form = _f3 if form is _f else form
+    return f"{form(mean)} ± {form(sd).lstrip('+')}"
+
+
+def _ranking(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> Table:
     out = []
-    for split in dict.fromkeys(split for _, split, _ in rows):
+    groups = _groups(rows)
+    for split in dict.fromkeys(split for _, split, _ in groups):
         # Best variant F1 first; between equals, the classifier whose predictions change less.
-        ranked = sorted((r for r in rows if r[1] == split),
-                        key=lambda r: (-r[2]["f1_weighted"]["variant"], r[2]["invariance_failure_rate"]))
-        for rank, (entry, _, fields) in enumerate(ranked, start=1):
-            d = fields["difference"]
+        ranked = sorted((g for g in groups if g[1] == split), key=lambda g: (
+            -_mean([f["f1_weighted"]["variant"] for f in g[2]]), _mean([f["invariance_failure_rate"] for f in g[2]])))
+        for rank, (model, _, seeds) in enumerate(ranked, start=1):
+            differences = [f["difference"]["original_minus_variant"] for f in seeds]
+            if len(seeds) == 1:
+                d = seeds[0]["difference"]
+                difference = f"{_signed(d['original_minus_variant'])} [{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]"
+            else:
+                difference = _cell(differences, _signed)
             out.append((
-                str(rank), _row_label(entry, many), split, str(fields["variants"]),
-                _f(fields["f1_weighted"]["original"]), _f(fields["f1_weighted"]["variant"]),
-                f"{_signed(d['original_minus_variant'])} [{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]",
-                _pct(fields["invariance_failure_rate"]), _f(fields["worst_case_f1_weighted"]),
-                _pct(fields["inputs_flipped_share"]),
+                str(rank), model, split, str(seeds[0]["variants"]),
+                _cell([f["f1_weighted"]["original"] for f in seeds], _f),
+                _cell([f["f1_weighted"]["variant"] for f in seeds], _f),
+                difference,
+                _cell([f["invariance_failure_rate"] for f in seeds], _pct),
+                _cell([f["worst_case_f1_weighted"] for f in seeds], _f),
+                _cell([f["inputs_flipped_share"] for f in seeds], _pct),
             ))
     confidence = rows[0][2]["difference"]["confidence"]
+    seeds = document["run"]["seeds"]
+    spread = (f"mean ± sd over seeds {', '.join(map(str, seeds))} (each seed's paired CI is in the leaderboard)"
+              if len(seeds) > 1 else f"difference with a paired bootstrap {confidence:.0%} CI")
     caption = (f"{_caption(document, rows)}. Ranked per test set by weighted F1 on the variants. F1 original = the "
-               f"sources' predictions, once per variant; difference = original - variant with a paired bootstrap "
-               f"{confidence:.0%} CI; invariance failure = the predicted label set changed; worst case = each "
-               f"input's variant with the most label errors; inputs flipped = inputs with a changed prediction")
+               f"sources' predictions, once per variant; difference = original − variant; {spread}; invariance "
+               f"failure = the predicted label set changed; worst case = each input's variant with the most label "
+               f"errors; inputs flipped = inputs with a changed prediction")
     headers = ("Rank", "Model", "Test set", "Variants", "F1 original", "F1 variant",
-               f"Difference ({confidence:.0%} CI)", "Invariance failure", "Worst-case F1", "Inputs flipped")
+               "Difference" if len(seeds) > 1 else f"Difference ({confidence:.0%} CI)", "Invariance failure",
+               "Worst-case F1", "Inputs flipped")
     return Table("Robustness to label-preserving variants", headers, tuple(out), caption)
 
 
-def _per_kind(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dict[str, Any]]], many: bool) -> Table:
+def _per_kind(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> Table:
     kinds = list(dict.fromkeys(kind for _, _, fields in rows for kind in fields["by_kind"]))
     out = []
-    for entry, split, fields in rows:
-        by_kind = fields["by_kind"]
-        cells = [_pct(by_kind[k]["invariance_failure_rate"]) if k in by_kind else "–" for k in kinds]
-        out.append((_row_label(entry, many), split, *cells))
-    caption = f"{_caption(document, rows)}. Share of each kind's variants whose predicted label set differs from the source's"
-    return Table("Robustness: invariance failure rate per kind", ("Model", "Test set", *kinds), tuple(out), caption)
+    for model, split, seeds in _groups(rows):
+        cells = []
+        for kind in kinds:
+            rates = [f["by_kind"][kind]["invariance_failure_rate"] for f in seeds if kind in f["by_kind"]]
+            cells.append(_pct(_mean(rates)) if rates else "–")
+        out.append((model, split, *cells))
+    names = "; ".join(f"{KIND_HEADERS.get(k, k)} = {k}" for k in kinds)
+    many = len(document["run"]["seeds"]) > 1
+    caption = (f"{_caption(document, rows)}. Share of each kind's variants whose predicted label set differs from the "
+               f"source's{', mean over seeds' if many else ''} ({names})")
+    headers = ("Model", "Test set", *(KIND_HEADERS.get(k, k) for k in kinds))
+    return Table("Robustness: invariance failure rate per kind", headers, tuple(out), caption)
 
 
 def robustness_tables(document: dict[str, Any]) -> list[Table]:
-    """The ranking and the per-kind failure rates; one row per model (and seed, if several) and test set."""
+    """The ranking and the per-kind failure rates; one row per model and test set (seeds: mean ± sd)."""
     rows = _rows(document)
     if not rows:
         return []
-    many = len(document["run"]["seeds"]) > 1
-    return [_ranking(document, rows, many), _per_kind(document, rows, many)]
+    return [_ranking(document, rows), _per_kind(document, rows)]

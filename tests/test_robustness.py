@@ -287,9 +287,11 @@ def test_runs_end_to_end_and_shares_the_fit(run_harness, tiny_config, tmp_path):
     assert split["examples_withheld"] is True and "examples" not in split  # a user split is private by default
     assert items[0]["robustness"] == items[1]["robustness"]  # the fake ignores the seed; the variants do not vary
     ranking, per_kind = robustness_tables(document)
-    assert [row[:3] for row in ranking.rows] == [("1", "lookup (seed 1)", "site_a"), ("2", "lookup (seed 2)", "site_a")]
+    # Two seeds, one row: mean ± sd over the seeds (the fake ignores its seed: sd 0).
+    assert [row[:3] for row in ranking.rows] == [("1", "lookup", "site_a")]
+    assert ranking.rows[0][5].endswith("± 0.000") and "mean ± sd over seeds 1, 2" in ranking.caption
     assert "SYNTHETIC" not in ranking.caption and "seed 0" in ranking.caption
-    assert per_kind.headers[:3] == ("Model", "Test set", "keyboard_typo")
+    assert per_kind.headers[:3] == ("Model", "Test set", "key typo") and "key typo = keyboard_typo" in per_kind.caption
     assert "Robustness to label-preserving variants" in stdout
 
 
