@@ -7,6 +7,12 @@ AdamW with linear warm-up and decay, optionally with a higher learning rate for 
 on the logits; after each epoch, score the eval split and keep the weights of the epoch with
 the best weighted F1 at sigmoid >= 0.5, restored at the end.
 
+On a CUDA out-of-memory error the loop halves the rows per pass and carries on: in training it
+accumulates the gradients of the smaller passes into the same optimizer step (the effective
+batch, the schedule and so the fit stay the same); in prediction it splits the batch. The smaller
+size is kept for the rest of the fit; out of memory with one row is an error
+(:class:`OutOfMemoryAtBatchOne`). The sizes used go in the fit details (:class:`BatchSizes`).
+
 Dynamic padding matters on a CPU: indication strings are a handful of tokens. Fine-tuning
 MiniLM for 4 epochs on the embedded data the seed study's way (every batch padded to 128
 tokens, batch 8) took 9.7x longer than this loop with its recipe, for weighted F1 0.975 vs
@@ -24,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from harness.model import FitRequest
 
 Features = list[dict[str, list[int]]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class TrainingResult:
     best_eval_logits: np.ndarray | None = None  # the eval split's logits at the best epoch
     train_tokens: int = 0  # tokens of every training batch of every epoch, padding included
     pos_weight: tuple[float, ...] | None = None
+    batch_sizes: BatchSizes | None = None
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
@@ -103,6 +111,7 @@ class TrainingResult:
             "train_rows_used": self.train_examples,
             "train_tokens": self.train_tokens,
             "pos_weight": None if self.pos_weight is None else [round(w, 4) for w in self.pos_weight],
+            **(self.batch_sizes.details() if self.batch_sizes is not None else {}),
         }
 
 
@@ -233,6 +242,103 @@ def cpu_has_bf16() -> bool:
     return bool(probe and probe()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
+# --- running out of GPU memory --------------------------------------------------------------
+
+
+class OutOfMemoryAtBatchOne(RuntimeError):
+    """Out of GPU memory with one row per pass: there is no smaller batch to fall back on."""
+
+
+@dataclass
+class BatchSizes:
+    """The rows per pass a fit runs at, halved on out-of-memory errors and kept halved.
+
+    Mutable and shared on purpose: the training passes, the eval passes and, through the
+    fitted :class:`TorchClassifier`, the later test-set predictions all start from the sizes
+    that last fitted in memory, rather than failing at the recipe's sizes again.
+    """
+
+    batch: int  # the recipe's batch_size: rows per optimizer step, never changed
+    micro: int  # rows per forward/backward pass in training; the gradients of a batch accumulate
+    eval: int  # rows per forward pass in prediction
+    retries: int = 0  # out-of-memory errors recovered from
+
+    @classmethod
+    def from_config(cls, config: TrainingConfig) -> BatchSizes:
+        return cls(batch=config.batch_size, micro=config.batch_size, eval=config.eval_batch_size)
+
+    def details(self) -> dict[str, int]:
+        """The fit-details keys; without an out-of-memory error: batch_size, batch_size, 1, eval, 0."""
+        return {
+            "batch_size": self.batch,
+            "micro_batch_size": self.micro,
+            "gradient_accumulation_steps": math.ceil(self.batch / self.micro),
+            "eval_batch_size_used": self.eval,
+            "out_of_memory_retries": self.retries,
+        }
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is the accelerator running out of memory (not a bug to re-raise).
+
+    ``torch.cuda.OutOfMemoryError`` (in CPU builds too); other backends and older torch raise a
+    plain RuntimeError saying "out of memory" (e.g. "MPS backend out of memory").
+    """
+    import torch
+
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(err, oom)) or (isinstance(err, RuntimeError) and "out of memory" in str(err))
+
+
+def free_accelerator_memory() -> None:
+    """Hand the allocator's cached blocks back, so the retry at a smaller size can use them."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+_HINTS = {
+    "training": "try a shorter max_length, gradient_checkpointing = true or a larger GPU",
+    "prediction": "try a shorter max_length or a larger GPU",
+}
+
+
+def halve_on_out_of_memory(
+    run: Callable[[int], T], size: int, rows: int, stage: str, cleanup: Callable[[], None] = lambda: None
+) -> tuple[T, int, int]:
+    """``run(size)`` over ``rows`` rows, retried at half the rows per pass on each out-of-memory
+    error down to one row; returns (its result, the size that fitted, the errors recovered from).
+
+    ``cleanup`` runs before each retry (e.g. dropping half-accumulated gradients). Any other
+    error propagates unchanged; out of memory at one row raises :class:`OutOfMemoryAtBatchOne`
+    naming ``stage`` ("training" or "prediction").
+    """
+    retries = 0
+    while True:
+        try:
+            return run(size), size, retries
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            failure = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        # Retry out of the except block: by now the exception, its traceback and the activations
+        # its frames held are gone, so empty_cache can actually return that memory.
+        cleanup()
+        free_accelerator_memory()
+        tried = min(size, rows)
+        if tried <= 1:
+            raise OutOfMemoryAtBatchOne(
+                f"CUDA out of memory even at batch size 1 ({stage}); {_HINTS.get(stage, 'try a larger GPU')}. "
+                f"Last error: {failure}"
+            )
+        size, retries = (tried + 1) // 2, retries + 1  # ceil: 3 rows that failed are retried as 2 + 1
+
+
+def chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
 # --- prediction ---------------------------------------------------------------------------
 
 
@@ -244,20 +350,35 @@ def predict_logits(
     device: str,
     progress: ProgressFactory = no_progress,
     description: str = "predict",
+    sizes: BatchSizes | None = None,
 ) -> np.ndarray:
-    """Logits (texts x labels) in the order of ``texts``, batched by length."""
+    """Logits (texts x labels) in the order of ``texts``, batched by length.
+
+    A batch that runs out of GPU memory is split into halves (and so on, down to one row);
+    ``sizes.eval`` starts the passes at that size and is lowered to the size that fitted, so a
+    caller that keeps ``sizes`` does not hit the error again. Without it: the recipe's size.
+    """
     import torch
 
+    sizes = sizes if sizes is not None else BatchSizes.from_config(config)
     features = encode(tokenizer, texts, config.max_length)
     logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
     batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
     dtype = inference_dtype(device, config)
+
+    def predict_batch(rows: np.ndarray, size: int) -> None:
+        for part in chunks(rows, size):
+            inputs = collate(tokenizer, [features[i] for i in part], config).to(device)
+            with autocast(device, dtype):
+                logits[part] = model(**inputs).logits.float().cpu().numpy()
+
     model.eval()
     with torch.inference_mode(), progress(description, len(batches)) as advance:
         for rows in batches:
-            inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
-            with autocast(device, dtype):
-                logits[rows] = model(**inputs).logits.float().cpu().numpy()
+            _, sizes.eval, retries = halve_on_out_of_memory(
+                lambda size, rows=rows: predict_batch(rows, size), sizes.eval, len(rows), "prediction"
+            )
+            sizes.retries += retries
             advance()
     return logits
 
@@ -338,47 +459,95 @@ class _EpochTotals:
 
 def _train_epoch(
     model: Any, tokenizer: Any, features: Features, targets: np.ndarray, batches: list[np.ndarray],
-    step: Callable[[Any], None], config: TrainingConfig, device: str, advance: Callable[[int], None],
-    pos_weight: np.ndarray | None = None,
+    stepper: _Stepper, config: TrainingConfig, device: str, advance: Callable[[int], None],
+    sizes: BatchSizes, pos_weight: np.ndarray | None = None,
 ) -> _EpochTotals:
+    """One pass over ``batches``, one optimizer step per batch, each batch in passes of
+    ``sizes.micro`` rows (lowered, for this and later batches, when a pass runs out of memory)."""
     import torch
-    import torch.nn.functional as F
 
     dtype = autocast_dtype(device, config)
     weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
+
+    def accumulate(rows: np.ndarray, size: int) -> tuple[float, int]:
+        stepper.zero_grad()  # a retry starts over: a failed pass may have left partial gradients
+        loss_sum, tokens = 0.0, 0
+        for part in chunks(rows, size):
+            # Each pass's mean loss weighted by its share of the batch: the summed gradient is
+            # the gradient of the whole batch's mean loss, as if it had run in one pass.
+            loss, part_tokens = _backward(
+                model, tokenizer, features, targets, part, len(part) / len(rows), config, device, dtype, weight,
+                stepper,
+            )
+            loss_sum, tokens = loss_sum + loss * len(part), tokens + part_tokens
+        return loss_sum, tokens
+
     model.train()
     total_loss, tokens = 0.0, 0
     for rows in batches:
-        inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
-        labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
-        with autocast(device, dtype):
-            logits = model(**inputs).logits
-        loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
-        step(loss)
-        total_loss += loss.item() * len(rows)
-        tokens += int(inputs["input_ids"].numel())
+        (loss_sum, batch_tokens), sizes.micro, retries = halve_on_out_of_memory(
+            lambda size, rows=rows: accumulate(rows, size), sizes.micro, len(rows), "training", stepper.zero_grad
+        )
+        sizes.retries += retries
+        stepper.step()
+        total_loss += loss_sum
+        tokens += batch_tokens
         advance(1)
     return _EpochTotals(total_loss / max(1, len(features)), tokens)
 
 
-def _optimizer_step(
-    model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig
-) -> Callable[[Any], None]:
+def _backward(
+    model: Any, tokenizer: Any, features: Features, targets: np.ndarray, rows: np.ndarray, share: float,
+    config: TrainingConfig, device: str, dtype: torch.dtype | None, weight: torch.Tensor | None, stepper: _Stepper,
+) -> tuple[float, int]:
+    """Forward and backward over ``rows`` with the loss scaled by ``share``; returns (the
+    unscaled mean loss, the tokens of the padded pass). Its tensors die with this frame."""
     import torch
+    import torch.nn.functional as F
 
+    inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
+    labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
+    with autocast(device, dtype):
+        logits = model(**inputs).logits
+    loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
+    stepper.backward(loss * share)
+    return loss.item(), int(inputs["input_ids"].numel())
+
+
+@dataclass(frozen=True)
+class _Stepper:
+    """Backward passes that accumulate gradients, then one clipped optimizer and schedule step.
+
+    With fp16 each pass's loss is scaled by the GradScaler; the sum is unscaled, clipped and
+    stepped once, so accumulation does not change what the scaler sees per step.
+    """
+
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    parameters: list[Any]
+    max_grad_norm: float | None
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)  # None, not zeros: frees the gradient memory
+
+    def backward(self, loss: Any) -> None:
+        self.scaler.scale(loss).backward()
+
+    def step(self) -> None:
+        import torch
+
+        if self.max_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+
+def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig) -> _Stepper:
     parameters = [p for p in model.parameters() if p.requires_grad]
-
-    def step(loss: Any) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if config.max_grad_norm:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-
-    return step
+    return _Stepper(optimizer, scheduler, scaler, parameters, config.max_grad_norm)
 
 
 def train_classifier(
@@ -405,7 +574,8 @@ def train_classifier(
     scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
     fp16 = autocast_dtype(request.device, config) == torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 gradients underflow without it
-    step = _optimizer_step(model, optimizer, scheduler, scaler, config)
+    stepper = _optimizer_step(model, optimizer, scheduler, scaler, config)
+    sizes = BatchSizes.from_config(config)
 
     history: list[EpochRecord] = []
     tokens = 0
@@ -418,13 +588,13 @@ def train_classifier(
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
             totals = _train_epoch(
-                model, tokenizer, features, train.y, batches, step, config, request.device, advance, weights
+                model, tokenizer, features, train.y, batches, stepper, config, request.device, advance, sizes, weights
             )
         tokens += totals.tokens
         seconds = time.perf_counter() - started
         logits = predict_logits(
             model, tokenizer, request.eval.texts, config, request.device, request.progress,
-            f"eval {epoch}/{config.epochs}",
+            f"eval {epoch}/{config.epochs}", sizes,
         )
         f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
         history.append(EpochRecord(epoch, totals.loss, bce_with_logits(logits, request.eval.y), f1, seconds))
@@ -435,8 +605,10 @@ def train_classifier(
     model.eval()
     used = None if weights is None else tuple(float(w) for w in weights)
     if best is None:
-        return TrainingResult(0, tuple(history), len(features), train_tokens=tokens, pos_weight=used)
-    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used)
+        return TrainingResult(
+            0, tuple(history), len(features), train_tokens=tokens, pos_weight=used, batch_sizes=sizes
+        )
+    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used, sizes)
 
 
 def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
@@ -472,6 +644,10 @@ class TorchClassifier:
     # The eval split was predicted with the best weights during training: scoring it again
     # reuses those logits (an LLM on a CPU takes seconds per hundred rows).
     known: tuple[tuple[str, ...], np.ndarray] | None = None
+    # The sizes the fit ended at (None: the recipe's). Kept here rather than in the frozen
+    # config, and shared with the training run: test sets then start at the eval batch size
+    # that fitted, instead of running out of memory at the recipe's size once per test set.
+    batch_sizes: BatchSizes | None = None
 
     def remember(self, texts: Sequence[str], logits: np.ndarray | None) -> TorchClassifier:
         if logits is not None:
@@ -481,7 +657,15 @@ class TorchClassifier:
     def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
         if self.known is not None and tuple(texts) == self.known[0]:
             return sigmoid(self.known[1])
-        return sigmoid(predict_logits(self.model, self.tokenizer, texts, self.config, self.device, self.progress))
+        if self.batch_sizes is None:
+            self.batch_sizes = BatchSizes.from_config(self.config)
+        retries = self.batch_sizes.retries
+        logits = predict_logits(
+            self.model, self.tokenizer, texts, self.config, self.device, self.progress, sizes=self.batch_sizes
+        )
+        if self.batch_sizes.retries != retries:  # the runner copies these after each item: it sees the change
+            self.details.update(self.batch_sizes.details())
+        return sigmoid(logits)
 
 
 def fine_tune(
@@ -502,5 +686,6 @@ def fine_tune(
         trainable_params=trainable,
         details={**result.details(), **details},
         progress=request.progress,
+        batch_sizes=result.batch_sizes,
     )
     return classifier.remember(request.eval.texts, result.best_eval_logits)
