@@ -46,9 +46,18 @@ def _register(pm: HarnessPluginManager, plugin: object, name: str, origin: str) 
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as err:
-        raise PluginError(name, str(err)) from None
+        raise PluginError(name, _one_line(str(err))) from None
     except ValueError as err:  # pluggy: name or object registered twice
         raise PluginError(name, str(err)) from None
+
+
+def _one_line(message: str) -> str:
+    """pluggy's message over one line (the command line prints one line per error), without its
+    first line, "Plugin 'x' for hook 'y'": the hook is named again in the definition line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Plugin "):
+        lines = lines[1:]
+    return "; ".join(lines)
 
 
 def make_plugin_manager(extra_plugins: dict[str, object] | None = None) -> HarnessPluginManager:

@@ -2,6 +2,8 @@
 
 Every problem is raised as :class:`~harness.errors.InputError` naming the file and the row
 (1-based, counting data rows; the header of a CSV is not a row) or the key at fault.
+A file may carry an id column (``id``, or the one named): two rows with the same id are an
+error. Ids are only checked, never kept: nothing downstream sees or writes them.
 """
 
 from __future__ import annotations
@@ -124,6 +126,22 @@ def _label_value(value: Any) -> int | None:
     return None
 
 
+def _check_unique_ids(path: Path, records: Sequence[Mapping[str, Any]], id_column: str) -> None:
+    """Two rows with one id mean a file joined or exported twice: its rows would count twice.
+    Blank ids are not ids (an export may leave some empty) and are not compared."""
+    first_row: dict[str, int] = {}
+    for row, record in enumerate(records, start=1):
+        value = record.get(id_column)
+        if value is None or not str(value).strip():
+            continue
+        key = str(value)  # a JSONL id may be a number: 12 and "12" are the same id
+        if key in first_row:
+            raise InputError(
+                str(path), f"rows {first_row[key]} and {row}: duplicate id {key!r} in column {id_column!r}"
+            )
+        first_row[key] = row
+
+
 def load_split(
     name: str,
     path: Path,
@@ -131,11 +149,16 @@ def load_split(
     *,
     text_column: str = "text",
     label_columns: Mapping[str, str] | None = None,
+    id_column: str | None = None,
     source: str | None = None,
     synthetic: bool = False,
     public: bool = False,
 ) -> LabelledSplit:
-    """Load one split; ``label_columns`` maps category -> column (default: same name)."""
+    """Load one split; ``label_columns`` maps category -> column (default: same name).
+
+    ``id_column`` names a column whose values must be unique (default: ``id`` if the file has
+    one; a named column must exist). The ids are checked and dropped.
+    """
     columns_for = {label: label for label in labels}
     for label, column in (label_columns or {}).items():
         if label not in columns_for:
@@ -144,11 +167,16 @@ def load_split(
             )
         columns_for[label] = column
     columns, records, digest = read_records(path)
-    missing = [c for c in [text_column, *columns_for.values()] if c not in columns]
+    if id_column is None and "id" in columns:
+        id_column = "id"
+    required = [text_column, *columns_for.values(), *([id_column] if id_column else [])]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise InputError(
             str(path), f"missing column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}"
         )
+    if id_column:
+        _check_unique_ids(path, records, id_column)
     texts: list[str] = []
     y = np.zeros((len(records), len(labels)), dtype=np.int8)
     for row, record in enumerate(records, start=1):

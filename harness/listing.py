@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
-from harness.errors import UsageError
+from harness.errors import InputError, UsageError
 from harness.model import ModelSpec
 from harness.render import make_console
 from harness.tables import human_count
@@ -67,7 +67,10 @@ def list_models(options: argparse.Namespace, hooks) -> None:
     config = load_config(options.config, models, tasks)
     rows, notes = [], _Notes()
     for spec in models.values():
-        reason = skip_reason(spec, config.weight_options(spec.name))
+        try:
+            reason = skip_reason(spec, config.weight_options(spec.name))
+        except InputError as err:  # broken weights stop a run; the listing is where one looks why
+            reason = str(err)
         runs = Text("yes", "green") if reason is None else Text(f"no ({notes.number(reason)})", "yellow")
         model = Text(spec.name)
         if spec.hub_id:

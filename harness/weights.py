@@ -4,15 +4,20 @@ Nothing here imports torch or reaches the network: ``harness list`` must stay fa
 Order of the search: an explicit path from the config, ``$HARNESS_MODELS_DIR/<name>``,
 the Hugging Face cache (as ``local_files_only`` would), weights shipped in a Python package.
 Safetensors count as weights; pickled ``pytorch_model.bin`` only where the user opted in.
+The weights found are checked from their headers (:func:`check_weight_files`): a truncated or
+corrupt download is an input error naming the file, never a skip or a failure mid-fit.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import InputError
 from harness.model import ModelSpec
 
 MODELS_DIR_ENV = "HARNESS_MODELS_DIR"
@@ -148,13 +153,115 @@ def find_weights(spec: ModelSpec, options: WeightOptions | None = None) -> tuple
     return found.folder, found.looked
 
 
+FETCH_AGAIN = "fetch or copy it again"
+# The safetensors library refuses headers longer than this; a longer "length" means the file is
+# something else (an HTML error page saved under the weights' name, say), not a truncated one.
+_MAX_SAFETENSORS_HEADER = 100_000_000
+_SAFETENSORS_INDEX = "model.safetensors.index.json"
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file, from its header alone (no tensor is read).
+
+    The layout: an 8-byte little-endian header length, that many bytes of JSON giving each
+    tensor's ``data_offsets`` into the data that follows. A download cut short keeps a valid
+    header but loses data, so the file must reach the largest end offset.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        head = stream.read(8)
+        if len(head) < 8:
+            return f"truncated ({size:,} bytes: too short for a safetensors header)"
+        (length,) = struct.unpack("<Q", head)
+        if length > _MAX_SAFETENSORS_HEADER:
+            return f"not a safetensors file (it starts with {head!r})"
+        if length > size - 8:
+            return f"truncated (its header length says {length:,} bytes, file has {size - 8:,} after it)"
+        raw = stream.read(length)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "corrupt header (not JSON): not a safetensors file"
+    if not isinstance(header, dict):
+        return "corrupt header (not a JSON object): not a safetensors file"
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+            return f"corrupt header (tensor {name!r} has no valid data_offsets)"
+        end = max(end, offsets[1])
+    data = size - 8 - length
+    if data < end:
+        return f"truncated (header says {end:,} bytes of data, file has {data:,})"
+    return _safetensors_library_problem(path)
+
+
+def _safetensors_library_problem(path: Path) -> str | None:
+    """The safetensors library's own header check (dtypes against shapes, gaps and overlaps), if
+    it is installed. It reads the header only; the numpy framework keeps torch unimported."""
+    try:
+        import safetensors
+    except ImportError:  # the core install lacks it; models loading safetensors need it and were skipped
+        return None
+    try:
+        with safetensors.safe_open(str(path), "np"):
+            pass
+    except Exception as err:  # SafetensorError is not exported under a stable name
+        return f"not a valid safetensors file ({err})"
+    return None
+
+
+def _missing_shards(index: Path) -> str | None:
+    """A sharded checkpoint's index names every shard; a partial download lacks some."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return "corrupt index (not a JSON object)"
+    if not isinstance(weight_map, dict):
+        return "corrupt index (no weight_map)"
+    # is_file, not a listing: in the Hugging Face cache a shard never downloaded may be a dangling link
+    missing = sorted({str(shard) for shard in weight_map.values() if not (index.parent / str(shard)).is_file()})
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"shard {missing[0]!r} is missing{more}"
+    return None
+
+
+def check_weight_files(folder: Path, spec: ModelSpec) -> None:
+    """Raise :class:`InputError` naming the file if a weights file in ``folder`` is truncated or
+    corrupt: every ``*.safetensors`` (its header, and the length the header implies), a sharded
+    index's shards (all there), and a GGUF ``weights_file`` (its magic bytes). Reads headers
+    only, in milliseconds, and never imports torch: ``harness list`` calls it for every model."""
+    for path in sorted(folder.glob("*.safetensors")):
+        problem = _safetensors_problem(path)
+        if problem:
+            raise InputError(str(path), f"{problem}; {FETCH_AGAIN}")
+    index = folder / _SAFETENSORS_INDEX
+    if index.is_file():
+        problem = _missing_shards(index)
+        if problem:
+            raise InputError(str(index), f"{problem}; {FETCH_AGAIN}")
+    single = folder / spec.weights_file if spec.weights_file else None
+    if single is not None and single.suffix == ".gguf" and single.is_file():
+        with single.open("rb") as stream:
+            magic = stream.read(4)
+        if magic != b"GGUF":
+            raise InputError(str(single), f"not a GGUF file (starts with {magic!r}, not b'GGUF'); {FETCH_AGAIN}")
+
+
 def cuda_present() -> bool:
     """A cheap guess without importing torch; the runner confirms with torch when it runs."""
     return Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/version").exists()
 
 
 def skip_reason(spec: ModelSpec, options: WeightOptions | None = None) -> str | None:
-    """Why ``spec`` cannot run on this machine, or None if it can."""
+    """Why ``spec`` cannot run on this machine, or None if it can.
+
+    Weights that are there but broken are not a reason to skip: that raises :class:`InputError`
+    (see :func:`check_weight_files`), so the run stops before anything runs and says which file.
+    """
     missing = [module for module in spec.needs if importlib.util.find_spec(module) is None]
     if missing:
         return f"missing optional dependency {', '.join(missing)} (pip install 'clinical-harness[transformers]')"
@@ -164,4 +271,5 @@ def skip_reason(spec: ModelSpec, options: WeightOptions | None = None) -> str | 
         found = search_weights(spec, options)
         if found.folder is None:
             return found.missing_reason(spec)
+        check_weight_files(found.folder, spec)
     return None

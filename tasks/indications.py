@@ -17,6 +17,7 @@ from typing import Any
 from harness import InputError, LoadRequest, ScoreRequest, TaskData, TaskSpec, hookimpl
 from harness.calibration import class_calibration
 from harness.data import LabelledSplit, load_split
+from harness.errors import warn
 from harness.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.metrics import multilabel_report
 from harness.stats import bootstrap_ci
@@ -41,7 +42,7 @@ CATEGORIES = (
     "not_informative",
 )
 EMBEDDED_SPLITS = ("train", "eval", "internal", "external")
-SPLIT_KEYS = frozenset({"path", "text_column", "label_columns", "synthetic", "public"})
+SPLIT_KEYS = frozenset({"path", "text_column", "label_columns", "id_column", "synthetic", "public"})
 
 
 def embedded_path(split: str) -> Path:
@@ -71,12 +72,16 @@ def _user_split(name: str, value: Any, where: str, request: LoadRequest) -> Labe
         label_columns = dict(zip(CATEGORIES, label_columns))
     if not isinstance(label_columns, Mapping):
         raise InputError(f"{where}.label_columns", "expected a table category = \"column\" or a list")
+    id_column = table.get("id_column")
+    if id_column is not None and not isinstance(id_column, str):
+        raise InputError(f"{where}.id_column", f"expected a column name (a string), got {id_column!r}")
     return load_split(
         name,
         request.resolve(table["path"]),
         CATEGORIES,
         text_column=table.get("text_column", "text"),
         label_columns=label_columns,
+        id_column=id_column,
         synthetic=bool(table.get("synthetic", False)),
         public=bool(table.get("public", False)),
     )
@@ -138,12 +143,30 @@ def load(request: LoadRequest) -> TaskData:
     if not any(name not in {"train", "eval"} for name in splits):
         raise InputError(request.key(f"tasks.{NAME}"), "no test set left: add [tasks.indications.tests.NAME]")
     tests = [name for name in splits if name not in {"train", "eval"}]
+    evidence = _evidence_settings(request, tests)
+    _warn_about_overlap(splits["train"], [splits[name] for name in tests])
     return TaskData(
         labels=CATEGORIES,
         splits=splits,
-        extra={"evidence": _evidence_settings(request, tests)},
+        extra={"evidence": evidence},
         provenance=tuple(split.provenance(CATEGORIES) for split in splits.values()),
     )
+
+
+def _warn_about_overlap(train: LabelledSplit, tests: list[LabelledSplit]) -> None:
+    """One warning per test set holding strings that occur verbatim in train. Not an error:
+    clinical indications repeat, so real data overlaps too; but a memorising model looks better
+    on those rows than it is, and the leaderboard scores the unseen rows apart. Counts only,
+    never the text."""
+    report = overlap_report(train.texts, {split.name: split.texts for split in tests})
+    for name, counts in report.items():
+        if counts["rows_in_train"]:
+            warn(
+                f"tasks.{NAME}",
+                f"{counts['rows_in_train']:,} of {counts['rows']:,} rows of test set {name!r} "
+                f"({counts['distinct_in_train']:,} distinct strings) also occur verbatim in train; "
+                "see the train/test overlap table",
+            )
 
 
 # Training-split metrics only show over- or under-fitting, and an LLM on a CPU takes minutes

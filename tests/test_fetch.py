@@ -16,13 +16,14 @@ from harness import ModelSpec, hookimpl
 from harness.weights import MODELS_DIR_ENV, WeightOptions, find_weights, search_weights, skip_reason
 
 from . import fakes
+from .test_weights import EMPTY_SAFETENSORS
 
 REPOS = {
     # a modern repository: safetensors, tokenizer, and formats the harness does not load
     "org/tiny-bert": {
-        "config.json": "{}", "model.safetensors": "weights", "tokenizer.json": "{}", "tokenizer_config.json": "{}",
-        "vocab.txt": "[PAD]", "spiece.model": "sp", "pytorch_model.bin": "pickle", "flax_model.msgpack": "flax",
-        "README.md": "# card", "onnx/model.onnx": "onnx", ".gitattributes": "lfs",
+        "config.json": "{}", "model.safetensors": EMPTY_SAFETENSORS.decode("ascii"), "tokenizer.json": "{}",
+        "tokenizer_config.json": "{}", "vocab.txt": "[PAD]", "spiece.model": "sp", "pytorch_model.bin": "pickle",
+        "flax_model.msgpack": "flax", "README.md": "# card", "onnx/model.onnx": "onnx", ".gitattributes": "lfs",
     },
     # an old repository with pickled weights only
     "org/old-bert": {"config.json": "{}", "pytorch_model.bin": "pickle", "vocab.txt": "[PAD]"},

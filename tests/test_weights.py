@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import sys
 import types
 from pathlib import Path
@@ -26,13 +27,18 @@ def spec(**changes) -> ModelSpec:
     return ModelSpec("tiny-bert", "fake", "full", fakes.fit_lookup, **{**fields, **changes})
 
 
+# The smallest valid safetensors file: an 8-byte header length, then the header "{}" (no tensors).
+# The weights found are checked from their headers, so a dummy must be well formed.
+EMPTY_SAFETENSORS = struct.pack("<Q", 2) + b"{}"
+
+
 def hf_folder(folder: Path, *, weights: str | None = "model.safetensors", config: bool = True) -> Path:
     """A Hugging Face model folder: config.json and a (dummy) weights file."""
     folder.mkdir(parents=True, exist_ok=True)
     if config:
         (folder / "config.json").write_text('{"model_type": "bert"}')
     if weights:
-        (folder / weights).write_bytes(b"\0" * 8)
+        (folder / weights).write_bytes(EMPTY_SAFETENSORS if weights.endswith(".safetensors") else b"\0" * 8)
     return folder
 
 
@@ -195,7 +201,7 @@ def test_a_pickled_folder_is_passed_over_for_safetensors_later_in_the_order(plac
 
 def test_safetensors_next_to_a_pickle_need_no_opt_in(places) -> None:
     folder = hf_folder(places.models / "tiny-bert", weights="pytorch_model.bin")
-    (folder / "model.safetensors").write_bytes(b"\0")
+    (folder / "model.safetensors").write_bytes(EMPTY_SAFETENSORS)
     assert skip_reason(spec()) is None
 
 
@@ -365,3 +371,13 @@ def test_bad_opt_in_names_file_and_key(run_harness, tmp_path, body, expected):
     for fragment in expected:
         assert fragment in line
     assert not out.exists()
+
+
+def test_list_gives_broken_weights_as_the_reason_and_goes_on(run_harness, places):
+    """A run stops on broken weights (tests/test_bad_input_catalogue.py); the listing, where one
+    looks for why a model cannot run, says it in that model's row and lists the others."""
+    folder = hf_folder(places.models / "needs-weights")
+    (folder / "model.safetensors").write_bytes(EMPTY_SAFETENSORS[:-1])  # the last byte never arrived
+    code, stdout, _ = run_harness("list", "models", plugins={"weights_test": _plugin(model=needs_weights())})
+    assert code == 0
+    assert "model.safetensors: truncated" in stdout and "lookup" in stdout

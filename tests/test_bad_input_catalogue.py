@@ -1,0 +1,463 @@
+"""The bad-input catalogue, docs/bad-input.md: one case per row, keyed by the row's id.
+
+Each case builds one kind of bad input in a temporary folder and runs the real command line
+in-process. The test checks the exit status the row gives (2, or 0 for a warning), that stderr is
+the one line the row shows (its fixed text; ``<...>`` in the doc marks the variable parts) naming
+the file and the row or key, and that nothing was written. The meta-test checks that the doc's
+rows and these cases are the same set, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from harness import ModelSpec, hookimpl
+
+from . import test_inputs
+from .conftest import write_split
+from .test_inputs import GOOD_ROW, HEADER, probe_lines
+from .test_plugins import _module
+from .test_weights import EMPTY_SAFETENSORS
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
+
+
+# ------------------------------------------------------------------------------------ the cases
+@dataclass(frozen=True)
+class Case:
+    """A command line, and what its one line on stderr must name (the file, the row or key)."""
+
+    argv: tuple[str, ...]
+    names: tuple[str, ...]
+    out: Path | None = None  # the --out folder: must not exist after an error, must hold a leaderboard after a warning
+    plugins: dict[str, object] | None = None
+    exit: int = 2
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a case may use: its own folder, the tiny data set, monkeypatch, and the command line
+    (``run_harness``, for input that a good run makes)."""
+
+    tmp: Path
+    tiny_config: Path
+    monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., tuple[int, str, str]]
+
+
+CASES: dict[str, Callable[[Setting], Case]] = {}
+
+
+def case(slug: str) -> Callable[[Callable[[Setting], Case]], Callable[[Setting], Case]]:
+    def register(build: Callable[[Setting], Case]) -> Callable[[Setting], Case]:
+        assert slug not in CASES, f"two cases named {slug}"
+        CASES[slug] = build
+        return build
+
+    return register
+
+
+def run_case(s: Setting, config: Path, *names: str, models: str = "lookup", extra: tuple[str, ...] = ()) -> Case:
+    out = s.tmp / "out"
+    argv = ("run", "--models", models, "--config", str(config), "--out", str(out), *extra)
+    return Case(argv, names, out)
+
+
+def config_file(s: Setting, body: str, name: str = "bad.toml") -> Path:
+    path = s.tmp / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def tiny_plus(s: Setting, body: str) -> Path:
+    """The tiny data set's config with more tables after it."""
+    return config_file(s, s.tiny_config.read_text(encoding="utf-8") + "\n" + body, "harness.toml")
+
+
+def from_test_inputs(build: Callable[[Path], tuple[Path, list[str]]]) -> Callable[[Setting], Case]:
+    """A case from a builder of tests/test_inputs.py: it returns (config, what the line must hold)."""
+
+    def make(s: Setting) -> Case:
+        config, names = build(s.tmp)
+        return run_case(s, config, *names)
+
+    return make
+
+
+for _slug, _build in {
+    "missing-file": test_inputs.missing_file,
+    "empty-file": test_inputs.empty_file,
+    "missing-text-column": test_inputs.missing_text_column,
+    "missing-label-column": test_inputs.missing_column,
+    "unknown-label": test_inputs.unknown_label,
+    "label-not-0-or-1": test_inputs.bad_label_value,
+    "empty-text": test_inputs.empty_text,
+    "not-utf8": test_inputs.not_utf8,
+    "malformed-jsonl-data": test_inputs.malformed_jsonl,
+    "malformed-toml": test_inputs.malformed_toml,
+    "unknown-config-key": test_inputs.unknown_config_key,
+    "unknown-recipe-key": test_inputs.unknown_recipe_key,
+    "unknown-task-in-config": test_inputs.unknown_task_in_config,
+}.items():
+    case(_slug)(from_test_inputs(_build))
+
+
+def train_file(s: Setting, content: str, name: str = "train.csv", table: str = "") -> Path:
+    """A train split holding ``content``; ``table`` adds keys to its [tasks.indications.train]."""
+    (s.tmp / name).write_text(content, encoding="utf-8")
+    return config_file(s, f'[tasks.indications.train]\npath = "{name}"\n{table}')
+
+
+# --- data files --------------------------------------------------------------------------------
+@case("unsupported-file-type")
+def _(s: Setting) -> Case:
+    return run_case(s, train_file(s, f"{HEADER}\n{GOOD_ROW}\n", "train.txt"), "train.txt", "'.txt'")
+
+
+@case("no-data-rows")
+def _(s: Setting) -> Case:
+    return run_case(s, train_file(s, f"{HEADER}\n"), "train.csv", "no data rows")
+
+
+@case("jsonl-row-not-an-object")
+def _(s: Setting) -> Case:
+    return run_case(s, train_file(s, '["uti", 1]\n', "train.jsonl"), "train.jsonl", "line 1", "list")
+
+
+@case("duplicate-id")
+def _(s: Setting) -> Case:
+    rows = [f"{row_id},{GOOD_ROW}" for row_id in ("A10", "A11", "A12", "A13", "A12")]
+    return run_case(s, train_file(s, "\n".join([f"id,{HEADER}", *rows]) + "\n"), "train.csv", "rows 3 and 5",
+                    "'A12'", "column 'id'")
+
+
+@case("missing-id-column")
+def _(s: Setting) -> Case:
+    config = train_file(s, f"{HEADER}\n{GOOD_ROW}\n", table='id_column = "record"\n')
+    return run_case(s, config, "train.csv", "'record'")
+
+
+@case("train-test-overlap")
+def _(s: Setting) -> Case:
+    """A warning, not an error: site_a repeats train's strings, site_b does not (so no line)."""
+    write_split(s.tmp / "data" / "site_b.csv", [("pnuemonia", ["respiratory"]), ("uti please", ["urinary"])])
+    config = tiny_plus(s, '[tasks.indications.tests.site_b]\npath = "data/site_b.csv"\n')
+    found = run_case(s, config, "tasks.indications", "16 of 17 rows", "'site_a'", extra=("--tasks", "indications"))
+    return replace(found, exit=0)
+
+
+# --- the config ------------------------------------------------------------------------------------
+@case("config-not-found")
+def _(s: Setting) -> Case:
+    return run_case(s, s.tmp / "nowhere.toml", "nowhere.toml", "config file not found")
+
+
+@case("unknown-config-table")
+def _(s: Setting) -> Case:
+    return run_case(s, config_file(s, "[model.lookup]\nrecipe = {}\n"), "bad.toml", ": model:", "unknown key")
+
+
+@case("unknown-split-key")
+def _(s: Setting) -> Case:
+    config = train_file(s, f"{HEADER}\n{GOOD_ROW}\n", table='txt_column = "text"\n')
+    return run_case(s, config, "bad.toml", "tasks.indications.train.txt_column", "unknown key")
+
+
+@case("split-without-path")
+def _(s: Setting) -> Case:
+    config = config_file(s, '[tasks.indications.train]\ntext_column = "text"\n')
+    return run_case(s, config, "bad.toml", "tasks.indications.train", "'path'")
+
+
+@case("test-set-named-train")
+def _(s: Setting) -> Case:
+    config = config_file(s, '[tasks.indications.tests.train]\npath = "t.csv"\n')
+    return run_case(s, config, "bad.toml", "tasks.indications.tests.train", "cannot be named")
+
+
+@case("no-test-set")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[tasks.indications]\nkeep_embedded_tests = false\n")
+    return run_case(s, config, "bad.toml", "tasks.indications", "no test set")
+
+
+@case("bad-evidence-setting")
+def _(s: Setting) -> Case:
+    tiny = s.tiny_config.read_text(encoding="utf-8")
+    config = config_file(s, tiny.replace("keep_embedded_tests = false", "keep_embedded_tests = false\nalpha = 2"))
+    return run_case(s, config, "bad.toml", "tasks.indications.alpha", "got 2")
+
+
+@case("bad-robustness-setting")
+def _(s: Setting) -> Case:
+    config = tiny_plus(s, "[tasks.robustness]\nvariants = 0\n")
+    return run_case(s, config, "harness.toml", "tasks.robustness.variants", extra=("--tasks", "indications,robustness"))
+
+
+@case("unknown-model-in-config")
+def _(s: Setting) -> Case:
+    return run_case(s, config_file(s, "[models.lookup-xl]\nrecipe = {}\n"), "bad.toml", "models.lookup-xl", "unknown model")
+
+
+@case("bad-opt-in")
+def _(s: Setting) -> Case:
+    return run_case(s, config_file(s, "[models.lookup]\nallow_pickle = 1\n"), "bad.toml", "models.lookup.allow_pickle")
+
+
+@case("bad-class-weighting")
+def _(s: Setting) -> Case:
+    config = config_file(s, '[models.tfidf-lr]\nrecipe = { class_weight = "heavy" }\n')
+    return run_case(s, config, "bad.toml", "models.tfidf-lr.recipe.class_weight", models="tfidf-lr")
+
+
+# --- the command line --------------------------------------------------------------------------
+def command_line(s: Setting, *argv: str, names: tuple[str, ...]) -> Case:
+    out = s.tmp / "out"
+    return Case(("run", "--config", str(s.tiny_config), "--out", str(out), *argv), names, out)
+
+
+@case("unknown-model-name")
+def _(s: Setting) -> Case:
+    return command_line(s, "--models", "lookup,lokup", names=("lokup", "known:"))
+
+
+@case("unknown-task-name")
+def _(s: Setting) -> Case:
+    return command_line(s, "--models", "lookup", "--tasks", "indicatons", names=("indicatons", "known:"))
+
+
+@case("bad-selection-expression")
+def _(s: Setting) -> Case:
+    return command_line(s, "--models", "lookup", "-k", "lookup and", names=("'lookup and'",))
+
+
+# --- probe files ----------------------------------------------------------------------------------
+PROBE_CASE = {"id": "mine-1", "input": "uti", "expected": ["urinary"], "kind": "own"}
+
+
+def probe_case(s: Setting, lines: list[str], *names: str) -> Case:
+    probe = probe_lines(s.tmp, "\n".join(lines) + "\n")
+    return command_line(s, "--models", "lookup", "--tasks", "indications,probe", "--probe-file", str(probe),
+                        names=("probe.jsonl", *names))
+
+
+def probe_json(**changes: object) -> str:
+    return json.dumps({**PROBE_CASE, **changes})
+
+
+@case("malformed-probe-jsonl")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(), '{"id": "mine-2", "input": "cap"'], "line 2", "JSON")
+
+
+@case("probe-unknown-category")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(expected=["kidney"])], "line 1", "'kidney'")
+
+
+@case("probe-bad-value")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(expected="urinary")], "line 1", "'expected'")
+
+
+@case("probe-unknown-key")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(note="check")], "line 1", "note")
+
+
+@case("probe-empty-input")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(input="  ")], "line 1", "empty input")
+
+
+@case("duplicate-probe-id")
+def _(s: Setting) -> Case:
+    return probe_case(s, [probe_json(), probe_json(input="cap")], "'mine-1'")
+
+
+# --- weights ---------------------------------------------------------------------------------------
+def safetensors_bytes(tensors: dict[str, tuple[int, int]], data: int) -> bytes:
+    """A safetensors file: F32 tensors at the given data offsets, followed by ``data`` bytes."""
+    header = {name: {"dtype": "F32", "shape": [(end - begin) // 4], "data_offsets": [begin, end]}
+              for name, (begin, end) in tensors.items()}
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + b"\0" * data
+
+
+def weights_case(s: Setting, files: dict[str, bytes | None], *names: str, model: str = "minilm-l6") -> Case:
+    """A real model (``[models.NAME] weights``) pointed at a folder holding ``files``, and a
+    config.json unless ``files`` maps it to None."""
+    folder = s.tmp / "weights"
+    folder.mkdir()
+    for name, content in {"config.json": b'{"model_type": "bert"}', **files}.items():
+        if content is not None:
+            (folder / name).write_bytes(content)
+    config = tiny_plus(s, f'[models.{model}]\nweights = "weights"\n')
+    return run_case(s, config, *names, models=model, extra=("--tasks", "indications"))
+
+
+@case("truncated-weights")
+def _(s: Setting) -> Case:
+    # a download cut short: the header promises 4,000 bytes of data, 1,200 arrived
+    cut = safetensors_bytes({"embeddings.weight": (0, 4000)}, 1200)
+    return weights_case(s, {"model.safetensors": cut}, "model.safetensors", "4,000", "1,200")
+
+
+@case("weights-not-safetensors")
+def _(s: Setting) -> Case:
+    page = b"<html><body>502 Bad Gateway</body></html>"  # a proxy's error page, saved as the weights
+    return weights_case(s, {"model.safetensors": page}, "model.safetensors", "b'<html><b'")
+
+
+@case("corrupt-weights-header")
+def _(s: Setting) -> Case:
+    broken = struct.pack("<Q", 30) + b'{"embeddings.weight": {"dtype"' + b"\0" * 64  # the JSON cut off
+    return weights_case(s, {"model.safetensors": broken}, "model.safetensors", "not JSON")
+
+
+@case("missing-weight-shard")
+def _(s: Setting) -> Case:
+    index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    files = {"model.safetensors.index.json": json.dumps(index).encode(),
+             "model-00001-of-00002.safetensors": EMPTY_SAFETENSORS}
+    return weights_case(s, files, "model.safetensors.index.json", "'model-00002-of-00002.safetensors'")
+
+
+@case("not-a-gguf-file")
+def _(s: Setting) -> Case:
+    from harness._facade import Hooks
+    from harness._manager import make_plugin_manager
+
+    gguf = Hooks(make_plugin_manager()).models()["smollm2-135m-lora"].weights_file
+    return weights_case(s, {"config.json": None, gguf: b"<html>404 Not Found</html>"}, gguf, "GGUF",
+                        model="smollm2-135m-lora")
+
+
+# --- leaderboards ------------------------------------------------------------------------------------
+@case("leaderboard-schema")
+def _(s: Setting) -> Case:
+    made = s.tmp / "made"
+    code, _, stderr = s.run("run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config),
+                            "--out", str(made))
+    assert code == 0, stderr
+    document = json.loads((made / "leaderboard.json").read_text(encoding="utf-8"))
+    del document["run"]["seeds"]
+    path = s.tmp / "board.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return Case(("validate", str(path)), ("board.json", "run", "'seeds'"))
+
+
+@case("leaderboard-not-json")
+def _(s: Setting) -> Case:
+    path = s.tmp / "board.json"
+    path.write_text('{"schema_version": 1,\n "run": }\n', encoding="utf-8")
+    return Case(("validate", str(path)), ("board.json", "line 2"))
+
+
+# --- plugins -------------------------------------------------------------------------------------------
+def plugin_case(name: str, **hooks: object) -> Case:
+    return Case(("list", "models"), (f"'{name}'",), plugins={name: _module(name, **hooks)})
+
+
+@case("plugin-unknown-hook")
+def _(s: Setting) -> Case:
+    @hookimpl
+    def harness_add_model(register):  # the hook is harness_add_models
+        pass
+
+    found = plugin_case("typo_plugin", harness_add_model=harness_add_model)
+    return replace(found, names=(*found.names, "'harness_add_model'"))
+
+
+@case("plugin-bad-signature")
+def _(s: Setting) -> Case:
+    @hookimpl
+    def harness_add_models(registry):  # the argument is called 'register'
+        pass
+
+    found = plugin_case("sig_plugin", harness_add_models=harness_add_models)
+    return replace(found, names=(*found.names, "harness_add_models", "registry"))
+
+
+@case("plugin-duplicate-model")
+def _(s: Setting) -> Case:
+    @hookimpl
+    def harness_add_models(register):
+        register.add(ModelSpec("lookup", "fake", "memorise", fit=lambda request: None))
+
+    found = plugin_case("dup_plugin", harness_add_models=harness_add_models)
+    return replace(found, names=(*found.names, "'lookup'", "'fakes'"))
+
+
+@case("plugin-broken-entry-point")
+def _(s: Setting) -> Case:
+    (s.tmp / "broken_plugin.py").write_text("raise ImportError('needs a library that is not installed')\n")
+    dist = s.tmp / "broken_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[harness]\nbroken = broken_plugin\n")
+    s.monkeypatch.syspath_prepend(str(s.tmp))
+    return Case(("list", "models"), ("'broken'", "broken_plugin", "not installed"))
+
+
+# ------------------------------------------------------------------------------------ the doc
+@dataclass(frozen=True)
+class Row:
+    slug: str
+    example: str  # what the user sees, with <...> for the parts that vary
+    exit: int
+
+    def pattern(self) -> re.Pattern[str]:
+        fixed = re.split(r"<[^<>]+>", self.example)
+        return re.compile(".+?".join(map(re.escape, fixed)))
+
+
+@cache
+def doc_rows() -> dict[str, Row]:
+    """The catalogue table: ``| `slug` | what is wrong | `example` | exit |`` rows."""
+    rows: dict[str, Row] = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.fullmatch(r"`[a-z0-9-]+`", cells[0]):
+            continue
+        slug, example = cells[0].strip("`"), cells[2]
+        assert slug not in rows, f"{slug} twice in {DOC.name}"
+        assert example.startswith("`") and example.endswith("`"), f"{slug}: the example is not one code span"
+        rows[slug] = Row(slug, example.strip("`"), int(cells[3]))
+    return rows
+
+
+def test_the_catalogue_and_the_cases_are_the_same_set():
+    assert set(doc_rows()) == set(CASES)
+
+
+@pytest.mark.parametrize("slug", list(CASES))
+def test_bad_input(slug, run_harness, tmp_path, tiny_config, monkeypatch):
+    setting = Setting(tmp_path, tiny_config, monkeypatch, run_harness)
+    made = CASES[slug](setting)
+    code, stdout, stderr = run_harness(*made.argv, plugins=made.plugins)
+    assert code == made.exit, stderr
+    lines = stderr.strip().splitlines()
+    if made.exit == 2:
+        (line,) = lines  # one line, and it is the error: no warning, no traceback
+        assert line.startswith("harness: error: ")
+        assert stdout == ""
+        assert made.out is None or not made.out.exists()  # nothing half-written
+    else:
+        assert not any(other.startswith("harness: error:") for other in lines)
+        (line,) = [other for other in lines if other.startswith("harness: warning: ")]  # one test set overlaps
+        assert (made.out / "leaderboard.json").is_file()  # the run went on to the end
+    for name in made.names:
+        assert name in line, f"{name!r} not in {line!r}"
+    row = doc_rows().get(slug)
+    assert row is not None, f"{DOC.name} has no row {slug!r}; the case printed {line!r}"
+    assert row.exit == code
+    assert row.pattern().fullmatch(line), f"{line!r} does not have the shape of the doc's {row.example!r}"
