@@ -1,4 +1,4 @@
-"""The ``harness`` command: run, list, validate, show, fetch."""
+"""The ``harness`` command: run, list, validate, show, fetch, publish."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Set for `harness run` unless the user set them: the Hugging Face libraries then never reach the hub.
 OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -37,7 +37,11 @@ def _add_run_parser(commands, hooks) -> None:
     run.add_argument("-m", dest="markers", metavar="EXPR", help="select items by marker expression (e.g. 'not slow')")
     run.add_argument("--collect-only", action="store_true", help="print the grid of items and stop")
     run.add_argument("--config", type=Path, help="TOML file pointing tasks at your data, models at weights")
-    run.add_argument("--out", type=Path, help="directory for leaderboard.json (default: runs/<UTC time>)")
+    run.add_argument("--out", type=Path,
+                     help="run directory for leaderboard.json and finished items (default: runs/<UTC time>); "
+                          "running into it again skips the items already finished")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish an interrupted run: as --out RUN_DIR, and RUN_DIR must hold finished items")
     run.add_argument("--profile", default="default", choices=sorted(PROFILES), help="run size (smoke: a quick check, under 3 min on 2 CPU cores)")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     hooks.add_options(run)
@@ -60,6 +64,7 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     show.add_argument("--format", default="table", choices=["table", "markdown", "latex"])
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
+    _add_publish_parser(commands)
     return parser
 
 
@@ -76,27 +81,75 @@ def _add_fetch_parser(commands) -> None:
     fetch.add_argument("--force", action="store_true", help="fetch again even when the weights are already there")
 
 
+def _add_publish_parser(commands) -> None:
+    publish = commands.add_parser(
+        "publish", help="merge runs' leaderboards into one, refusing any text of their private data"
+    )
+    publish.add_argument("runs", nargs="+", type=Path, metavar="RUN.json", help="leaderboards written by harness run")
+    publish.add_argument("--to", type=Path, required=True, metavar="NAME.json",
+                         help="the published leaderboard; if it exists, the runs are added to it")
+    publish.add_argument("--data-root", type=Path, metavar="DIR",
+                         help="where the runs' data files are, if not where the runs read them (their relative "
+                              "paths are then under DIR; absolute ones are looked up by their last parts)")
+
+
 def cmd_run(options: argparse.Namespace, hooks) -> int:
     from harness.config import load_config
     from harness.leaderboard import build_document, validate
     from harness.profiles import get_profile
     from harness.progress import rich_progress
+    from harness.resume import ItemStore
     from harness.runner import build_session, run_session
 
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
+    out_dir = _run_dir(options)
     session = build_session(options, hooks, config, get_profile(options.profile))
+    session.store = None if session.collect_only else ItemStore(out_dir)
     exit_code = run_session(session, hooks, rich_progress)
+    if session.interrupted:
+        print(f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"
+              f"resume with: harness {_resume_command(out_dir)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     document = build_document(session)
     path, artifacts = None, []
     if not session.collect_only:
         validate(document)
-        out_dir = options.out or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(session.started))
         path = hooks.write_leaderboard(document, out_dir)
         if path is not None:
             artifacts = hooks.write_artifacts(document, path.parent)
     hooks.run_finished(session, document, path, exit_code, artifacts)
     return exit_code
+
+
+def _run_dir(options: argparse.Namespace) -> Path:
+    """Where the run keeps its finished items and its leaderboard (checked before anything runs)."""
+    from harness.errors import UsageError
+    from harness.resume import ItemStore
+
+    if options.resume is not None:
+        if options.out is not None and options.out.resolve() != options.resume.resolve():
+            raise UsageError("--resume RUN_DIR is the run directory: give --out only to name the same one")
+        if not ItemStore(options.resume).exists():
+            raise UsageError(f"--resume {options.resume}: no finished items there (looked in {options.resume}/items)")
+        return options.resume
+    return options.out or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _resume_command(out_dir: Path) -> str:
+    """This command line again, with ``--resume`` in place of ``--out``/``--resume``."""
+    argv, kept, skip = sys.argv[1:] if sys.argv[1:2] == ["run"] else ["run"], [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in {"--out", "--resume"}:
+            skip = True
+            continue
+        if arg.startswith(("--out=", "--resume=")):
+            continue
+        kept.append(arg)
+    return " ".join([*kept, "--resume", str(out_dir)])
 
 
 def cmd_list(options: argparse.Namespace, hooks) -> int:
@@ -157,7 +210,16 @@ def cmd_fetch(options: argparse.Namespace, hooks) -> int:
     return fetch_models(options, hooks)
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show, "fetch": cmd_fetch}
+def cmd_publish(options: argparse.Namespace, hooks) -> int:
+    from harness.publish import publish, summary_line
+
+    document = publish(options.runs, options.to, data_root=options.data_root)
+    print(summary_line(options.to, document))
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show, "fetch": cmd_fetch,
+            "publish": cmd_publish}
 
 
 def stay_offline(argv: Sequence[str]) -> None:
@@ -185,7 +247,7 @@ def main(argv: Sequence[str] | None = None, plugins: dict[str, object] | None = 
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

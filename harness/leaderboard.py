@@ -100,7 +100,9 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+@cache
+def git_commit() -> str | None:
+    """The harness checkout's commit, if it runs from a git checkout."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
@@ -143,7 +145,7 @@ def build_document(session: Session) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "run": {
             "harness_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.started)),
             "python": platform.python_version(),
             "torch": _version("torch"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -13,15 +14,17 @@ from harness._cost import measure, training_flops
 from harness._facade import Hooks
 from harness.collect import Item, collect, pick
 from harness.config import RunConfig
-from harness.errors import PluginError
+from harness.errors import PluginError, warnings_held
 from harness.model import FitRequest, ModelSpec
 from harness.profiles import Profile
 from harness.progress import ProgressFactory
 from harness.registry import ModelRegistry, TaskRegistry
+from harness.resume import ItemStore, item_key
 from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskData
 from harness.weights import find_weights, skip_reason
 
 Outcome = Literal["passed", "skipped", "error"]
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ItemReport:
     fit_details: Mapping[str, Any] = field(default_factory=dict)
     traceback: str | None = None
     retained: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for summarise; never written
+    resumed: bool = False  # read back from the run directory, finished by an earlier run
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Session:
     summaries: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> run-level section
     summary_errors: dict[str, str] = field(default_factory=dict)  # task -> traceback
     device: str = "cpu"
+    store: ItemStore | None = None  # finished items of the run directory (resume)
+    interrupted: bool = False  # Ctrl-C: stopped after the last finished item
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -224,15 +230,18 @@ def build_session(
     task_names = pick(options.tasks, tasks.names(), "task")
     seeds = tuple(options.seeds)
     session = Session(options, config, profile, models, tasks, seeds)
-    load_task_data(session, task_names)
-    session.items, session.deselected = collect(
-        [models[n] for n in model_names],
-        [tasks[n] for n in task_names],
-        seeds,
-        lambda spec: skip_reason(spec, config.weight_options(spec.name)),
-        keyword=options.keyword,
-        markers=options.markers,
-    )
+    # Data and weights are checked here, before anything runs; a warning (e.g. test rows seen in
+    # train) is printed only once all of it passed, so bad input shows its one error line alone.
+    with warnings_held():
+        load_task_data(session, task_names)
+        session.items, session.deselected = collect(
+            [models[n] for n in model_names],
+            [tasks[n] for n in task_names],
+            seeds,
+            lambda spec: skip_reason(spec, config.weight_options(spec.name)),
+            keyword=options.keyword,
+            markers=options.markers,
+        )
     return session
 
 
@@ -243,16 +252,31 @@ def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> in
         return 0
     session.device = pick_device(session, getattr(session.options, "device", "auto"))
     fits = FitCache(session, progress)
-    for index, item in enumerate(session.items):
-        if not item.skip_reason:
-            hooks.item_started(item)
-        report = run_item(item, session, fits, progress)
-        fits.release_after(index, item)
-        session.reports.append(report)
-        hooks.item_finished(report)
+    try:
+        for index, item in enumerate(session.items):
+            report = _stored(item, session)
+            if report is None:
+                if not item.skip_reason:
+                    hooks.item_started(item)
+                report = run_item(item, session, fits, progress)
+                if session.store is not None and report.outcome == "passed":
+                    session.store.save(item_key(item, session), report)
+            fits.release_after(index, item)
+            session.reports.append(report)
+            hooks.item_finished(report)
+    except KeyboardInterrupt:  # what finished is saved already; the caller says how to resume
+        session.interrupted = True
+        return EXIT_INTERRUPTED
     summarise_tasks(session)
     session.finished = time.time()
     return 1 if session.counts()["error"] or session.summary_errors else 0
+
+
+def _stored(item: Item, session: Session) -> ItemReport | None:
+    if item.skip_reason or session.store is None or not session.store.exists():
+        return None
+    report = session.store.load(item, item_key(item, session))
+    return None if report is None else dataclasses.replace(report, resumed=True)
 
 
 def summarise_tasks(session: Session) -> None:

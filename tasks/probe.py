@@ -54,7 +54,7 @@ def read_probe_file(path: Path, labels: Sequence[str]) -> list[dict[str, Any]]:
                 str(path), f"{where}: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
                 f"{', '.join(map(repr, unknown))}; known: {', '.join(labels)}"
             )
-        cases.append({**case, "file": path.name})
+        cases.append({**case, "file": path.name, "line": number})  # "line": for messages only
     if not cases:
         raise InputError(str(path), "no probe cases")
     return cases
@@ -64,14 +64,19 @@ def load(request: LoadRequest) -> TaskData:
     labels = request.upstream.labels if request.upstream else ()
     paths = [seed_probe_path(), *(Path(p) for p in (request.options.probe_file or []))]
     cases: list[dict[str, Any]] = []
-    seen: dict[str, Path] = {}
+    seen: dict[str, str] = {}  # id -> where it was first seen
     for path in paths:
         for case in read_probe_file(path, labels):
             if case["id"] in seen:
-                raise InputError(str(path), f"duplicate probe id {case['id']!r} (also in {seen[case['id']]})")
-            seen[case["id"]] = path
+                raise InputError(
+                    str(path), f"line {case['line']}: duplicate probe id {case['id']!r} (also {seen[case['id']]})"
+                )
+            seen[case["id"]] = f"line {case['line']} of {path}"
             cases.append(case)
-    provenance = tuple({"probe_file": str(p), "cases": sum(c["file"] == p.name for c in cases)} for p in paths)
+    provenance = tuple(
+        {"probe_file": str(p), "sha256": read_text_file(p)[1], "cases": sum(c["file"] == p.name for c in cases)}
+        for p in paths
+    )
     return TaskData(labels=labels, extra={"cases": tuple(cases)}, provenance=provenance)
 
 

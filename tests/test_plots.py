@@ -46,7 +46,8 @@ TWO_SEEDS = document(
 
 
 def files_in(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+    """The files of a run directory (not its folder of finished items, harness.resume.ITEMS)."""
+    return {p.name for p in folder.iterdir() if p.is_file()} if folder.exists() else set()
 
 
 def assert_whole_plots(paths: list[Path]) -> None:
@@ -165,7 +166,7 @@ def test_unsafe_split_names_give_safe_file_names(tmp_path):
         for stem in ("f1_vs_training_time", "per_class_f1____site__a__b", "per_class_f1____site__a__b-2")
     }
     assert all(p.parent == tmp_path / "plots" for p in paths)
-    assert files_in(tmp_path) == {"plots"}  # nothing escaped the folder
+    assert {p.name for p in tmp_path.iterdir()} == {"plots"}  # nothing escaped the folder
 
 
 def test_no_passed_indications_result_writes_nothing(tmp_path):

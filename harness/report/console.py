@@ -46,6 +46,8 @@ def harness_item_started(item) -> None:
 def harness_item_finished(report) -> None:
     outcome = report.outcome.upper()
     detail = f" ({report.reason})" if report.reason else f" in {human_seconds(report.seconds)}"
+    if report.resumed:
+        detail += " (finished earlier; read from the run directory)"
     console().print(f"{escape(report.item.name)} [{_STYLE[report.outcome]}]{outcome}[/]{escape(detail)}")
 
 
