@@ -127,6 +127,15 @@ def marker_matches(expression: str, item: Item) -> bool:
 # --- the grid ---------------------------------------------------------------------------
 
 
+def cannot_do(model: ModelSpec, task: TaskSpec) -> str | None:
+    """Why ``model`` cannot take part in ``task`` at all (whatever the machine), or None."""
+    if task.kind == "tagging" and model.tag is None:
+        return "does not tag tokens (it classifies whole texts)"
+    if task.kind == "classification" and model.fit is None:
+        return "does not classify whole texts (it tags tokens)"
+    return None
+
+
 def pick(requested: str, known: Sequence[str], kind: str) -> list[str]:
     """Resolve ``all`` or a comma list of names, failing with the known names listed."""
     if requested.strip() == "all":
@@ -154,7 +163,7 @@ def collect(
     if markers:
         compile_expression(markers)
     reasons = {m.name: skip_reason(m) for m in models}
-    items = [Item(m, t, seed, reasons[m.name]) for seed in seeds for m in models for t in tasks]
+    items = [Item(m, t, seed, cannot_do(m, t) or reasons[m.name]) for seed in seeds for m in models for t in tasks]
     selected = [
         item
         for item in items

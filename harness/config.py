@@ -107,9 +107,10 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
             if key in table and not isinstance(table[key], bool):
                 raise InputError(f"{where}.{key}", f"expected true or false, got {table[key]!r}")
         recipe = _table(f"{where}.recipe", table.get("recipe", {}))
+        allowed = {*models[name].recipe, *models[name].tag_recipe}
         for key in recipe:
-            if key not in models[name].recipe:
-                known = ", ".join(sorted(models[name].recipe)) or "none"
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
                 raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
         _check_class_weighting(f"{where}.recipe", recipe)
     return RunConfig(

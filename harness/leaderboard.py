@@ -134,6 +134,14 @@ def _item(report: ItemReport) -> dict[str, Any]:
     return entry
 
 
+def data_note(session: Session, synthetic: bool) -> str:
+    """Each task's note on its data (synthetic, silver...), or the general one."""
+    notes = list(dict.fromkeys(task_data.note for task_data in session.data.values() if task_data.note))
+    if notes:
+        return " ".join(notes)
+    return SYNTHETIC_NOTE if synthetic else REAL_NOTE
+
+
 def build_document(session: Session) -> dict[str, Any]:
     from harness import __version__
 
@@ -161,7 +169,7 @@ def build_document(session: Session) -> dict[str, Any]:
                 "markers": options.markers,
             },
             "synthetic_data": synthetic,
-            "data_note": SYNTHETIC_NOTE if synthetic else REAL_NOTE,
+            "data_note": data_note(session, synthetic),
             "data": data,
             "summary": session.counts(),
             "duration_seconds": round(finished - session.started, 3),

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from harness.data import LabelledSplit
     from harness.progress import ProgressFactory
+    from harness.tagged import TaggedSplit
 
 ScoreKind = Literal["sigmoid", "probability", "rule", "label_distribution"]
 
@@ -91,6 +92,35 @@ class FitRequest:
     trust_remote_code: bool = False  # the user opted in to this model's own modelling code
 
 
+class FittedTagger(Protocol):
+    """A trained token tagger (IOB2 tags per word), as returned by :attr:`ModelSpec.tag`."""
+
+    params: int
+    trainable_params: int
+    details: Mapping[str, Any]
+
+    def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One valid IOB2 tag per word of every sentence (tags from ``TagRequest.tag_set``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TagRequest:
+    """Everything a model plugin needs to train one token tagger (the ``ner`` task)."""
+
+    spec: ModelSpec
+    tag_set: tuple[str, ...]  # "O" first, then B-/I- of each entity type, e.g. ("O", "B-Chemical", "I-Chemical")
+    train: TaggedSplit
+    eval: TaggedSplit
+    seed: int
+    recipe: Mapping[str, Any]
+    device: str
+    weights: str | None
+    progress: ProgressFactory
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One registered model: a family, a fine-tuning regime and how to fit it.
@@ -102,7 +132,7 @@ class ModelSpec:
     name: str
     family: str
     fine_tuning_regime: str
-    fit: Callable[[FitRequest], FittedClassifier]
+    fit: Callable[[FitRequest], FittedClassifier] | None  # None: the model does not classify texts
     params: int | None = None
     pretraining_domain: str = "none"
     tokenization: str = "none"
@@ -118,9 +148,13 @@ class ModelSpec:
     cpu_recipe: Mapping[str, Any] = field(default_factory=dict)
     study: str = ""  # where the recipe comes from, e.g. the seed study that used this model
     description: str = ""
+    # Token tagging (the ``ner`` task): None if the model does not tag. Its recipe is ``recipe``
+    # with ``tag_recipe`` over it (e.g. the NER study's QLoRA rank), then the profile's changes.
+    tag: Callable[[TagRequest], FittedTagger] | None = None
+    tag_recipe: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = set(self.cpu_recipe) - set(self.recipe)
+        unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)
         if unknown:
             raise ValueError(f"model {self.name!r}: cpu_recipe keys {sorted(unknown)} are not recipe keys")
 

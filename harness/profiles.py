@@ -26,12 +26,13 @@ class Profile:
     def task_table(self, task: str, table: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.task_defaults.get(task, {}), **table}
 
-    def recipe_for(self, model: ModelSpec, device: str = "cpu") -> dict[str, Any]:
-        """The model's recipe as this profile runs it on ``device`` (config overrides come later)."""
-        recipe = dict(model.recipe)
+    def recipe_for(self, model: ModelSpec, device: str = "cpu", tagging: bool = False) -> dict[str, Any]:
+        """The model's recipe as this profile runs it on ``device`` (config overrides come later);
+        for a tagging task, with the model's ``tag_recipe`` over its ``recipe``."""
+        recipe = {**model.recipe, **(model.tag_recipe if tagging else {})}
         if self.cpu_recipes and device == "cpu":
             recipe.update(model.cpu_recipe)
-        recipe.update({key: value for key, value in self.recipe.items() if key in model.recipe})
+        recipe.update({key: value for key, value in self.recipe.items() if key in recipe})
         return recipe
 
     def shrink(self, data: TaskData) -> TaskData:

@@ -58,7 +58,8 @@ def item_key(item: Item, session: Session) -> str:
     from harness.leaderboard import git_commit
 
     model, task = item.model, item.task
-    recipe = {**session.profile.recipe_for(model, session.device), **session.config.recipe_for(model.name)}
+    tagging = session.tasks[task.fits_on].kind == "tagging"
+    recipe = {**session.profile.recipe_for(model, session.device, tagging), **session.config.recipe_for(model.name)}
     tasks = [task.name] if task.fits_on == task.name else [task.fits_on, task.name]
     basis = {
         "format": FORMAT,

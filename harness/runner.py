@@ -15,11 +15,12 @@ from harness._facade import Hooks
 from harness.collect import Item, collect, pick
 from harness.config import RunConfig
 from harness.errors import PluginError, warnings_held
-from harness.model import FitRequest, ModelSpec
+from harness.model import FitRequest, ModelSpec, TagRequest
 from harness.profiles import Profile
 from harness.progress import ProgressFactory
 from harness.registry import ModelRegistry, TaskRegistry
 from harness.resume import ItemStore, item_key
+from harness.tagged import tag_set
 from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskData
 from harness.weights import find_weights, skip_reason
 
@@ -140,25 +141,24 @@ class FitCache:
     def _fit(self, model: ModelSpec, task: str, seed: int) -> Fit:
         session = self.session
         data = session.data[task]
+        tagging = session.tasks[task].kind == "tagging"
         options = session.config.weight_options(model.name)
         weights, _ = find_weights(model, options)
-        recipe = {**session.profile.recipe_for(model, session.device), **session.config.recipe_for(model.name)}
-        request = FitRequest(
-            spec=model,
-            labels=data.labels,
-            train=data.splits["train"],
-            eval=data.splits["eval"],
-            seed=seed,
-            recipe=recipe,
-            device=session.device,
-            weights=str(weights) if weights else None,
-            progress=self.progress,
-            allow_pickle=options.allow_pickle,
-            trust_remote_code=options.trust_remote_code,
-        )
+        recipe = {
+            **session.profile.recipe_for(model, session.device, tagging=tagging),
+            **session.config.recipe_for(model.name),
+        }
+        common = {
+            "spec": model, "train": data.splits["train"], "eval": data.splits["eval"], "seed": seed, "recipe": recipe,
+            "device": session.device, "weights": str(weights) if weights else None, "progress": self.progress,
+            "allow_pickle": options.allow_pickle, "trust_remote_code": options.trust_remote_code,
+        }
         with measure() as cost:
-            classifier = model.fit(request)
-        return Fit(classifier, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
+            if tagging:
+                fitted = model.tag(TagRequest(tag_set=tag_set(data.labels), **common))
+            else:
+                fitted = model.fit(FitRequest(labels=data.labels, **common))
+        return Fit(fitted, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
 
     def release_after(self, index: int, item: Item) -> None:
         if self._last_use.get(item.fit_key) == index:

@@ -264,10 +264,12 @@ def all_tables(document: dict[str, Any]) -> list[Table]:
     tables.extend(tokenisation_tables(document))
     # Imported here: those modules import this one.
     from harness.tables_evidence import evidence_tables
+    from harness.tables_ner import ner_tables
     from harness.tables_robustness import robustness_tables
 
     tables.extend(robustness_tables(document))
     tables.extend(evidence_tables(document))
+    tables.extend(ner_tables(document))
     return [t for t in tables if t is not None]
 
 

@@ -6,7 +6,9 @@ import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.errors import InputError
 
 if TYPE_CHECKING:
     from harness.data import LabelledSplit
@@ -26,6 +28,7 @@ class TaskData:
     splits: Mapping[str, LabelledSplit] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     provenance: tuple[Mapping[str, Any], ...] = ()
+    note: str = ""  # what a reader of the results must know about this data (e.g. that it is synthetic)
 
     @property
     def test_splits(self) -> dict[str, LabelledSplit]:
@@ -50,11 +53,59 @@ class LoadRequest:
         return f"{self.config_path or '<defaults>'}: {name}"
 
 
+def gather_splits(
+    request: LoadRequest,
+    task: str,
+    read_user: Callable[[str, Mapping[str, Any], str], Any],
+    read_embedded: Callable[[str], Any],
+    embedded_tests: tuple[str, ...],
+    split_keys: frozenset[str],
+) -> dict[str, Any]:
+    """A task's splits from its ``[tasks.TASK]`` table, the same way for every task.
+
+    ``train`` and ``eval`` are the user's (a path, or a table with ``path``) or embedded; the
+    embedded test sets stay unless ``keep_embedded_tests = false``; each
+    ``[tasks.TASK.tests.NAME]`` adds a test set. ``read_user(name, table, where)`` gets a table
+    whose keys are checked against ``split_keys`` and which has a string ``path``.
+    """
+    def user(name: str, value: Any, where: str) -> Any:
+        table: Mapping[str, Any] = {"path": value} if isinstance(value, str) else value
+        if not isinstance(table, Mapping):
+            raise InputError(where, "expected a path or a table with 'path'")
+        for key in table:
+            if key not in split_keys:
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(split_keys))}")
+        if not isinstance(table.get("path"), str):
+            raise InputError(where, "missing 'path'")
+        return read_user(name, table, where)
+
+    table = request.table
+    splits: dict[str, Any] = {}
+    for name in ("train", "eval"):
+        where = request.key(f"tasks.{task}.{name}")
+        splits[name] = user(name, table[name], where) if name in table else read_embedded(name)
+    if table.get("keep_embedded_tests", True):
+        for name in embedded_tests:
+            splits[name] = read_embedded(name)
+    tests = table.get("tests", {})
+    if not isinstance(tests, Mapping):
+        raise InputError(request.key(f"tasks.{task}.tests"), f"expected tables [tasks.{task}.tests.NAME]")
+    for name, value in tests.items():
+        where = request.key(f"tasks.{task}.tests.{name}")
+        if name in {"train", "eval"}:
+            raise InputError(where, "a test set cannot be named train or eval")
+        splits[name] = user(name, value, where)
+    if not any(name not in {"train", "eval"} for name in splits):
+        raise InputError(request.key(f"tasks.{task}"), f"no test set left: add [tasks.{task}.tests.NAME]")
+    return splits
+
+
 @dataclass(frozen=True)
 class Fit:
-    """A fitted classifier plus what it cost; shared by every task that scores it."""
+    """A fitted classifier (or, for a tagging task, tagger) plus what it cost; shared by every
+    task that scores it."""
 
-    classifier: FittedClassifier
+    classifier: FittedClassifier  # a FittedTagger for tagging tasks
     train_seconds: float
     peak_rss_mb: float | None
     peak_cuda_mb: float | None
@@ -117,3 +168,7 @@ class TaskSpec:
     markers: tuple[str, ...] = ()
     config_keys: frozenset[str] = frozenset()  # keys allowed in [tasks.NAME]
     summarise: Callable[[SummaryRequest], Mapping[str, Any]] | None = None
+    # What the task fits: "classification" (ModelSpec.fit, FitRequest; splits are LabelledSplit)
+    # or "tagging" (ModelSpec.tag, TagRequest; splits are harness.tagged.TaggedSplit and
+    # ``TaskData.labels`` are the entity types). Models without that ability are skipped.
+    kind: Literal["classification", "tagging"] = "classification"

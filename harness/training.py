@@ -148,14 +148,23 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Features:
         return []
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
     features = [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
-    # A decoder adds no special tokens, so a text its tokenizer drops entirely (e.g. only
-    # characters outside its vocabulary) would give an empty row: it gets one unknown token.
-    filler = next((t for t in (tokenizer.unk_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None), 0)
     for feature in features:
-        if not feature["input_ids"]:
-            for key in feature:
-                feature[key] = [filler] if key == "input_ids" else [1 if key == "attention_mask" else 0]
+        fill_empty(tokenizer, feature)
     return features
+
+
+def fill_empty(tokenizer: Any, feature: dict[str, list[int]]) -> bool:
+    """Give an empty row one unknown token in place (True if it was empty).
+
+    A decoder adds no special tokens, so a text its tokenizer drops entirely (e.g. only
+    characters outside its vocabulary) would give an empty row, which no model can run on.
+    """
+    if feature["input_ids"]:
+        return False
+    filler = next((t for t in (tokenizer.unk_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None), 0)
+    for key in feature:
+        feature[key] = [filler] if key == "input_ids" else [1 if key == "attention_mask" else 0]
+    return True
 
 
 def length_grouped_batches(
@@ -358,29 +367,46 @@ def predict_logits(
     ``sizes.eval`` starts the passes at that size and is lowered to the size that fitted, so a
     caller that keeps ``sizes`` does not hit the error again. Without it: the recipe's size.
     """
-    import torch
-
     sizes = sizes if sizes is not None else BatchSizes.from_config(config)
     features = encode(tokenizer, texts, config.max_length)
     logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
     batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
     dtype = inference_dtype(device, config)
 
-    def predict_batch(rows: np.ndarray, size: int) -> None:
-        for part in chunks(rows, size):
-            inputs = collate(tokenizer, [features[i] for i in part], config).to(device)
-            with autocast(device, dtype):
-                logits[part] = model(**inputs).logits.float().cpu().numpy()
+    def predict_part(part: np.ndarray) -> None:
+        inputs = collate(tokenizer, [features[i] for i in part], config).to(device)
+        with autocast(device, dtype):
+            logits[part] = model(**inputs).logits.float().cpu().numpy()
 
     model.eval()
+    predict_in_batches(batches, sizes, predict_part, progress, description)
+    return logits
+
+
+def predict_in_batches(
+    batches: Sequence[np.ndarray], sizes: BatchSizes, predict_part: Callable[[np.ndarray], None],
+    progress: ProgressFactory = no_progress, description: str = "predict",
+) -> None:
+    """``predict_part(rows)`` over every batch under ``torch.inference_mode``, each batch in passes
+    of ``sizes.eval`` rows: a pass that runs out of GPU memory is split into halves (down to one
+    row) and ``sizes.eval`` is lowered to the size that fitted, for this and later batches.
+
+    Shared by every prediction loop (classification logits, token tags); ``predict_part`` stores
+    its results itself, so a retried batch simply overwrites what a failed pass wrote.
+    """
+    import torch
+
+    def run(rows: np.ndarray, size: int) -> None:
+        for part in chunks(rows, size):
+            predict_part(part)
+
     with torch.inference_mode(), progress(description, len(batches)) as advance:
         for rows in batches:
             _, sizes.eval, retries = halve_on_out_of_memory(
-                lambda size, rows=rows: predict_batch(rows, size), sizes.eval, len(rows), "prediction"
+                lambda size, rows=rows: run(rows, size), sizes.eval, len(rows), "prediction"
             )
             sizes.retries += retries
             advance()
-    return logits
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -469,21 +495,39 @@ def _train_epoch(
     dtype = autocast_dtype(device, config)
     weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
 
-    def accumulate(rows: np.ndarray, size: int) -> tuple[float, int]:
-        stepper.zero_grad()  # a retry starts over: a failed pass may have left partial gradients
-        loss_sum, tokens = 0.0, 0
-        for part in chunks(rows, size):
-            # Each pass's mean loss weighted by its share of the batch: the summed gradient is
-            # the gradient of the whole batch's mean loss, as if it had run in one pass.
-            loss, part_tokens = _backward(
-                model, tokenizer, features, targets, part, len(part) / len(rows), config, device, dtype, weight,
-                stepper,
-            )
-            loss_sum, tokens = loss_sum + loss * len(part), tokens + part_tokens
-        return loss_sum, tokens
+    def backward(part: np.ndarray, share: float) -> tuple[float, int]:
+        return _backward(model, tokenizer, features, targets, part, share, config, device, dtype, weight, stepper)
 
     model.train()
-    total_loss, tokens = 0.0, 0
+    return accumulated_epoch(batches, stepper, sizes, backward, advance)
+
+
+def accumulated_epoch(
+    batches: Sequence[np.ndarray], stepper: _Stepper, sizes: BatchSizes,
+    backward: Callable[[np.ndarray, float], tuple[float, int]], advance: Callable[[int], None],
+    weight_of: Callable[[np.ndarray], float] = len,
+) -> _EpochTotals:
+    """One optimizer step per batch, each batch in passes of ``sizes.micro`` rows (lowered, for
+    this and later batches, when a pass runs out of GPU memory).
+
+    ``backward(rows, share)`` runs forward and backward over ``rows`` with its mean loss scaled by
+    ``share`` and returns (that unscaled mean loss, the tokens of the padded pass). A pass's share
+    is ``weight_of(its rows) / weight_of(the batch's rows)``: rows for a per-row loss (the default),
+    labelled tokens for a per-token one, so the summed gradient is the gradient of the whole batch's
+    mean loss, as if it had run in one pass. The epoch's loss is the mean over that weight.
+    Shared by every training loop (classification, token tagging).
+    """
+
+    def accumulate(rows: np.ndarray, size: int) -> tuple[float, int]:
+        stepper.zero_grad()  # a retry starts over: a failed pass may have left partial gradients
+        loss_sum, tokens, total = 0.0, 0, weight_of(rows)
+        for part in chunks(rows, size):
+            part_weight = weight_of(part)
+            loss, part_tokens = backward(part, part_weight / total if total else 0.0)
+            loss_sum, tokens = loss_sum + loss * part_weight, tokens + part_tokens
+        return loss_sum, tokens
+
+    total_loss, total_weight, tokens = 0.0, 0.0, 0
     for rows in batches:
         (loss_sum, batch_tokens), sizes.micro, retries = halve_on_out_of_memory(
             lambda size, rows=rows: accumulate(rows, size), sizes.micro, len(rows), "training", stepper.zero_grad
@@ -491,9 +535,10 @@ def _train_epoch(
         sizes.retries += retries
         stepper.step()
         total_loss += loss_sum
+        total_weight += weight_of(rows)
         tokens += batch_tokens
         advance(1)
-    return _EpochTotals(total_loss / max(1, len(features)), tokens)
+    return _EpochTotals(total_loss / max(1, total_weight), tokens)
 
 
 def _backward(
@@ -550,6 +595,22 @@ def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, con
     return _Stepper(optimizer, scheduler, scaler, parameters, config.max_grad_norm)
 
 
+def optimizer_stepper(
+    model: Any, config: TrainingConfig, device: str, head_prefixes: Sequence[str], train_rows: int
+) -> _Stepper:
+    """AdamW over the trainable parameters (``head_lr`` for ``head_prefixes``), the linear
+    schedule over ``epochs`` x the batches of ``train_rows`` rows, and a GradScaler when the
+    device trains under fp16 autocast."""
+    import torch
+
+    total_steps = math.ceil(train_rows / config.batch_size) * config.epochs
+    optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr)
+    scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    fp16 = autocast_dtype(device, config) == torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 gradients underflow without it
+    return _optimizer_step(model, optimizer, scheduler, scaler, config)
+
+
 def train_classifier(
     model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()
 ) -> TrainingResult:
@@ -568,13 +629,7 @@ def train_classifier(
     features = encode(tokenizer, train.texts, config.max_length)
     lengths = [len(f["input_ids"]) for f in features]
     rng = np.random.default_rng(request.seed)
-    steps_per_epoch = math.ceil(len(features) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr)
-    scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
-    fp16 = autocast_dtype(request.device, config) == torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 gradients underflow without it
-    stepper = _optimizer_step(model, optimizer, scheduler, scaler, config)
+    stepper = optimizer_stepper(model, config, request.device, head_prefixes, len(features))
     sizes = BatchSizes.from_config(config)
 
     history: list[EpochRecord] = []

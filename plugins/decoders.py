@@ -6,6 +6,13 @@ one forward pass per input, the last non-padding token's hidden state through a 
 through ``modules_to_save``); for QLoRA the frozen body is first quantised to 4-bit NF4 by
 bitsandbytes. Training is the shared loop of :mod:`harness.training`.
 
+As a token tagger (the ``ner`` task, :func:`tag_decoder`) the same decoder is loaded as
+``AutoModelForTokenClassification``: the ``score`` head on every token's last hidden state, the
+first sub-word of each word labelled (:mod:`harness.tagging`), again one forward pass and no
+generation; LoRA and QLoRA as above. Llama, Mistral, Qwen2 and Gemma 1-2 have that class in
+transformers 5.x; Gemma 3 does not, so the MedGemma specs register no tagger (the ``ner`` task
+skips them), and a Gemma 3 checkpoint given to another spec stops with that reason.
+
 Details that fail silently if missed (shared/FINDINGS.md):
 
 - Decoders have no padding token. Without ``pad_token_id`` in the config, batches of more than
@@ -36,7 +43,7 @@ from typing import Any
 from unittest import mock
 
 from harness import ModelSpec, PluginError, hookimpl
-from harness.model import FitRequest, FittedClassifier
+from harness.model import FitRequest, FittedClassifier, FittedTagger, TagRequest
 from harness.plugins.encoders import SEED_000, SEED_002
 from harness.progress import ProgressFactory, no_progress
 
@@ -142,7 +149,7 @@ def _no_gguf_bars() -> Any:
     return mock.patch.object(reader, "tqdm", lambda iterable, **_: iterable)
 
 
-def weights_folder(request: FitRequest) -> Path:
+def weights_folder(request: FitRequest | TagRequest) -> Path:
     if request.weights is None:
         raise PluginError("decoders", f"model {request.spec.name!r} needs local weights and none were given")
     folder = Path(request.weights)
@@ -163,7 +170,8 @@ def compute_dtype(name: str, device: str) -> Any:
     return torch.float32
 
 
-def quantization_config(recipe: dict[str, Any], device: str) -> Any:
+def quantization_config(recipe: dict[str, Any], device: str, keep: list[str] | None = None) -> Any:
+    """NF4 for the body; ``keep`` names modules left unquantised (None: transformers' choice)."""
     from transformers import BitsAndBytesConfig
 
     if recipe.get("quantization") != "nf4":
@@ -173,33 +181,88 @@ def quantization_config(recipe: dict[str, Any], device: str) -> Any:
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=bool(recipe.get("double_quant", True)),
         bnb_4bit_compute_dtype=compute_dtype(recipe.get("compute_dtype", "bfloat16"), device),
+        llm_int8_skip_modules=keep,
     )
 
 
 def load_decoder(request: FitRequest, quantized: bool) -> tuple[Any, Any]:
     """(model, tokenizer): a sequence-classification decoder with a padding token."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
+
+    return _load(
+        request, quantized, AutoModelForSequenceClassification, request.labels,
+        problem_type="multi_label_classification",
+    )
+
+
+def load_tagging_decoder(request: TagRequest, quantized: bool) -> tuple[Any, Any]:
+    """(model, tokenizer): a token-classification decoder (a linear ``score`` head on every
+    token's last hidden state, one label per tag) with a padding token.
+
+    A model type without a ``...ForTokenClassification`` class in the installed transformers
+    (Gemma 3 in 5.x) is a PluginError naming it, raised before any weights load.
+    """
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    folder = weights_folder(request)
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=request.trust_remote_code)
+    check_tags(request.spec.name, config)
+    # transformers keeps the model's last parameter out of 4-bit by name minus ".weight": that is
+    # the bias-free `score` of a sequence classifier, but a token classifier's `score` has a bias
+    # (its last parameter is "score.bias"), so without naming it the new head would be quantised.
+    return _load(request, quantized, AutoModelForTokenClassification, tuple(request.tag_set), folder=folder,
+                 keep=["score"])
+
+
+def token_classification_class(config: Any) -> str | None:
+    """The name of transformers' token-classification class for ``config``'s model type, if any."""
+    from transformers import AutoModelForTokenClassification
+
+    mapping = AutoModelForTokenClassification._model_mapping
+    try:
+        return mapping[type(config)].__name__
+    except KeyError:
+        return None
+
+
+def check_tags(name: str, config: Any) -> None:
+    remote = (getattr(config, "auto_map", None) or {}).get("AutoModelForTokenClassification")
+    if token_classification_class(config) is not None or remote:
+        return
+    import transformers
+
+    raise PluginError(
+        "decoders",
+        f"model {name!r} cannot tag: transformers {transformers.__version__} has no token-classification class "
+        f"for model type {config.model_type!r} ({type(config).__name__}); token tagging needs one",
+    )
+
+
+def _load(
+    request: FitRequest | TagRequest, quantized: bool, auto_class: Any, labels: tuple[str, ...],
+    folder: Path | None = None, keep: list[str] | None = None, **options: Any,
+) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoTokenizer
 
     from harness.training import quiet_transformers
 
-    folder = weights_folder(request)
+    folder = folder if folder is not None else weights_folder(request)
     common = {"local_files_only": True, "trust_remote_code": request.trust_remote_code}
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(folder, **common)
         config = AutoConfig.from_pretrained(folder, **common)
-        options: dict[str, Any] = {
+        options.update({
             "use_safetensors": not request.allow_pickle,
-            "num_labels": len(request.labels),
-            "problem_type": "multi_label_classification",
-            "id2label": dict(enumerate(request.labels)),
-            "label2id": {label: i for i, label in enumerate(request.labels)},
-        }
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {label: i for i, label in enumerate(labels)},
+        })
         if config.model_type == "gemma2":
             options["attn_implementation"] = "eager"  # Gemma 2 supports nothing else
         if quantized:
-            options["quantization_config"] = quantization_config(dict(request.recipe), request.device)
+            options["quantization_config"] = quantization_config(dict(request.recipe), request.device, keep)
             options["device_map"] = {"": request.device}
-        model = AutoModelForSequenceClassification.from_pretrained(folder, **common, **options)
+        model = auto_class.from_pretrained(folder, **common, **options)
     set_padding(model, tokenizer)
     return model, tokenizer
 
@@ -230,16 +293,19 @@ def keep_4bit_trainable(model: Any) -> int:
     return len(layers)
 
 
-def add_lora(model: Any, recipe: dict[str, Any], quantized: bool) -> Any:
+def add_lora(model: Any, recipe: dict[str, Any], quantized: bool, task: str = "SEQ_CLS") -> Any:
+    """LoRA on ``recipe["target_modules"]``; ``task`` is peft's task type: "SEQ_CLS" for a
+    classifier, "TOKEN_CLS" for a tagger. Both keep the new ``score`` head trained in full
+    (peft's ``modules_to_save`` for these task types is ``classifier`` and ``score``)."""
     _quiet_known_notices()
     checkpointing = bool(recipe.get("gradient_checkpointing"))
     with warnings.catch_warnings():
         # peft 0.21 reads transformers' renamed `is_gradient_checkpointing`: a FutureWarning per fit.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return _add_lora(model, recipe, quantized, checkpointing)
+        return _add_lora(model, recipe, quantized, checkpointing, task)
 
 
-def _add_lora(model: Any, recipe: dict[str, Any], quantized: bool, checkpointing: bool) -> Any:
+def _add_lora(model: Any, recipe: dict[str, Any], quantized: bool, checkpointing: bool, task: str) -> Any:
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
     if quantized:
@@ -250,12 +316,16 @@ def _add_lora(model: Any, recipe: dict[str, Any], quantized: bool, checkpointing
         keep_4bit_trainable(model)
     elif checkpointing:
         model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks need an input grad
+    targets = recipe["target_modules"]
     config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,  # keeps the new `score` head fully trainable (modules_to_save)
+        task_type=TaskType(task),  # keeps the new `score` head fully trainable (modules_to_save)
         r=int(recipe["lora_r"]),
         lora_alpha=int(recipe["lora_alpha"]),
         lora_dropout=float(recipe["lora_dropout"]),
-        target_modules=recipe["target_modules"],
+        target_modules=targets,
+        # peft's "all-linear" leaves out a SEQ_CLS head by itself, not a TOKEN_CLS one: without
+        # this it would put an adapter on `score`, which modules_to_save then cannot wrap.
+        exclude_modules=["score"] if targets == "all-linear" and task == "TOKEN_CLS" else None,
     )
     return get_peft_model(model, config)
 
@@ -287,11 +357,33 @@ def fit_decoder(request: FitRequest, quantized: bool) -> FittedClassifier:
     training.seed_everything(request.seed)  # the new head and the adapters are initialised here
     model, tokenizer = load_decoder(request, quantized)
     model = add_lora(model, recipe, quantized)
-    return training.fine_tune(
-        model, tokenizer, request, head_prefixes(model),
-        lora={key: recipe[key] for key in ("lora_r", "lora_alpha", "lora_dropout", "target_modules")},
-        quantization=_describe_quantization(model) if quantized else None,
-        pad_token=tokenizer.pad_token,
+    details = _fit_details(model, tokenizer, recipe, quantized)
+    return training.fine_tune(model, tokenizer, request, head_prefixes(model), **details)
+
+
+def _fit_details(model: Any, tokenizer: Any, recipe: dict[str, Any], quantized: bool) -> dict[str, Any]:
+    return {
+        "lora": {key: recipe[key] for key in ("lora_r", "lora_alpha", "lora_dropout", "target_modules")},
+        "quantization": _describe_quantization(model) if quantized else None,
+        "pad_token": tokenizer.pad_token,
+    }
+
+
+def tag_decoder(request: TagRequest) -> FittedTagger:
+    """A decoder as a token tagger: ``AutoModelForTokenClassification`` (one forward pass, a
+    linear ``score`` head on each word's first token, no generation), LoRA on the recipe's
+    target modules with the head trained in full, and for a recipe with ``quantization`` the
+    same 4-bit QLoRA path as classification (the AVX512-BF16 fix included)."""
+    from harness import tagging, training
+
+    recipe = dict(request.recipe)
+    quantized = recipe.get("quantization") is not None
+    training.seed_everything(request.seed)  # the new head and the adapters are initialised here
+    model, tokenizer = load_tagging_decoder(request, quantized)
+    model = add_lora(model, recipe, quantized, task="TOKEN_CLS")
+    return tagging.fine_tune_tagger(
+        model, tokenizer, request, head_prefixes(model), **_fit_details(model, tokenizer, recipe, quantized),
+        padding_side=tokenizer.padding_side,
     )
 
 
@@ -329,6 +421,7 @@ def smollm2_spec(name: str, regime: str, fit: Any, recipe: dict[str, Any], cpu: 
         family="decoder",
         fine_tuning_regime=regime,
         fit=fit,
+        tag=tag_decoder,
         params=134_515_008 + 576 * 12,  # counted from the dequantised GGUF, plus the 12-label head
         pretraining_domain="general web, code, maths (11T tokens)",
         tokenization="BPE (byte-level, 49k)",
@@ -353,6 +446,8 @@ def _big(name: str, hub_id: str, params: int, domain: str, tokenization: str, re
         family="decoder",
         fine_tuning_regime=regime,
         fit=fit_qlora if quantized else fit_lora,
+        # transformers has no Gemma3ForTokenClassification: MedGemma cannot tag (skipped for ner).
+        tag=None if "Gemma 3" in domain else tag_decoder,
         params=params,
         pretraining_domain=domain,
         tokenization=tokenization,

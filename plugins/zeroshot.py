@@ -223,6 +223,7 @@ def harness_add_models(register: Any) -> None:
         dataclasses.replace(
             spec,
             params=134_515_008,
+            tag=None,  # answers with a category; tagging tokens would need training
             needs=("torch", "transformers", "gguf"),
             markers=("transformer", "decoder", "zeroshot", "slow"),
             study="seed 000 / 001 (zero-shot GPT-4 and in-context baselines), with a local model",

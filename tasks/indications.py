@@ -19,9 +19,10 @@ from harness.calibration import class_calibration
 from harness.data import LabelledSplit, load_split
 from harness.errors import warn
 from harness.evidence import compare_models, overlap_report, seen_in, site_shift
+from harness.leaderboard import SYNTHETIC_NOTE
 from harness.metrics import multilabel_report
 from harness.stats import bootstrap_ci
-from harness.task import SummaryRequest
+from harness.task import SummaryRequest, gather_splits
 from harness.thresholds import apply_tuned, tune_thresholds
 from harness.tasks import indication_terms
 from harness.tokenisation import analyse, clinical_terms
@@ -56,15 +57,7 @@ def _embedded(split: str) -> LabelledSplit:
     )
 
 
-def _user_split(name: str, value: Any, where: str, request: LoadRequest) -> LabelledSplit:
-    table: Mapping[str, Any] = {"path": value} if isinstance(value, str) else value
-    if not isinstance(table, Mapping):
-        raise InputError(where, "expected a path or a table with 'path'")
-    for key in table:
-        if key not in SPLIT_KEYS:
-            raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(SPLIT_KEYS))}")
-    if not isinstance(table.get("path"), str):
-        raise InputError(where, "missing 'path'")
+def _user_split(name: str, table: Mapping[str, Any], where: str, request: LoadRequest) -> LabelledSplit:
     label_columns = table.get("label_columns", {})
     if isinstance(label_columns, list):  # columns given in category order
         if len(label_columns) != len(CATEGORIES):
@@ -123,25 +116,10 @@ def _evidence_settings(request: LoadRequest, tests: list[str]) -> EvidenceSettin
 
 
 def load(request: LoadRequest) -> TaskData:
-    table = request.table
-    splits: dict[str, LabelledSplit] = {}
-    for name in ("train", "eval"):
-        if name in table:
-            splits[name] = _user_split(name, table[name], request.key(f"tasks.{NAME}.{name}"), request)
-        else:
-            splits[name] = _embedded(name)
-    if table.get("keep_embedded_tests", True):
-        for name in ("internal", "external"):
-            splits[name] = _embedded(name)
-    tests = table.get("tests", {})
-    if not isinstance(tests, Mapping):
-        raise InputError(request.key(f"tasks.{NAME}.tests"), "expected tables [tasks.indications.tests.NAME]")
-    for name, value in tests.items():
-        if name in {"train", "eval"}:
-            raise InputError(request.key(f"tasks.{NAME}.tests.{name}"), "a test set cannot be named train or eval")
-        splits[name] = _user_split(name, value, request.key(f"tasks.{NAME}.tests.{name}"), request)
-    if not any(name not in {"train", "eval"} for name in splits):
-        raise InputError(request.key(f"tasks.{NAME}"), "no test set left: add [tasks.indications.tests.NAME]")
+    splits: dict[str, LabelledSplit] = gather_splits(
+        request, NAME, lambda name, table, where: _user_split(name, table, where, request), _embedded,
+        ("internal", "external"), SPLIT_KEYS,
+    )
     tests = [name for name in splits if name not in {"train", "eval"}]
     evidence = _evidence_settings(request, tests)
     _warn_about_overlap(splits["train"], [splits[name] for name in tests])
@@ -150,6 +128,7 @@ def load(request: LoadRequest) -> TaskData:
         splits=splits,
         extra={"evidence": evidence},
         provenance=tuple(split.provenance(CATEGORIES) for split in splits.values()),
+        note=SYNTHETIC_NOTE if any(split.synthetic for split in splits.values()) else "",
     )
 
 

@@ -283,6 +283,40 @@ def _(s: Setting) -> Case:
     return probe_case(s, [probe_json(), probe_json(input="cap")], "'mine-1'")
 
 
+# --- the ner task's files -----------------------------------------------------------------------------
+NER_TRAIN = "aspirin\tB-Chemical\ntreats\tO\nheadache\tB-Disease\n"
+
+
+def ner_case(s: Setting, name: str, content: str, *names: str) -> Case:
+    """The ``ner`` task with a good train/eval split and the test set ``name`` holding ``content``."""
+    (s.tmp / "train.conll").write_text(NER_TRAIN, encoding="utf-8")
+    (s.tmp / name).write_text(content, encoding="utf-8")
+    config = config_file(s, '[tasks.ner]\ntrain = "train.conll"\neval = "train.conll"\nkeep_embedded_tests = false\n'
+                            f'[tasks.ner.tests.ward]\npath = "{name}"\n')
+    return run_case(s, config, name, *names, models="gazetteer", extra=("--tasks", "ner"))
+
+
+@case("ner-not-iob2")
+def _(s: Setting) -> Case:
+    return ner_case(s, "bad.conll", NER_TRAIN.replace("B-Disease", "I-Disease"), "line 3", "'I-Disease'")
+
+
+@case("ner-unknown-entity-type")
+def _(s: Setting) -> Case:
+    return ner_case(s, "gene.conll", "gene\tB-Gene\n", "'Gene'")
+
+
+@case("ner-span-off-token-boundary")
+def _(s: Setting) -> Case:
+    line = {"text": "aspirin treats", "entities": [{"start": 0, "end": 5, "label": "Chemical"}]}
+    return ner_case(s, "off.jsonl", json.dumps(line) + "\n", "line 1", "0-5")
+
+
+@case("ner-jsonl-unknown-key")
+def _(s: Setting) -> Case:
+    return ner_case(s, "key.jsonl", json.dumps({"text": "aspirin", "spans": []}) + "\n", "line 1", "'spans'")
+
+
 # --- weights ---------------------------------------------------------------------------------------
 def safetensors_bytes(tensors: dict[str, tuple[int, int]], data: int) -> bytes:
     """A safetensors file: F32 tensors at the given data offsets, followed by ``data`` bytes."""

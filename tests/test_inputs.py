@@ -79,7 +79,7 @@ def unknown_recipe_key(tmp_path):
 
 
 def unknown_task_in_config(tmp_path):
-    return _config(tmp_path, "[tasks.ner]\ntrain = 1\n"), ["bad.toml", "tasks.ner", "unknown task"]
+    return _config(tmp_path, "[tasks.summaries]\ntrain = 1\n"), ["bad.toml", "tasks.summaries", "unknown task"]
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def _plugin() -> types.ModuleType:
 def listed(run_harness, monkeypatch, tmp_path):
     """Run ``harness list models`` with the fakes and this file's models; return (code, rows by model, notes)."""
     monkeypatch.setattr("harness.weights.cuda_present", lambda: False)
-    monkeypatch.setenv("HARNESS_DISABLE_PLUGINS", "baselines,encoders,charbyte,decoders,zeroshot")  # fakes only
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGINS", "baselines,encoders,charbyte,decoders,zeroshot,gazetteer")  # fakes only
     monkeypatch.setenv("HARNESS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
 

@@ -86,7 +86,8 @@ def test_model_that_cannot_run_here_is_skipped_with_its_reason(run_harness, tiny
 def test_collect_only_prints_the_grid_and_writes_nothing(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup,broken", "--config", str(tiny_config), "--collect-only", "--seeds", "1,2",
+        "run", "--models", "lookup,broken", "--tasks", "indications,probe,robustness", "--config", str(tiny_config),
+        "--collect-only", "--seeds", "1,2",
         "--out", str(out),
     )
     assert code == 0
@@ -109,7 +110,8 @@ def test_collect_only_prints_the_grid_and_writes_nothing(run_harness, tiny_confi
 )
 def test_select_items_with_k_and_m(run_harness, tiny_config, args, expected):
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup,broken,gpu-only", "--config", str(tiny_config), "--collect-only", *args
+        "run", "--models", "lookup,broken,gpu-only", "--tasks", "indications,probe,robustness",
+        "--config", str(tiny_config), "--collect-only", *args
     )
     assert code == 0
     listed = [line.split()[0] for line in stdout.splitlines() if line.startswith("  ")]

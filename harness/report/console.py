@@ -29,8 +29,9 @@ def harness_collection_finished(session, items) -> None:
     deselected = f", {session.deselected} deselected" if session.deselected else ""
     out.rule("harness")
     out.print(f"collected {len(items)} items{deselected} (seeds {seeds}; profile {session.profile.name})")
-    if any(p.get("synthetic") for data in session.data.values() for p in data.provenance):
-        out.print("[bold yellow]Data: the embedded SYNTHETIC indications set (not real patient records).[/]")
+    for name, data in session.data.items():
+        if data.note:
+            out.print(f"[bold yellow]Data ({escape(name)}): {escape(data.note)}[/]")
     if session.collect_only:
         for item in items:
             note = f"  [yellow](will skip: {escape(item.skip_reason)})[/]" if item.skip_reason else ""
