@@ -54,8 +54,9 @@ PROFILES = {
     "full": Profile("full", "every row of every split; each model's own recipe, on any device", cpu_recipes=False),
     "smoke": Profile(
         "smoke",
-        "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch, 200 variants",
-        recipe={"epochs": 1},
+        "a quick check that everything runs: 600 train, 150 eval, 300 per test set, 1 epoch (LLMs: 200 train "
+        "rows), 200 variants",
+        recipe={"epochs": 1, "max_train_rows": 200},
         max_rows={"train": 600, "eval": 150, "test": 300},
         task_defaults={"robustness": {"variants": 200}, "indications": {"permutations": 2000}},
     ),

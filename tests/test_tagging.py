@@ -466,6 +466,16 @@ def test_tagging_recipes_under_the_default_cpu_profile() -> None:
     assert default.recipe_for(registry["smollm2-135m-lora"], "cuda", tagging=True)["max_train_rows"] is None
 
 
+def test_smoke_profile_trains_decoders_on_fewer_rows_and_leaves_models_without_the_key_alone() -> None:
+    from harness.profiles import PROFILES
+
+    registry, smoke = registered(), PROFILES["smoke"]
+    assert smoke.recipe_for(registry["smollm2-135m-lora"], "cpu")["max_train_rows"] == 200
+    assert smoke.recipe_for(registry["smollm2-135m-qlora"], "cuda", tagging=True)["max_train_rows"] == 200
+    minilm = smoke.recipe_for(registry["minilm-l6"], "cpu", tagging=True)
+    assert "max_train_rows" not in minilm and minilm["epochs"] == 1
+
+
 # --- real models ----------------------------------------------------------------------------------
 
 
