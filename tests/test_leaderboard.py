@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,17 @@ def test_show_rerenders_the_tables(document, run_harness, tmp_path, fmt, marker)
     for title in ("Overall results (weighted F1)", "Per-class F1 (site_a test set)", "Probe: variant inputs"):
         assert title in stdout
     assert "lookup" in stdout
+
+
+COMMITTED = sorted((Path(__file__).parent.parent / "leaderboards").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", [p for p in COMMITTED if not p.name.endswith(".schema.json")], ids=lambda p: p.name)
+def test_committed_example_leaderboards_validate_and_say_what_their_data_is(path, run_harness):
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert schema_errors(document) == []
+    assert document["run"]["synthetic_data"] is True
+    assert "SYNTHETIC" in document["run"]["data_note"] or "SILVER" in document["run"]["data_note"]
+    assert path.name in (path.parent / "README.md").read_text(encoding="utf-8")  # each one is described
+    code, stdout, _ = run_harness("show", str(path))
+    assert code == 0 and "Model" in stdout
