@@ -23,6 +23,13 @@ import numpy as np
 from harness.errors import InputError
 
 
+def sample_rows(size: int, limit: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of a seeded random sample of ``limit`` of ``size`` rows; None to keep them all."""
+    if limit is None or size <= limit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(size, size=limit, replace=False))
+
+
 @dataclass(frozen=True, eq=False)
 class LabelledSplit:
     """One split of a multi-label data set: texts and a 0/1 matrix (rows x labels)."""
@@ -40,9 +47,9 @@ class LabelledSplit:
 
     def sample(self, limit: int | None, seed: int) -> LabelledSplit:
         """This split, or a random sample of ``limit`` rows kept in their original order."""
-        if limit is None or len(self) <= limit:
+        rows = sample_rows(len(self), limit, seed)
+        if rows is None:
             return self
-        rows = np.sort(np.random.default_rng(seed).choice(len(self), size=limit, replace=False))
         return dataclasses.replace(self, texts=tuple(self.texts[i] for i in rows), y=self.y[rows])
 
     def provenance(self, labels: Sequence[str]) -> dict[str, Any]:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from harness.data import read_text_file
+from harness.data import read_text_file, sample_rows
 from harness.errors import InputError
 
 
@@ -43,9 +42,9 @@ class TaggedSplit:
 
     def sample(self, limit: int | None, seed: int) -> TaggedSplit:
         """This split, or a random sample of ``limit`` sentences kept in their original order."""
-        if limit is None or len(self) <= limit:
+        rows = sample_rows(len(self), limit, seed)
+        if rows is None:
             return self
-        rows = np.sort(np.random.default_rng(seed).choice(len(self), size=limit, replace=False))
         return dataclasses.replace(
             self, sentences=tuple(self.sentences[i] for i in rows), tags=tuple(self.tags[i] for i in rows)
         )
