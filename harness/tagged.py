@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,23 @@ from harness.errors import InputError
 def tag_set(types: Sequence[str]) -> tuple[str, ...]:
     """``O``, then ``B-`` and ``I-`` of each entity type, in the order given."""
     return ("O", *(f"{prefix}-{t}" for t in types for prefix in ("B", "I")))
+
+
+def longest_match_tags(keys: Sequence[str], entries: Mapping[tuple[str, ...], str], longest: int) -> list[str]:
+    """IOB2 tags for ``keys`` (normalised words): leftmost-longest match of up to ``longest`` words
+    against ``entries`` (word tuple -> entity type); the silver labeller and the gazetteer both tag so."""
+    tags = ["O"] * len(keys)
+    start = 0
+    while start < len(keys):
+        for length in range(min(longest, len(keys) - start), 0, -1):
+            entity = entries.get(tuple(keys[start : start + length]))
+            if entity:
+                tags[start : start + length] = [f"B-{entity}"] + [f"I-{entity}"] * (length - 1)
+                start += length
+                break
+        else:
+            start += 1
+    return tags
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,7 @@ from typing import Any
 from harness import ModelSpec, hookimpl
 from harness.model import TagRequest
 from harness.ner_metrics import entity_spans
+from harness.tagged import longest_match_tags
 
 
 @dataclass
@@ -33,19 +34,7 @@ class Gazetteer:
     trainable_params = params
 
     def tag(self, words: Sequence[str]) -> list[str]:
-        lowered = [w.lower() for w in words]
-        tags = ["O"] * len(words)
-        start = 0
-        while start < len(words):
-            for length in range(min(self.longest, len(words) - start), 0, -1):
-                entity = self.entries.get(tuple(lowered[start : start + length]))
-                if entity is not None:
-                    tags[start : start + length] = [f"B-{entity}"] + [f"I-{entity}"] * (length - 1)
-                    start += length
-                    break
-            else:
-                start += 1
-        return tags
+        return longest_match_tags([w.lower() for w in words], self.entries, self.longest)
 
     def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         return [self.tag(words) for words in sentences]

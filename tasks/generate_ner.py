@@ -35,6 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from harness.tagged import longest_match_tags
+
 DEFAULT_SEED = 2025
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
 LABELS = ("Chemical", "Disease")
@@ -362,19 +364,7 @@ def build_lexicon(chemicals: dict[str, list[str]], diseases: dict[str, list[str]
 
 def tag(tokens: Sequence[str], lexicon: Lexicon) -> list[str]:
     """IOB2 tags: leftmost-longest whole-token match, case-insensitive."""
-    keys = [_key(t) for t in tokens]
-    tags = ["O"] * len(tokens)
-    i, longest = 0, lexicon.max_len
-    while i < len(tokens):
-        for n in range(min(longest, len(tokens) - i), 0, -1):
-            label = lexicon.entries.get(tuple(keys[i:i + n]))
-            if label:
-                tags[i:i + n] = [f"B-{label}"] + [f"I-{label}"] * (n - 1)
-                i += n
-                break
-        else:
-            i += 1
-    return tags
+    return longest_match_tags([_key(t) for t in tokens], lexicon.entries, lexicon.max_len)
 
 
 # ----------------------------------------------------------------------------------- corpus
