@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from functools import cache
 from importlib import metadata
@@ -18,6 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.atomic import write_atomically
 from harness.errors import InputError
 
 if TYPE_CHECKING:
@@ -72,25 +71,9 @@ def write_atomic(document: dict[str, Any], path: Path) -> Path:
     """Validate, then write via a temporary file and rename: never a half-written file."""
     validate(document, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a leaderboard is for reading
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # shared: a leaderboard is for reading by the team (mkstemp alone would make it 0600)
+    return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)
 
 
 def _version(distribution: str) -> str | None:

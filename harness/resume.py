@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from harness.atomic import write_atomically
 
 if TYPE_CHECKING:
     from harness.collect import Item
@@ -108,19 +108,6 @@ def _unflatten(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
-def _write(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 class ItemStore:
     """The finished items of one run directory."""
 
@@ -157,7 +144,7 @@ class ItemStore:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         arrays = _flatten(report.retained)
-        _write(self.folder / f"{key}.npz", lambda stream: np.savez(stream, **arrays))
+        write_atomically(self.folder / f"{key}.npz", lambda stream: np.savez(stream, **arrays))
         stored = {
             "format": FORMAT,
             "name": report.item.name,
@@ -168,7 +155,7 @@ class ItemStore:
             "fit_details": report.fit_details,
         }
         text = json.dumps(stored, ensure_ascii=False, default=_plain)
-        _write(self.folder / f"{key}.json", lambda stream: stream.write(text.encode("utf-8")))
+        write_atomically(self.folder / f"{key}.json", lambda stream: stream.write(text.encode("utf-8")))
 
 
 def _plain(value: Any) -> Any:

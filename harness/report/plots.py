@@ -14,13 +14,13 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
+from harness.atomic import temporary_beside
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -291,21 +291,13 @@ def heatmap_figure(document: dict[str, Any], data: Heatmap) -> Figure:
     return figure
 
 
-def _file_mode() -> int:
-    """What an ordinary ``open()`` would give: 0666 less the umask (read only by setting it back)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _stage(figure: Figure, path: Path, staged: list[tuple[str, Path]]) -> None:
     """Save ``figure`` to a temporary file beside ``path``; ``staged`` records it at once, so a
     failure mid-save still gets the temporary removed."""
     import matplotlib
 
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = temporary_beside(path, shared=True)  # private plots would hide them from the team
     staged.append((temporary, path))
-    os.chmod(temporary, _file_mode())  # mkstemp's 0600 would hide the plots from the rest of the team
     fmt = path.suffix.lstrip(".")
     # No date or random ids in the SVG: redrawing the same leaderboard gives the same bytes.
     metadata = {"Date": None} if fmt == "svg" else None
