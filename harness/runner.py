@@ -81,6 +81,22 @@ def short_traceback(err: BaseException, frames: int = 4) -> str:
     return text if len(text) < 3000 else text[-3000:]
 
 
+def release_frames(err: BaseException) -> BaseException:
+    """``err`` with the local variables of its finished frames (and of its causes') cleared.
+
+    A failed fit is remembered until its last item, and its traceback's frames would keep the
+    half-built model alive: on one GPU, the next fit of the same model (another task) would find
+    the memory still taken. The frames' code and line numbers stay, so the traceback still prints.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+    return err
+
+
 def load_task_data(session: Session, task_names: list[str]) -> None:
     """Load (and so validate) every selected task's data, and what they are fitted on."""
     needed: list[str] = []
@@ -130,7 +146,7 @@ class FitCache:
                 try:
                     self._fits[key] = self._fit(item.model, item.task.fits_on, item.seed)
                 except Exception as err:  # remembered: later items of this fit error the same way
-                    self._fits[key] = err
+                    self._fits[key] = release_frames(err)
             fit = self._fits[key]
             if isinstance(fit, BaseException):
                 raise fit

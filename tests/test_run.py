@@ -153,3 +153,40 @@ def test_smoke_profile_shrinks_data_and_overrides_epochs(run_harness, tmp_path, 
     rows = {p["split"]: p["rows"] for p in document["run"]["data"]["indications"]}
     assert rows == {"train": 600, "eval": 150, "internal": 300, "external": 300}
     assert document["run"]["synthetic_data"] is True and "SYNTHETIC" in document["run"]["data_note"]
+
+
+def test_a_remembered_fit_error_does_not_keep_the_half_built_model_alive():
+    import gc
+    import traceback
+    import weakref
+
+    from harness.runner import release_frames, short_traceback
+
+    class Model:  # stands in for weights on a GPU
+        pass
+
+    alive: list[weakref.ref] = []
+
+    def load() -> None:
+        model = Model()
+        alive.append(weakref.ref(model))
+        raise MemoryError("no room for the optimizer state")
+
+    def fit() -> None:
+        try:
+            load()
+        except MemoryError as err:
+            raise RuntimeError("fit failed") from err
+
+    try:
+        fit()
+    except RuntimeError as caught:
+        err = caught
+    gc.collect()
+    assert alive[0]() is not None  # the traceback's frames hold it
+    assert release_frames(err) is err
+    gc.collect()
+    assert alive[0]() is None
+    text = short_traceback(err)
+    assert "RuntimeError: fit failed" in text and "in fit" in text  # still a useful traceback
+    assert "in load" in "".join(traceback.format_exception(err.__cause__))
