@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError, InputError, UsageError
 from harness.model import ModelSpec
-from harness.weights import MODELS_DIR_ENV, WeightOptions, search_weights
+from harness.weights import FETCH_AGAIN, MODELS_DIR_ENV, WeightOptions, check_weight_files, search_weights
 
 # Besides the weights, a Hugging Face folder needs its config and tokenizer: *.json (config,
 # tokenizer.json, special tokens), vocab.txt / merges.txt, SentencePiece *.model files.
@@ -164,6 +164,11 @@ def fetch_model(spec: ModelSpec, models_dir: Path, source: Source, allow_pickle:
     if fetched.folder is None:
         hint = "" if allow_pickle else " (if the repository has only pytorch_model.bin, fetch with --allow-pickle)"
         return Fetched("failed", f"no usable weights among the files fetched into {staging}{hint}")
+    try:  # a download cut short, or a mirror with a damaged file: say so now, not in the offline run
+        check_weight_files(fetched.folder, spec)
+    except InputError as err:
+        problem = err.problem.removesuffix(f"; {FETCH_AGAIN}")
+        return Fetched("failed", f"damaged download: {err.where}: {problem}; fetch again with --force")
     _replace(dest, staging)
     found = search_weights(spec, options, models_dir=models_dir)
     if found.folder != dest:  # the run's own search must find what was fetched

@@ -208,6 +208,23 @@ def test_a_failed_download_fails_that_model_only(fetch, hub, tmp_path):
     assert sorted(os.listdir(tmp_path / "carry")) == [".gone.partial", "tiny-bert"]  # kept for a retry
 
 
+def test_a_damaged_download_is_not_put_in_place(fetch, hub, tmp_path):
+    """A safetensors file cut short (its header promises more bytes than it has) fails the fetch
+    naming the file; nothing lands where the run looks, and a forced fetch of a good copy works."""
+    repo = tmp_path / "hub" / "org" / "tiny-bert"
+    header = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'
+    (repo / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 8)
+    code, stdout, _ = fetch("tiny-bert", "--to", "carry")
+    assert code == 1
+    assert "tiny-bert FAILED (damaged download:" in stdout and "model.safetensors" in stdout
+    assert "fetch again with --force" in stdout, stdout
+    assert not (tmp_path / "carry" / "tiny-bert").exists()
+    (repo / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    code, stdout, _ = fetch("tiny-bert", "--to", "carry", "--force")
+    assert code == 0 and "tiny-bert FETCHED" in stdout
+    assert (tmp_path / "carry" / "tiny-bert" / "model.safetensors").stat().st_size == 8 + len(header) + 16
+
+
 # --- --from: a local mirror, for real -----------------------------------------------------------
 
 
