@@ -110,10 +110,13 @@ def _jsonl_records(path: Path, text: str) -> tuple[list[str], list[dict[str, Any
     return list(columns), records
 
 
+RECORD_SUFFIXES = frozenset({".csv", ".jsonl", ".json", ".ndjson"})  # files of rows: read_records reads them
+
+
 def read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], str]:
     """Read a CSV (``.csv``) or JSON-lines (``.jsonl``/``.json``) file into records."""
     suffix = path.suffix.lower()
-    if suffix not in {".csv", ".jsonl", ".json", ".ndjson"}:
+    if suffix not in RECORD_SUFFIXES:
         raise InputError(str(path), f"unsupported file type {suffix!r}: use .csv or .jsonl")
     text, digest = read_text_file(path)
     reader = _csv_records if suffix == ".csv" else _jsonl_records

@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.leaderboard import REAL_NOTE, SCHEMA_VERSION, SYNTHETIC_NOTE, load, validate, write_atomic
+from harness.leaderboard import SCHEMA_VERSION, load, validate, write_atomic
 
 LOCK_TIMEOUT_SECONDS = 60.0
 # A private text this long or longer is refused anywhere inside a string; a shorter one only as
 # the whole string: short texts ("uti", "cap") are also everyday words of the harness's output.
 MIN_CONTAINED = 12
+# Cells shorter than this are not looked for: "0"/"1" label cells would otherwise forbid every
+# leaderboard string "1" (an entity length, a seed), and two characters identify no one.
+MIN_PRIVATE = 3
 # Fields that hold public vocabulary by construction, by JSON path ("*": any key or index); the
 # whole subtree under each is exempt from the privacy scan.
 EXEMPT_PATHS: tuple[tuple[str, ...], ...] = (
@@ -180,6 +183,13 @@ def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _data_note(notes: Sequence[str]) -> str:
+    """Every run's note on its data (synthetic, silver...) once: a run of two tasks joins both
+    tasks' notes, so a note inside another run's note is not repeated."""
+    unique = _unique(notes)
+    return " ".join(note for note in unique if not any(note != other and note in other for other in unique))
+
+
 def merge(inputs: Sequence[RunFile]) -> Merged:
     """The merged document of ``inputs`` (in order), with its synthesised ``run``."""
     from harness import __version__
@@ -203,7 +213,7 @@ def merge(inputs: Sequence[RunFile]) -> Merged:
         "config_sha256": configs.pop() if len(configs) == 1 else None,
         "command": copy.deepcopy(entries[0]["command"]),
         "synthetic_data": synthetic,
-        "data_note": SYNTHETIC_NOTE if synthetic else REAL_NOTE,
+        "data_note": _data_note([e["data_note"] for e in entries]),
         "data": data,
         "summary": {k: sum(e["summary"][k] for e in entries) for k in ("passed", "skipped", "error")},
         "duration_seconds": round(sum(e["duration_seconds"] for e in entries), 3),
@@ -291,9 +301,9 @@ def _cell_strings(value: Any) -> Iterator[str]:
 def private_texts(merged: Merged, data_root: Path | None) -> dict[str, str]:
     """Every string cell of every private split's file (stripped) -> ``task/split``.
 
-    The text column is not recorded in the provenance, so every cell counts: stricter.
+    The text column is not recorded in the provenance, so every cell counts: stricter. A tagged
+    (CoNLL-style) file counts each sentence, its words joined by spaces.
     """
-    from harness.data import read_records
 
     texts: dict[str, str] = {}
     read: set[Path] = set()
@@ -306,12 +316,23 @@ def private_texts(merged: Merged, data_root: Path | None) -> dict[str, str]:
         if path.resolve() in read:  # train and eval may be one file
             continue
         read.add(path.resolve())
+        for cell in _file_strings(path):
+            if len(cell.strip()) >= MIN_PRIVATE:
+                texts.setdefault(cell.strip(), label)
+    return texts
+
+
+def _file_strings(path: Path) -> Iterator[str]:
+    from harness.data import RECORD_SUFFIXES, read_records
+    from harness.tagged import read_conll
+
+    if path.suffix.lower() in RECORD_SUFFIXES:
         _, records, _ = read_records(path)
         for record in records:
-            for cell in _cell_strings(record):
-                if cell.strip():
-                    texts.setdefault(cell.strip(), label)
-    return texts
+            yield from _cell_strings(record)
+    else:  # the ner task reads every other file ending as CoNLL
+        for words in read_conll(path, path.name).sentences:
+            yield " ".join(words)
 
 
 class TextFinder:

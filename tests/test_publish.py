@@ -286,3 +286,51 @@ def test_finder_matches_whole_short_texts_and_long_texts_inside_strings():
     assert finder.find("acute uti") is None  # short texts only as the whole string
     assert finder.find("error: 'acute pyelonephritis left side'") == "t/eval"
     assert finder.find("pyelonephritis") is None
+
+
+NER_CONFIG = """
+[tasks.ner]
+train = "ner/train.conll"
+eval = "ner/eval.conll"
+keep_embedded_tests = false
+[tasks.ner.tests.ward]
+path = "ner/ward.conll"
+"""
+NER_SECRET = ("Mrs", "Jones", "of", "Ward", "9", "was", "given", "aspirin", "for", "pneumonia")
+
+
+def _conll(path: Path, sentences) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks = ["\n".join(f"{word}\t{tag}" for word, tag in sentence) for sentence in sentences]
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+
+
+def test_private_conll_text_is_refused(run_harness, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    secret = [(w, "B-Chemical" if w == "aspirin" else "B-Disease" if w == "pneumonia" else "O") for w in NER_SECRET]
+    other = [("she", "O"), ("took", "O"), ("aspirin", "B-Chemical"), ("for", "O"), ("sepsis", "B-Disease")]
+    _conll(tmp_path / "ner" / "train.conll", [secret, other] * 3)
+    _conll(tmp_path / "ner" / "eval.conll", [other])
+    _conll(tmp_path / "ner" / "ward.conll", [other, other])
+    (tmp_path / "ner.toml").write_text(NER_CONFIG, encoding="utf-8")
+    _run("run", "--models", "gazetteer", "--tasks", "ner", "--config", str(tmp_path / "ner.toml"), "--out", "ner-run")
+    ner_run = tmp_path / "ner-run" / "leaderboard.json"
+    code, _, err = run_harness("publish", str(ner_run), "--to", str(tmp_path / "clean.json"))
+    assert (code, err) == (0, ""), err  # entity types, lengths and counts are no text of the data
+
+    planted = _edited(ner_run, tmp_path / "planted.json",
+                      lambda d: d["results"][0]["fit_details"].update({" ".join(NER_SECRET): 1}))
+    code, out, err = run_harness("publish", str(planted), "--to", str(tmp_path / "refused.json"))
+    assert code == 2 and out == ""
+    assert "holds text of the private split ner/train" in err and "Jones" not in err
+    assert not (tmp_path / "refused.json").exists()
+
+
+def test_a_published_leaderboard_keeps_every_runs_note_on_its_data(runs, run_harness, tmp_path):
+    _run("run", "--models", "gazetteer", "--tasks", "ner", "--profile", "smoke", "--out", str(tmp_path / "silver"))
+    target = tmp_path / "board.json"
+    code, _, err = run_harness("publish", str(tmp_path / "silver" / "leaderboard.json"), str(runs["2"]),
+                               "--to", str(target))
+    assert (code, err) == (0, ""), err
+    note = load(target)["run"]["data_note"]
+    assert note.count("SILVER-standard corpus") == 1 and note.count("supplied by the user") == 1
