@@ -9,9 +9,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import EXIT_INTERRUPTED, HarnessError
 
-EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ITEM_ERROR, EXIT_USAGE = 0, 1, 2
 # Set for `harness run` unless the user set them: the Hugging Face libraries then never reach the hub.
 OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -107,7 +107,7 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
     session = build_session(options, hooks, config, get_profile(options.profile))
     session.store = None if session.collect_only else ItemStore(out_dir)
     exit_code = run_session(session, hooks, rich_progress)
-    if session.interrupted:
+    if exit_code == EXIT_INTERRUPTED:
         print(f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"
               f"resume with: harness {_resume_command(out_dir)}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -135,13 +135,11 @@ class ItemStore:
             return None
         return ItemReport(
             item, "passed", None, stored["seconds"], stored["fields"], stored["model_info"], stored["cost"],
-            stored["fit_details"], retained=retained,
+            stored["fit_details"], retained=retained, resumed=True,
         )
 
     def save(self, key: str, report: ItemReport) -> None:
         """Store a passed item: its arrays first, then the report that marks it finished."""
-        if report.outcome != "passed":
-            return
         self.folder.mkdir(parents=True, exist_ok=True)
         arrays = _flatten(report.retained)
         write_atomically(self.folder / f"{key}.npz", lambda stream: np.savez(stream, **arrays))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -14,7 +13,7 @@ from harness._cost import measure, training_flops
 from harness._facade import Hooks
 from harness.collect import Item, collect, pick
 from harness.config import RunConfig
-from harness.errors import PluginError, warnings_held
+from harness.errors import EXIT_INTERRUPTED, PluginError, warnings_held
 from harness.model import FitRequest, ModelSpec, TagRequest
 from harness.profiles import Profile
 from harness.progress import ProgressFactory
@@ -25,7 +24,6 @@ from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequ
 from harness.weights import find_weights, skip_reason
 
 Outcome = Literal["passed", "skipped", "error"]
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,6 @@ class Session:
     summary_errors: dict[str, str] = field(default_factory=dict)  # task -> traceback
     device: str = "cpu"
     store: ItemStore | None = None  # finished items of the run directory (resume)
-    interrupted: bool = False  # Ctrl-C: stopped after the last finished item
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -270,29 +267,23 @@ def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> in
     fits = FitCache(session, progress)
     try:
         for index, item in enumerate(session.items):
-            report = _stored(item, session)
+            store = None if item.skip_reason else session.store
+            key = item_key(item, session) if store is not None else None
+            report = store.load(item, key) if store is not None and store.exists() else None
             if report is None:
                 if not item.skip_reason:
                     hooks.item_started(item)
                 report = run_item(item, session, fits, progress)
-                if session.store is not None and report.outcome == "passed":
-                    session.store.save(item_key(item, session), report)
+                if store is not None and report.outcome == "passed":
+                    store.save(key, report)
             fits.release_after(index, item)
             session.reports.append(report)
             hooks.item_finished(report)
     except KeyboardInterrupt:  # what finished is saved already; the caller says how to resume
-        session.interrupted = True
         return EXIT_INTERRUPTED
     summarise_tasks(session)
     session.finished = time.time()
     return 1 if session.counts()["error"] or session.summary_errors else 0
-
-
-def _stored(item: Item, session: Session) -> ItemReport | None:
-    if item.skip_reason or session.store is None or not session.store.exists():
-        return None
-    report = session.store.load(item, item_key(item, session))
-    return None if report is None else dataclasses.replace(report, resumed=True)
 
 
 def summarise_tasks(session: Session) -> None:
