@@ -306,16 +306,14 @@ def private_texts(merged: Merged, data_root: Path | None) -> dict[str, str]:
     """
 
     texts: dict[str, str] = {}
-    read: set[Path] = set()
+    read: set[str] = set()  # SHA-256s: train and eval may be one file, and tasks may share one
     for task, entry in _labelled(merged.document):
-        if entry["public"]:
+        if entry["public"] or entry["sha256"] in read:
             continue
+        read.add(entry["sha256"])
         label = f"{task}/{entry['split']}"
         sources = merged.sources.get((task, entry["split"]), [entry["source"]])
         path = locate(sources, entry["sha256"], data_root, label)
-        if path.resolve() in read:  # train and eval may be one file
-            continue
-        read.add(path.resolve())
         for cell in _file_strings(path):
             if len(cell.strip()) >= MIN_PRIVATE:
                 texts.setdefault(cell.strip(), label)
