@@ -164,16 +164,15 @@ def score(request: ScoreRequest) -> dict[str, Any]:
     classifier = request.fitted().classifier
     data, labels, rule = request.data, request.data.labels, classifier.decision_rule
     settings: EvidenceSettings = data.extra["evidence"]
+    rows = {name: scored_rows(split) for name, split in data.splits.items()}
     scores, test_seconds = {}, 0.0
-    for name, full_split in data.splits.items():
+    for name, split in rows.items():
         started = time.perf_counter()
-        scores[name] = classifier.predict_scores(list(scored_rows(full_split).texts))
+        scores[name] = classifier.predict_scores(list(split.texts))
         if name in data.test_splits:  # eval's scores may be cached from training: not a latency
             test_seconds += time.perf_counter() - started
     predictions = {name: rule.apply(values) for name, values in scores.items()}
-    metrics = {
-        name: multilabel_report(scored_rows(data.splits[name]).y, predictions[name], labels) for name in scores
-    }
+    metrics = {name: multilabel_report(rows[name].y, predictions[name], labels) for name in scores}
     # Tuned on eval only: the test sets' labels and scores never reach tune_thresholds.
     tuned = tune_thresholds(data.splits["eval"].y, scores["eval"], labels, rule)
     tests = data.test_splits
