@@ -44,6 +44,11 @@ def _f(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def _signed(x: float) -> str:
+    """``+0.012`` / ``−0.012`` (a true minus sign), to 3 places."""
+    return f"{x:+.3f}".replace("-", "−")
+
+
 def _row_label(entry: dict[str, Any], many_seeds: bool) -> str:
     return f"{entry['model']} (seed {entry['seed']})" if many_seeds else entry["model"]
 
@@ -87,6 +92,11 @@ def _split_names(entries: list[dict[str, Any]]) -> list[str]:
         names.update(dict.fromkeys(entry["metrics"]))
     ordered = [n for n in names if n == "eval"] + [n for n in names if n not in {"train", "eval"}]
     return ordered
+
+
+def _test_splits(entries: list[dict[str, Any]]) -> list[str]:
+    """Every test split (not train, not eval), in the order the results first name them."""
+    return [n for n in _split_names(entries) if n != "eval"]
 
 
 def _grouped(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -152,9 +162,7 @@ def per_class_tables(document: dict[str, Any]) -> list[Table]:
         return []
     seeds = document["run"]["seeds"]
     tables = []
-    for split in _split_names(entries):
-        if split == "eval":
-            continue
+    for split in _test_splits(entries):
         grouped = _grouped([e for e in entries if split in e["metrics"]])
         first = next(iter(grouped.values()))[0]["metrics"][split]["per_class"]
         rows = []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from harness.stats import mean_sd
-from harness.tables import Table, human_count, human_seconds
+from harness.tables import Table, _grouped, _mean_sd_cell, _passed, _signed, _test_splits, human_count, human_seconds
 
 TASK = "indications"
 
@@ -21,42 +21,14 @@ def _f(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.3f}".replace("-", "−")
-
-
 def _interval(low: float, high: float, signed: bool = False) -> str:
     form = _signed if signed else _f
     return f"[{form(low)}, {form(high)}]"
 
 
-def by_model(document: dict[str, Any], task: str = TASK) -> dict[str, list[dict[str, Any]]]:
-    """Passed entries of ``task`` per model, in run order (one per seed)."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in document["results"]:
-        if entry["task"] == task and entry["status"] == "passed":
-            grouped.setdefault(entry["model"], []).append(entry)
-    return grouped
-
-
 def _mean(entries: Iterable[dict[str, Any]], value: Callable[[dict[str, Any]], float | None]) -> float | None:
     values = [v for v in (value(e) for e in entries) if v is not None]
     return mean_sd(values)[0] if values else None
-
-
-def mean_pm_sd(values: list[float], digits: int = 3) -> str:
-    """``0.955`` for one value, ``0.955 ± 0.004`` for several (sample sd)."""
-    if not values:
-        return "–"
-    mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
-
-
-def _test_splits(entries: list[dict[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for entry in entries:
-        names.update(dict.fromkeys(n for n in entry["metrics"] if n not in {"train", "eval"}))
-    return list(names)
 
 
 def _seeds_note(document: dict[str, Any]) -> str:
@@ -109,7 +81,7 @@ def comparison_tables(document: dict[str, Any]) -> list[Table]:
 
 def threshold_table(document: dict[str, Any]) -> Table | None:
     """Weighted F1 at the model's own rule beside per-class thresholds tuned on eval."""
-    grouped = {m: e for m, e in by_model(document).items() if "metrics_tuned" in e[0]}
+    grouped = {m: e for m, e in _grouped(_passed(document["results"], TASK)).items() if "metrics_tuned" in e[0]}
     if not grouped:
         return None
     splits = _test_splits([e for entries in grouped.values() for e in entries])
@@ -119,7 +91,7 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
         for split in splits:
             fixed = [e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]]
             tuned = [e["metrics_tuned"][split]["f1_weighted"] for e in entries if split in e["metrics_tuned"]]
-            cells += [mean_pm_sd(fixed), mean_pm_sd(tuned)]
+            cells += [_mean_sd_cell(fixed, 3), _mean_sd_cell(tuned, 3)]
         searched = _mean(entries, lambda e: sum(e["tuned_thresholds"]["tuned"].values())) or 0.0
         rows.append((model, *cells, f"{searched:.0f}" if float(searched).is_integer() else f"{searched:.1f}"))
     headers = ("Model", *(f"{s.capitalize()} {rule}" for s in splits for rule in ("F1 fixed", "F1 tuned")),
@@ -131,7 +103,7 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
 
 
 def calibration_table(document: dict[str, Any]) -> Table | None:
-    grouped = {m: e for m, e in by_model(document).items() if "calibration" in e[0]}
+    grouped = {m: e for m, e in _grouped(_passed(document["results"], TASK)).items() if "calibration" in e[0]}
     if not grouped:
         return None
     rows = []
@@ -213,15 +185,16 @@ def overlap_tables(document: dict[str, Any]) -> list[Table]:
         tuple(rows), "exact string matches with the training split; clinical indications repeat verbatim, "
         "so a model that memorises looks better on the seen rows than it is" + _synthetic_note(document),
     )
-    grouped = {m: e for m, e in by_model(document).items() if "metrics_unseen" in e[0]}
+    grouped = {m: e for m, e in _grouped(_passed(document["results"], TASK)).items() if "metrics_unseen" in e[0]}
     splits = list(overlap)
     model_rows = []
     for model, entries in grouped.items():
         cells = []
         for split in splits:
-            cells.append(mean_pm_sd([e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]]))
-            cells.append(mean_pm_sd([e["metrics_unseen"][split]["f1_weighted"] for e in entries
-                                     if split in e.get("metrics_unseen", {})]))
+            cells.append(_mean_sd_cell([e["metrics"][split]["f1_weighted"] for e in entries
+                                        if split in e["metrics"]], 3))
+            cells.append(_mean_sd_cell([e["metrics_unseen"][split]["f1_weighted"] for e in entries
+                                        if split in e.get("metrics_unseen", {})], 3))
         model_rows.append((model, *cells))
     headers = ("Model", *(f"{s.capitalize()} {which}" for s in splits for which in ("all rows", "unseen only")))
     unseen = Table("Weighted F1 on strings unseen in training", headers, tuple(model_rows),
@@ -240,7 +213,7 @@ def _flops(x: float | None) -> str:
 
 
 def cost_table(document: dict[str, Any]) -> Table | None:
-    grouped = by_model(document)
+    grouped = _grouped(_passed(document["results"], TASK))
     if not grouped:
         return None
     rows = []

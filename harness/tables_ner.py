@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.ner_metrics import LENGTH_BUCKETS
 from harness.tables import Table, _grouped, _mean_sd_cell, _passed, human_count, human_seconds
 
 TASK = "ner"
-LENGTHS = ("1", "2", "3+")
 
 
 def _note(document: dict[str, Any]) -> str:
@@ -56,16 +56,17 @@ def _results(document: dict[str, Any], entries: list[dict[str, Any]], split: str
             model, human_count(group[0]["model_info"]["params"]), human_seconds(sum(train) / len(train)),
             *(cell(group, ("strict", "micro", q)) for q in ("precision", "recall", "f1")),
             cell(group, ("relaxed", "micro", "f1")),
-            *(cell(group, ("by_length", length, "strict", "f1")) for length in LENGTHS),
-            *(cell(group, ("by_length", length, "relaxed", "f1")) for length in LENGTHS),
+            *(cell(group, ("by_length", length, "strict", "f1")) for length in LENGTH_BUCKETS),
+            *(cell(group, ("by_length", length, "relaxed", "f1")) for length in LENGTH_BUCKETS),
         ))
     first = next(iter(grouped.values()))[0]["ner"][split]
-    gold = ", ".join(f"{length}: {first['by_length'][length]['gold']}" for length in LENGTHS)
+    gold = ", ".join(f"{length}: {first['by_length'][length]['gold']}" for length in LENGTH_BUCKETS)
     caption = (f"strict = type and both boundaries; relaxed = type and any overlap; by length: recall over gold "
                f"entities of that many words, precision over predicted ones (gold entities {gold}); "
                f"{first['sentences']} sentences.{_note(document)}")
     headers = ("Model", "Params", "Training time", "Strict P", "Strict R", "Strict F1", "Relaxed F1",
-               *(f"Strict F1 len {length}" for length in LENGTHS), *(f"Relaxed F1 len {length}" for length in LENGTHS))
+               *(f"Strict F1 len {length}" for length in LENGTH_BUCKETS),
+               *(f"Relaxed F1 len {length}" for length in LENGTH_BUCKETS))
     return Table(f"NER ({_named(split)})", headers, tuple(rows), caption)
 
 

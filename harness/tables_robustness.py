@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from harness.stats import mean_sd
-from harness.tables import Table, _f, _passed
+from harness.tables import Table, _mean_sd_cell, _passed, _signed
 
 TASK = "robustness"
 
 
 def _pct(share: float) -> str:
     return f"{100 * share:.1f}%"
-
-
-def _signed(x: float) -> str:
-    return f"{x:+.3f}".replace("-", "−")
 
 
 def _rows(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
@@ -67,16 +63,16 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _f3(x: float) -> str:
-    return f"{x:.3f}"
+def _f1_cell(values: list[float]) -> str:
+    """One seed: the F1 to 2 places; several: mean ± sample sd to 3 places."""
+    return _mean_sd_cell(values, 3 if len(values) > 1 else 2)
 
 
 def _cell(values: list[float], form) -> str:
-    """One seed: the value; several: mean ± sample sd, both in the same form (F1 to 3 places)."""
+    """One seed: the value; several: mean ± sample sd, both in the same form."""
     mean, sd = mean_sd(values)
     if sd is None:
         return form(mean)
-    form = _f3 if form is _f else form
     return f"{form(mean)} ± {form(sd).lstrip('+')}"
 
 
@@ -96,11 +92,11 @@ def _ranking(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dic
                 difference = _cell(differences, _signed)
             out.append((
                 str(rank), model, split, str(seeds[0]["variants"]),
-                _cell([f["f1_weighted"]["original"] for f in seeds], _f),
-                _cell([f["f1_weighted"]["variant"] for f in seeds], _f),
+                _f1_cell([f["f1_weighted"]["original"] for f in seeds]),
+                _f1_cell([f["f1_weighted"]["variant"] for f in seeds]),
                 difference,
                 _cell([f["invariance_failure_rate"] for f in seeds], _pct),
-                _cell([f["worst_case_f1_weighted"] for f in seeds], _f),
+                _f1_cell([f["worst_case_f1_weighted"] for f in seeds]),
                 _cell([f["inputs_flipped_share"] for f in seeds], _pct),
             ))
     confidence = rows[0][2]["difference"]["confidence"]

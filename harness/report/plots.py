@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
 from harness.atomic import temporary_beside
+from harness.tables import _grouped, _passed, _test_splits
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TASK = "indications"
-NOT_TEST_SPLITS = frozenset({"train", "eval"})
 FORMATS = ("png", "svg")
 SCATTER_STEM = "f1_vs_training_time"
 HEATMAP_PREFIX = "per_class_f1_"
@@ -65,24 +65,12 @@ def safe_name(name: str) -> str:
 
 
 def passed_entries(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in document["results"] if r["task"] == TASK and r["status"] == "passed"]
-
-
-def scored_splits(entries: Iterable[dict[str, Any]]) -> list[str]:
-    """Every test split (not train, not eval), in the order the results first name them."""
-    names: dict[str, None] = {}
-    for entry in entries:
-        names.update(dict.fromkeys(s for s in entry["metrics"] if s not in NOT_TEST_SPLITS))
-    return list(names)
+    return _passed(document["results"], TASK)
 
 
 def _by_model(entries: Iterable[dict[str, Any]], split: str) -> dict[str, list[dict[str, Any]]]:
     """Model -> its entries (one per seed) that scored ``split``, models in first-seen order."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in entries:
-        if split in entry["metrics"]:
-            grouped.setdefault(entry["model"], []).append(entry)
-    return grouped
+    return _grouped([e for e in entries if split in e["metrics"]])
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -93,7 +81,7 @@ def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
     """Test split -> one point per model: weighted F1 against training time."""
     entries = passed_entries(document)
     points: dict[str, list[Point]] = {}
-    for split in scored_splits(entries):
+    for split in _test_splits(entries):
         points[split] = []
         for model, runs in _by_model(entries, split).items():
             f1, f1_sd = _mean_sd([r["metrics"][split]["f1_weighted"] for r in runs])
