@@ -373,10 +373,7 @@ def train_tagger(model: Any, tokenizer: Any, request: TagRequest, head_prefixes:
     tokens, eval_truncated = 0, 0
     best: tuple[float, int, dict[str, torch.Tensor], list[list[str]]] | None = None
     for epoch in range(1, config.epochs + 1):
-        if config.group_by_length:
-            batches = training.length_grouped_batches(lengths, config.batch_size, rng)
-        else:
-            batches = training.shuffled_batches(len(aligned), config.batch_size, rng)
+        batches = training.epoch_batches(lengths, config, rng)
         started = time.perf_counter()
         model.train()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
@@ -426,8 +423,7 @@ class TorchTagger:
     details: dict[str, Any]
     progress: ProgressFactory = no_progress
     # The sizes the fit ended at, shared with the training run (see TorchClassifier).
-    batch_sizes: BatchSizes | None = None
-    predicted_truncated_words: int = field(default=0, init=False)
+    batch_sizes: BatchSizes = field(kw_only=True)
     # The eval split was tagged with the best weights during training: tagging it again reuses
     # those tags (an LLM on a CPU takes tens of milliseconds per sentence). Test splits, whose
     # inference time the task records, are always predicted.
@@ -440,15 +436,12 @@ class TorchTagger:
 
     def predict_word_logits(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Per sentence, words x tags logits at each word's first token (NaN: no token)."""
-        if self.batch_sizes is None:
-            self.batch_sizes = BatchSizes.from_config(self.config)
         retries = self.batch_sizes.retries
         logits, truncated = predict_word_logits(
             self.model, self.tokenizer, sentences, self.config, self.device, self.progress, sizes=self.batch_sizes
         )
         if truncated:
-            self.predicted_truncated_words += truncated
-            self.details["predicted_truncated_words"] = self.predicted_truncated_words
+            self.details["predicted_truncated_words"] = self.details.get("predicted_truncated_words", 0) + truncated
         if self.batch_sizes.retries != retries:  # the runner copies details after each item: it sees the change
             self.details.update(self.batch_sizes.details())
         return logits

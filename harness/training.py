@@ -203,6 +203,14 @@ def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
+def epoch_batches(lengths: Sequence[int], config: TrainingConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's batches of the examples with these token ``lengths``: length-grouped if the
+    recipe's ``group_by_length``, else plainly shuffled (each draws from ``rng``)."""
+    if config.group_by_length:
+        return length_grouped_batches(lengths, config.batch_size, rng)
+    return shuffled_batches(len(lengths), config.batch_size, rng)
+
+
 def collate(tokenizer: Any, features: Features, config: TrainingConfig) -> dict[str, torch.Tensor]:
     if config.padding == "max_length":
         return tokenizer.pad(features, padding="max_length", max_length=config.max_length, return_tensors="pt")
@@ -546,10 +554,7 @@ def train_classifier(
     tokens = 0
     best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
     for epoch in range(1, config.epochs + 1):
-        if config.group_by_length:
-            batches = length_grouped_batches(lengths, config.batch_size, rng)
-        else:
-            batches = shuffled_batches(len(features), config.batch_size, rng)
+        batches = epoch_batches(lengths, config, rng)
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
             totals = _train_epoch(

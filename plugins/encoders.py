@@ -14,7 +14,7 @@ count it measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness import ModelSpec, PluginError, hookimpl
@@ -127,6 +127,31 @@ def head_prefixes(model: Any) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+def _fine_tune_full(
+    request: FitRequest | TagRequest, labels: tuple[str, ...], load: Callable[..., tuple[Any, Any, list[str]]],
+    prefixes_of: Callable[[Any], tuple[str, ...]], trainer: Callable[..., Any], plugin: str,
+    details: Mapping[str, Any], needs_fast_tokenizer: bool = False,
+) -> Any:
+    """Seed, ``load(weights, labels, ...)`` and fully fine-tune with ``trainer``; the shared body
+    of :func:`fit_full` and :func:`tag_full`."""
+    from harness import training
+
+    if request.weights is None:
+        raise PluginError(plugin, f"model {request.spec.name!r} needs local weights and none were given")
+    training.seed_everything(request.seed)  # the new (token-)classification head is initialised here
+    model, tokenizer, new_parameters = load(
+        request.weights, labels, allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code
+    )
+    if needs_fast_tokenizer and not getattr(tokenizer, "is_fast", False):
+        raise PluginError(plugin, f"model {request.spec.name!r}: token tagging needs a fast tokenizer "
+                          f"(character offsets); {type(tokenizer).__name__} is not one")
+    prefixes = prefixes_of(model)
+    return trainer(
+        model, tokenizer, request, prefixes,
+        newly_initialised=new_parameters, head_lr_applies_to=list(prefixes), **details,
+    )
+
+
 def fit_full(
     request: FitRequest, load: Callable[..., tuple[Any, Any, list[str]]],
     prefixes_of: Callable[[Any], tuple[str, ...]], plugin: str = "encoders", **details: Any,
@@ -138,17 +163,7 @@ def fit_full(
     """
     from harness import training
 
-    if request.weights is None:
-        raise PluginError(plugin, f"model {request.spec.name!r} needs local weights and none were given")
-    training.seed_everything(request.seed)  # the new classification head is initialised here
-    model, tokenizer, new_parameters = load(
-        request.weights, request.labels, allow_pickle=request.allow_pickle, trust_remote_code=request.trust_remote_code
-    )
-    prefixes = prefixes_of(model)
-    return training.fine_tune(
-        model, tokenizer, request, prefixes,
-        newly_initialised=new_parameters, head_lr_applies_to=list(prefixes), **details,
-    )
+    return _fine_tune_full(request, request.labels, load, prefixes_of, training.fine_tune, plugin, details)
 
 
 def fit_encoder(request: FitRequest) -> FittedClassifier:
@@ -156,27 +171,16 @@ def fit_encoder(request: FitRequest) -> FittedClassifier:
 
 
 def tag_full(
-    request: TagRequest, load: Callable[..., tuple[Any, Any, list[str]]],
-    prefixes_of: Callable[[Any], tuple[str, ...]], plugin: str = "encoders", **details: Any,
+    request: TagRequest, load: Callable[..., tuple[Any, Any, list[str]]], prefixes_of: Callable[[Any], tuple[str, ...]]
 ) -> FittedTagger:
     """Fully fine-tune the token tagger ``load`` builds from ``request.weights`` (as :func:`fit_full`,
-    with ``load(weights, tag_set, ...)``); the best eval epoch (strict micro F1) is kept."""
-    from harness import tagging, training
+    with ``load(weights, tag_set, ...)``, and a fast tokenizer required); the best eval epoch
+    (strict micro F1) is kept."""
+    from harness import tagging
 
-    if request.weights is None:
-        raise PluginError(plugin, f"model {request.spec.name!r} needs local weights and none were given")
-    training.seed_everything(request.seed)  # the new token-classification head is initialised here
-    model, tokenizer, new_parameters = load(
-        request.weights, tuple(request.tag_set), allow_pickle=request.allow_pickle,
-        trust_remote_code=request.trust_remote_code,
-    )
-    if not getattr(tokenizer, "is_fast", False):
-        raise PluginError(plugin, f"model {request.spec.name!r}: token tagging needs a fast tokenizer "
-                          f"(character offsets); {type(tokenizer).__name__} is not one")
-    prefixes = prefixes_of(model)
-    return tagging.fine_tune_tagger(
-        model, tokenizer, request, prefixes,
-        newly_initialised=new_parameters, head_lr_applies_to=list(prefixes), **details,
+    return _fine_tune_full(
+        request, tuple(request.tag_set), load, prefixes_of, tagging.fine_tune_tagger, "encoders", {},
+        needs_fast_tokenizer=True,
     )
 
 
