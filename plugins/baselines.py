@@ -3,7 +3,10 @@ character n-grams with gradient-boosted trees (the seed study's "regex" and "n-g
 XGBoost" comparators, in scikit-learn).
 
 The rule table below is also documentation: it says, in patterns, what each category means.
-All patterns are matched with ``re.search`` against the lower-cased indication.
+All patterns are matched with ``re.search`` against the lower-cased indication. It holds the
+clinical terms and their common abbreviations as a clinician would list them, spelled correctly:
+no pattern tolerates a misspelling, so that the probe's typo cases (and the robustness task's
+variants) test the rules rather than repeat them.
 """
 
 from __future__ import annotations
@@ -29,40 +32,40 @@ SOURCE_RULES: dict[str, tuple[str, ...]] = {
         r"\bmsu\b",
     ),
     "respiratory": (
-        r"\b(h|c|v|hc)\.?a\.?p\b", r"\b[lu]?rti\b", r"pn\w{0,3}mon", r"\bpna\b", r"\bchest\b",
+        r"\b(h|c|v|hc)\.?a\.?p\b", r"\b[lu]?rti\b", r"pneumon", r"\bpna\b", r"\bchest\b",
         r"\bresp(?!ond)", r"\b[ai]?e?copd\b", r"exac", r"bron+ch", r"empyema", r"aspiration", r"\basp\b",
         r"\blung", r"lobar", r"pleur", r"wheeze", r"\buri\b", r"trache", r"legionell", r"mycoplasma", r"\bsari\b",
         r"\bcf\b", r"\bcurb",
     ),
     "abdominal": (
-        r"abdo", r"biliary", r"cholang", r"cholecyst", r"gall ?bladder", r"diverticul", r"ap+endi[cx]",
+        r"abdo", r"biliary", r"cholang", r"cholecyst", r"gall ?bladder", r"diverticul", r"appendi[cx]",
         r"peritoni", r"\bsbp\b", r"\bc\.? ?dif", r"difficile", r"\bcdi\b", r"colitis", r"diarrh", r"gastro",
         r"\bage\b", r"bowel", r"perforat", r"duoden", r"liver", r"hepat", r"pancrea", r"anastomotic",
         r"\bh\.? ?pylori", r"\bgi\b",
     ),
     "neurological": (
-        r"meni\w*gitis", r"mening", r"encephal", r"brain", r"cerebr", r"ventriculitis", r"\bevd\b",
+        r"meningitis", r"mening", r"encephal", r"brain", r"cerebr", r"ventriculitis", r"\bevd\b",
         r"shunt", r"epidural", r"\bcns\b",
     ),
     "skin_soft_tissue": (
-        r"(?<!orbital )cel{1,2}u\w{0,2}t[iu]?s", r"\bs?ssti\b", r"\bssi\b", r"surgical site", r"wound",
-        r"\bnec\w* ?fasc", r"fasciitis", r"fournier", r"gang\w{2}ne", r"(?<!corneal )(?<!duodenal )(?<!peptic )ulcer",
-        r"diabetic foot(?! osteo)", r"\bdfi\b", r"\bbite", r"\bburn", r"mastitis", r"par\w{0,3}chia",
+        r"(?<!orbital )cellulit", r"\bs?ssti\b", r"\bssi\b", r"surgical site", r"wound",
+        r"\bnec\w* ?fasc", r"fasciitis", r"fournier", r"gangren", r"(?<!corneal )(?<!duodenal )(?<!peptic )ulcer",
+        r"diabetic foot(?! osteo)", r"\bdfi\b", r"\bbite", r"\bburn", r"mastitis", r"paronychia",
         r"pressure sore", r"sebaceous", r"eczema", r"impeti", r"erysipelas", r"hidradenitis", r"haematoma",
         r"perianal", r"pilonidal", r"\bskin\b", r"soft tissue", r"\bpeg site",
     ),
     "ent": (
-        r"tonsil", r"quin?sy", r"otitis", r"\bear\b", r"dental", r"tooth", r"sinusitis", r"mastoid",
+        r"tonsil", r"quinsy", r"otitis", r"\bear\b", r"dental", r"tooth", r"sinusitis", r"mastoid",
         r"epiglott", r"supraglott", r"pharyng", r"\ba?om\b", r"\bn?oe\b", r"parot", r"sialadenitis", r"\bent\b",
         r"throat", r"laryng",
     ),
     "orthopaedic": (
-        r"\bost(eo|oe)", r"septic arth", r"\bpji\b", r"prosth(?!etic valve)", r"metalwork", r"discitis",
-        r"burs", r"tenosynovitis", r"\bbone", r"\bjoint", r"\bjonit", r"\b[tu][kh]r\b",
+        r"\bosteo", r"septic arth", r"\bpji\b", r"prosth(?!etic valve)", r"metalwork", r"discitis",
+        r"burs", r"tenosynovitis", r"\bbone", r"\bjoint", r"\b[tu][kh]r\b",
         r"(hip|knee) replacement", r"infected (hip|knee)",
     ),
     "other_specific": (
-        r"en\w{0,3}carditis", r"\bie\b", r"\bsbe\b", r"\bicd\b", r"enteric fever", r"\bline\b", r"hickman",
+        r"endocarditis", r"\bie\b", r"\bsbe\b", r"\bicd\b", r"enteric fever", r"\bline\b", r"hickman",
         r"\bpicc\b", r"\bcvc\b", r"\bport\b", r"crbsi", r"\bsab\b",
         r"(staph\w*|aureus|mrsa|mssa|e\.? ?coli|klebsiella|pseudomonas|strep\w*|enterococc\w*|gram[- ]?\s*neg\w*)"
         r" bacter", r"\bpid\b", r"pelvic inflam", r"salping", r"oophor", r"\btoa\b", r"tubo-?ovarian",
@@ -73,20 +76,20 @@ SOURCE_RULES: dict[str, tuple[str, ...]] = {
 }
 # Weak evidence of a source, used only when no named source fires ("dental abscess" is ENT).
 WEAK_SOURCE_RULES: dict[str, tuple[str, ...]] = {
-    "skin_soft_tissue": (r"abs?c?e+s+", r"avscess"),
+    "skin_soft_tissue": (r"abscess",),
     "abdominal": (r"collection",),
 }
 # Infection without a source, when no source fires at all. An organism alone ("MRSA") names none.
 NO_SOURCE_RULES: tuple[str, ...] = (
-    r"seps", r"sesp", r"septic", r"inf\w*ction", r"infectious", r"bactera?emia", r"p[iy]rexi", r"fever",
+    r"seps", r"septic", r"inf\w*ction", r"infectious", r"bactera?emia", r"pyrexi", r"fever",
     r"febrile", r"\bf\.?n\b", r"\bpuo\b", r"blood cultures?", r"neutropeni", r"\bneut\b", r"\bcrp\b",
-    r"\bwcc\b", r"inflammatory markers", r"\btemp", r"\bsirs\b", r"sour?c+e", r"\besbl\b", r"\bmrsa\b",
+    r"\bwcc\b", r"inflammatory markers", r"\btemp", r"\bsirs\b", r"source", r"\besbl\b", r"\bmrsa\b",
     r"pseudomonas", r"e\.? ?coli",
 )
 # Prophylaxis names a reason, not a source: it wins ("SBP prophylaxis" is prophylaxis only).
 PROPHYLAXIS_RULES: tuple[str, ...] = (
-    r"proph", r"\bp\w{1,5}laxis", r"\bppx\b", r"prevent", r"ind\w{0,2}ction", r"decolon", r"^\s*for\b",
-    r"\bpre[- ]?op", r"peri[- ]?op", r"\bi\w{3}[- ]?op\b", r"\bnof\b", r"(open|compound)\s+fra", r"\bex fix",
+    r"proph", r"\bppx\b", r"prevent", r"induction", r"decolon", r"^\s*for\b",
+    r"\bpre[- ]?op", r"peri[- ]?op", r"\bintra[- ]?op\b", r"\bnof\b", r"(open|compound)\s+fra", r"\bex fix",
     r"asplenia", r"\bercp\b", r"\bfor (surgery|procedure|cabg)", r"surgical cover", r"cover for surgery",
 )
 # "post op" alone is cover after an operation; with a source it is a post-operative infection.

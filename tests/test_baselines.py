@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from harness.plugins import baselines
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
 from harness.training import weighted_f1
+
+REPO = Path(__file__).resolve().parents[1]
 
 LABELS = (
     "urinary", "respiratory", "abdominal", "neurological", "skin_soft_tissue", "ent", "orthopaedic",
@@ -140,6 +144,17 @@ def test_regex_scores_are_rule_outputs_and_ignore_training_labels(train: Labelle
 def test_regex_scores_well_on_generated_indications(train: LabelledSplit, held_out: LabelledSplit) -> None:
     scores = baselines.fit_regex(request_for("regex", train)).predict_scores(held_out.texts)
     assert weighted_f1(held_out.y, scores, LABELS) > 0.9
+
+
+def test_rule_table_was_not_written_from_the_probe() -> None:
+    """Issue 12: the old table matched exactly the probe's misspellings ('sesp', 'ost(eo|oe)',
+    'cel{1,2}u...', 'pn...mon'), so its 15/15 said nothing about robustness. Spelled-correctly
+    rules pass the probe's correct and abbreviated cases, and none of its typo cases."""
+    probe = [json.loads(line) for line in (REPO / "probes" / "seed_spotcheck.jsonl").read_text().splitlines()]
+    passes = {case["id"]: baselines.apply_rules(case["input"]) == set(case["expected"]) for case in probe}
+    typos = [case["id"] for case in probe if case["kind"] == "typo"]
+    assert typos and not any(passes[case_id] for case_id in typos)
+    assert all(passes[case["id"]] for case in probe if case["kind"] in {"correct", "abbreviation"})
 
 
 # --- learned baselines --------------------------------------------------------------------
