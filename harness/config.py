@@ -113,6 +113,9 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
                 known = ", ".join(sorted(allowed)) or "none"
                 raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
         _check_class_weighting(f"{where}.recipe", recipe)
+        subword = recipe.get("label_subword", "first")  # the tagger's (harness.tagging)
+        if subword not in ("first", "last"):
+            raise InputError(f"{where}.recipe.label_subword", f"expected 'first' or 'last', got {subword!r}")
     return RunConfig(
         path=path, tasks=task_tables, models=model_tables, sha256=hashlib.sha256(raw).hexdigest()
     )

@@ -95,6 +95,12 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+# The fields of an item the harness itself writes; a task's result fields must not reuse them
+# (the runner refuses such a result, naming the task and the key).
+CORE_ITEM_FIELDS = frozenset({"name", "model", "task", "seed", "status", "reason", "duration_seconds",
+                              "model_info", "cost", "fit_details", "traceback"})
+
+
 def _item(report: ItemReport) -> dict[str, Any]:
     item = report.item
     entry: dict[str, Any] = {

@@ -63,7 +63,13 @@ class DecisionRule:
 
 
 class FittedClassifier(Protocol):
-    """A trained multi-label classifier, as returned by :attr:`ModelSpec.fit`."""
+    """A trained multi-label classifier, as returned by :attr:`ModelSpec.fit`.
+
+    Optional attribute ``train_rows: Sequence[int] | None``: the rows of ``FitRequest.train``
+    the fit trained on, when it trained on fewer (a CPU recipe's ``max_train_rows`` sample).
+    Absent or None means all of them. Tasks read it through :func:`train_rows_of` to tell
+    which test rows the model saw in training; it is never written to the leaderboard.
+    """
 
     decision_rule: DecisionRule
     params: int
@@ -73,6 +79,12 @@ class FittedClassifier(Protocol):
     def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, one column per label (in the order of ``FitRequest.labels``)."""
         ...
+
+
+def train_rows_of(classifier: Any, train_size: int) -> Sequence[int]:
+    """The training rows ``classifier`` trained on: its ``train_rows``, or every row."""
+    rows = getattr(classifier, "train_rows", None)
+    return range(train_size) if rows is None else rows
 
 
 @dataclass(frozen=True)
@@ -149,7 +161,8 @@ class ModelSpec:
     study: str = ""  # where the recipe comes from, e.g. the seed study that used this model
     description: str = ""
     # Token tagging (the ``ner`` task): None if the model does not tag. Its recipe is ``recipe``
-    # with ``tag_recipe`` over it (e.g. the NER study's QLoRA rank), then the profile's changes.
+    # with ``tag_recipe`` over it and over ``cpu_recipe`` (e.g. ``max_length``, ``label_subword``),
+    # then the profile's changes (:meth:`harness.profiles.Profile.recipe_for`).
     tag: Callable[[TagRequest], FittedTagger] | None = None
     tag_recipe: Mapping[str, Any] = field(default_factory=dict)
 

@@ -27,11 +27,19 @@ class Profile:
         return {**self.task_defaults.get(task, {}), **table}
 
     def recipe_for(self, model: ModelSpec, device: str = "cpu", tagging: bool = False) -> dict[str, Any]:
-        """The model's recipe as this profile runs it on ``device`` (config overrides come later);
-        for a tagging task, with the model's ``tag_recipe`` over its ``recipe``."""
-        recipe = {**model.recipe, **(model.tag_recipe if tagging else {})}
+        """The model's recipe as this profile runs it on ``device`` (config overrides come later).
+
+        In order, later keys winning: ``recipe``; on a CPU, unless the profile runs recipes as
+        written, ``cpu_recipe``; for a tagging task, ``tag_recipe``; then the profile's changes.
+        A tagging fit's own keys win over ``cpu_recipe`` because a CPU recipe is tuned for
+        classifying short texts (SmolLM2's ``max_length`` of 32 would cut NER sentences) while a
+        tag recipe says what tagging sentences needs; the rest of the CPU recipe still applies.
+        """
+        recipe = dict(model.recipe)
         if self.cpu_recipes and device == "cpu":
             recipe.update(model.cpu_recipe)
+        if tagging:
+            recipe.update(model.tag_recipe)
         recipe.update({key: value for key, value in self.recipe.items() if key in recipe})
         return recipe
 

@@ -58,20 +58,18 @@ def item_key(item: Item, session: Session) -> str:
     from harness.leaderboard import git_commit
 
     model, task = item.model, item.task
-    tagging = session.tasks[task.fits_on].kind == "tagging"
-    recipe = {**session.profile.recipe_for(model, session.device, tagging), **session.config.recipe_for(model.name)}
     tasks = [task.name] if task.fits_on == task.name else [task.fits_on, task.name]
     basis = {
         "format": FORMAT,
         "harness": [__version__, git_commit()],
         "model": {
             "name": model.name, "family": model.family, "regime": model.fine_tuning_regime, "hub_id": model.hub_id,
-            "recipe": recipe, "weights": session.config.weight_options(model.name),
+            "recipe": session.recipe(model, task.fits_on), "weights": session.config.weight_options(model.name),
         },
         "tasks": {
             name: {
                 "provenance": session.data[name].provenance,
-                "table": session.profile.task_table(name, session.config.task_table(name)),
+                "table": session.task_tables[name],
             }
             for name in tasks
         },

@@ -14,6 +14,7 @@ from harness._facade import Hooks
 from harness.collect import Item, collect, pick
 from harness.config import RunConfig
 from harness.errors import EXIT_INTERRUPTED, PluginError, warnings_held
+from harness.leaderboard import CORE_ITEM_FIELDS
 from harness.model import FitRequest, ModelSpec, TagRequest
 from harness.profiles import Profile
 from harness.progress import ProgressFactory
@@ -56,6 +57,10 @@ class Session:
     summaries: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> run-level section
     summary_errors: dict[str, str] = field(default_factory=dict)  # task -> traceback
     device: str = "cpu"
+    # Each task's effective config table and each fit's effective recipe, computed once: the
+    # load and the fit use them, and the resume key hashes these same objects.
+    task_tables: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    recipes: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
     store: ItemStore | None = None  # finished items of the run directory (resume)
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -63,6 +68,16 @@ class Session:
     @property
     def collect_only(self) -> bool:
         return bool(getattr(self.options, "collect_only", False))
+
+    def recipe(self, model: ModelSpec, task: str) -> Mapping[str, Any]:
+        """``model``'s effective recipe for a fit on ``task`` on this session's device: the
+        profile's (with any CPU and tagging recipe), then the config's overrides."""
+        key = (model.name, task, self.device)
+        if key not in self.recipes:
+            tagging = self.tasks[task].kind == "tagging"
+            self.recipes[key] = {**self.profile.recipe_for(model, self.device, tagging=tagging),
+                                 **self.config.recipe_for(model.name)}
+        return self.recipes[key]
 
     def counts(self) -> dict[str, int]:
         counts = {"passed": 0, "skipped": 0, "error": 0}
@@ -108,8 +123,9 @@ def load_task_data(session: Session, task_names: list[str]) -> None:
     for name in needed:
         spec = session.tasks[name]
         upstream = session.data.get(spec.fits_on) if spec.fits_on != name else None
+        session.task_tables[name] = session.profile.task_table(name, session.config.task_table(name))
         request = LoadRequest(
-            table=session.profile.task_table(name, session.config.task_table(name)),
+            table=session.task_tables[name],
             options=session.options,
             config_path=session.config.path,
             upstream=upstream,
@@ -157,10 +173,7 @@ class FitCache:
         tagging = session.tasks[task].kind == "tagging"
         options = session.config.weight_options(model.name)
         weights, _ = find_weights(model, options)
-        recipe = {
-            **session.profile.recipe_for(model, session.device, tagging=tagging),
-            **session.config.recipe_for(model.name),
-        }
+        recipe = dict(session.recipe(model, task))  # a copy: a plugin that edits it cannot change the key
         common = {
             "spec": model, "train": data.splits["train"], "eval": data.splits["eval"], "seed": seed, "recipe": recipe,
             "device": session.device, "weights": str(weights) if weights else None, "progress": self.progress,
@@ -204,6 +217,7 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
     with measure() as cost:
         try:
             fields = dict(item.task.score(request))
+            _refuse_core_fields(item, session, fields)
             error = None
         except Exception as err:
             fields, error = {}, err
@@ -229,6 +243,15 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
         info["params"], info["trainable_params"], details.get("train_tokens")
     )
     return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details, retained=retained)
+
+
+def _refuse_core_fields(item: Item, session: Session, fields: Mapping[str, Any]) -> None:
+    """A task's result must not overwrite what the harness writes for every item (its cost, status...)."""
+    clash = sorted(CORE_ITEM_FIELDS & set(fields))
+    if clash:
+        name = item.task.name
+        raise PluginError(session.tasks.owner(name), f"task {name!r} returned result field(s) "
+                          f"{', '.join(map(repr, clash))}, which the harness writes itself; rename them")
 
 
 def _round(value: float | None) -> float | None:

@@ -121,6 +121,19 @@ def _values(entries: list[dict[str, Any]], split: str, average: str) -> list[flo
     return [e["metrics"][split][average] for e in entries if split in e["metrics"]]
 
 
+def decision_rule_text(rule: dict[str, Any]) -> str:
+    """A model's decision rule in a few words: ``score ≥ 0.5``, ``top-1`` (the categories it
+    names), ``rules`` (a rule table's own 0/1 output)."""
+    if rule.get("score") == "rule":
+        return "rules"
+    operator = {">=": "≥", ">": ">"}[rule.get("operator", ">=")]
+    cut = f"score {operator} {rule.get('threshold', 0.5):g}"
+    top_k = rule.get("top_k")
+    if top_k is None:
+        return cut
+    return f"top-{top_k}" if rule.get("threshold", 0.0) <= 0 and operator == "≥" else f"top-{top_k}, {cut}"
+
+
 def overall_table(document: dict[str, Any], average: str = "f1_weighted") -> Table | None:
     """One row per model; with several seeds, mean ± sd over its seeds."""
     entries = _passed(document["results"], "indications")
@@ -144,15 +157,20 @@ def overall_table(document: dict[str, Any], average: str = "f1_weighted") -> Tab
                 model,
                 human_count(group[0]["model_info"]["params"]),
                 human_seconds(sum(train) / len(train)),
+                decision_rule_text(group[0].get("decision_rule", {})),
                 *(_mean_sd_cell(_values(group, s, average), digits) for s in splits),
             )
         )
     label = {"f1_weighted": "weighted F1", "f1_macro": "macro F1", "f1_micro": "micro F1"}[average]
-    rule = entries[0].get("decision_rule", {})
-    caption = f"{label}; label = score {rule.get('operator', '>=')} {rule.get('threshold', 0.5)}"
+    caption = f"{label} at each model's own decision rule"
+    if "eval" in splits:
+        caption += ("; eval (selection) is not held out: for a model trained in epochs its best epoch chose the "
+                    "checkpoint, and the tuned thresholds are chosen on the same scores; the test sets are held out")
     if len(seeds) > 1:
         caption += f"; mean ± sd over seeds {', '.join(map(str, seeds))} (training time: mean)"
-    headers = ("Model", "Params", "Training time", *(f"{s.capitalize()} F1" for s in splits))
+    names = {"eval": "Eval (selection)"}
+    headers = ("Model", "Params", "Training time", "Decision rule",
+               *(f"{names.get(s, s.capitalize())} F1" for s in splits))
     return Table(f"Overall results ({label})", headers, tuple(rows), caption)
 
 

@@ -97,7 +97,8 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
     headers = ("Model", *(f"{s.capitalize()} {rule}" for s in splits for rule in ("F1 fixed", "F1 tuned")),
                "Classes searched")
     caption = (f"weighted F1; fixed = the model's own decision rule (0.5 for sigmoid scores); tuned = one threshold "
-               f"per class chosen on the eval split only (grid 0.05–0.95), never on a test set; {_seeds_note(document)}."
+               f"per class chosen on the eval split only (grid 0.05–0.95), from the logits of the epoch that eval chose, "
+               f"never on a test set; {_seeds_note(document)}."
                + _synthetic_note(document))
     return Table("Decision thresholds: fixed vs tuned on eval", headers, tuple(rows), caption)
 
@@ -198,7 +199,8 @@ def overlap_tables(document: dict[str, Any]) -> list[Table]:
         model_rows.append((model, *cells))
     headers = ("Model", *(f"{s.capitalize()} {which}" for s in splits for which in ("all rows", "unseen only")))
     unseen = Table("Weighted F1 on strings unseen in training", headers, tuple(model_rows),
-                   f"unseen = the test rows whose text does not occur verbatim in train; {_seeds_note(document)}")
+                   f"unseen = the test rows whose text does not occur verbatim in the training rows that model's fit "
+                   f"trained on (a row-sampled fit, e.g. a CPU recipe's, saw only its sample); {_seeds_note(document)}")
     return [counts, unseen] if model_rows else [counts]
 
 

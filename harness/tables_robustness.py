@@ -102,7 +102,8 @@ def _ranking(document: dict[str, Any], rows: list[tuple[dict[str, Any], str, dic
     confidence = rows[0][2]["difference"]["confidence"]
     seeds = document["run"]["seeds"]
     spread = (f"mean ± sd over seeds {', '.join(map(str, seeds))} (each seed's paired CI is in the leaderboard)"
-              if len(seeds) > 1 else f"difference with a paired bootstrap {confidence:.0%} CI")
+              if len(seeds) > 1 else f"difference with a paired bootstrap {confidence:.0%} CI that resamples source inputs, "
+              f"all of an input's variants at once")
     caption = (f"{_caption(document, rows)}. Ranked per test set by weighted F1 on the variants. F1 original = the "
                f"sources' predictions, once per variant; difference = original − variant; {spread}; invariance "
                f"failure = the predicted label set changed; worst case = each input's variant with the most label "

@@ -7,18 +7,22 @@ Words become sub-word tokens through a *fast* tokenizer's character offsets: the
 joined with single spaces, tokenised with ``return_offsets_mapping=True``, and each token
 belongs to the word whose characters contain its start (leading whitespace skipped: a
 byte-level BPE's ``" word"`` token starts at the space, a SentencePiece ``"▁word"`` may too).
-The first token of each word carries the word's tag; later sub-words, special tokens and padding
-get -100 and no loss (:func:`align`). A sentence longer than ``max_length`` tokens is cut: its
-words past the cut get no prediction, are tagged ``O`` and counted (``truncated_words``).
+One sub-word of each word carries the word's tag, and the word's prediction is read there: its
+first (recipe key ``label_subword = "first"``, the default: encoders) or its last (``"last"``:
+decoders, whose causal attention lets a word's first piece see only the words before it and
+that piece; " metformin" is ``Ġmet·form·in``). Other sub-words, special tokens and padding get
+-100 and no loss (:func:`align`). A sentence longer than ``max_length`` tokens is cut: its words
+past the cut (for ``"last"``, also a word cut after some of its pieces) get no prediction, are
+tagged ``O`` and counted (``truncated_words``).
 
 Training reuses :mod:`harness.training`: the seeding, the device and precision choices, AdamW
 with the head's own learning rate, the linear schedule, length-grouped batches padded only to
 their longest member, the out-of-memory back-off (gradient accumulation in training, split
 batches in prediction), and the best epoch's trainable weights restored at the end. The loss is
-the cross-entropy over the labelled (first) tokens; the best epoch is the one with the highest
+the cross-entropy over the labelled tokens; the best epoch is the one with the highest
 eval strict micro F1 (exact span and type, :func:`harness.ner_metrics.ner_report`).
 
-Decoding takes the argmax at each word's first token, then repairs the sequence to valid IOB2
+Decoding takes the argmax at each word's labelled token, then repairs the sequence to valid IOB2
 (an ``I-X`` that continues no ``X`` entity becomes ``B-X``, :func:`repair_iob2`), so
 :meth:`TorchTagger.predict_tags` always returns valid IOB2 tags from the request's tag set.
 
@@ -43,7 +47,8 @@ if TYPE_CHECKING:
 
     from harness.model import TagRequest
 
-IGNORE = -100  # the label of every token that is not a word's first (cross-entropy's ignore_index)
+IGNORE = -100  # the label of every token that carries no word's tag (cross-entropy's ignore_index)
+LABEL_SUBWORDS = ("first", "last")  # which sub-word of a word carries its tag (recipe key ``label_subword``)
 
 
 class SlowTokenizerError(TypeError):
@@ -58,9 +63,9 @@ class Alignment:
     """One sentence tokenised for tagging."""
 
     features: dict[str, list[int]]  # input_ids, attention_mask (...), not padded
-    labels: list[int]  # per token: the word's tag id on its first token, IGNORE elsewhere
-    first_token: list[int]  # per word: the index of its first token, -1 if it has none
-    truncated: int  # words past ``max_length`` tokens (no token, tagged O)
+    labels: list[int]  # per token: the word's tag id on its labelled token, IGNORE elsewhere
+    word_token: list[int]  # per word: the index of its labelled (first or last) token, -1 if none
+    truncated: int  # words cut by ``max_length`` (no labelled token, tagged O)
 
     @property
     def labelled(self) -> int:
@@ -69,7 +74,7 @@ class Alignment:
     @property
     def untokenised(self) -> int:
         """Words before the cut that produced no token at all (e.g. characters a tokenizer drops)."""
-        return sum(t < 0 for t in self.first_token) - self.truncated
+        return sum(t < 0 for t in self.word_token) - self.truncated
 
 
 def check_fast(tokenizer: Any) -> None:
@@ -80,16 +85,30 @@ def check_fast(tokenizer: Any) -> None:
         )
 
 
+def check_label_subword(value: Any) -> str:
+    if value not in LABEL_SUBWORDS:
+        raise ValueError(f"label_subword must be 'first' or 'last', not {value!r}")
+    return value
+
+
+def label_subword_of(recipe: Mapping[str, Any]) -> str:
+    """The recipe's ``label_subword`` ("first" where it has none)."""
+    return check_label_subword(recipe.get("label_subword", "first"))
+
+
 def align(
     tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int,
     tags: Sequence[Sequence[str]] | None = None, tag_ids: Mapping[str, int] | None = None,
+    label_subword: str = "first",
 ) -> list[Alignment]:
-    """Tokenise ``sentences`` (each a sequence of words) and give each word's first token its tag.
+    """Tokenise ``sentences`` (each a sequence of words) and give each word's first or last
+    token (``label_subword``) its tag.
 
     Without ``tags`` (prediction) every label is IGNORE. A tag missing from ``tag_ids`` or a
     sentence whose tags do not match its words one to one is a ValueError.
     """
     check_fast(tokenizer)
+    check_label_subword(label_subword)
     for sentence in sentences:
         if isinstance(sentence, str):
             raise TypeError("a sentence is a sequence of words, not a string: split it into words first")
@@ -105,31 +124,39 @@ def align(
     for i, words in enumerate(sentences):
         features = {key: list(encoded[key][i]) for key in keys}
         offsets, special = encoded["offset_mapping"][i], encoded["special_tokens_mask"][i]
-        first, last_end = _first_tokens(texts[i], words, offsets, special)
+        first, last, last_end = _word_tokens(texts[i], words, offsets, special)
         hit_limit = len(features["input_ids"]) >= max_length
         starts = np.cumsum([0, *(len(w) + 1 for w in words[:-1])]) if words else np.array([], dtype=int)
-        truncated = sum(1 for w, t in enumerate(first) if t < 0 and hit_limit and starts[w] >= last_end)
+        cut = {w for w, t in enumerate(first) if t < 0 and hit_limit and starts[w] >= last_end}
+        chosen = first
+        if label_subword == "last":
+            # The word the cut runs through has lost its last piece (its first may be all it kept).
+            ends = starts + np.array([len(w) for w in words], dtype=int)
+            cut |= {w for w, t in enumerate(last) if t >= 0 and hit_limit and ends[w] > last_end}
+            chosen = [-1 if w in cut else t for w, t in enumerate(last)]
+        truncated = len(cut)
         labels = [IGNORE] * len(features["input_ids"])
         if ids is not None:
-            for w, t in enumerate(first):
+            for w, t in enumerate(chosen):
                 if t >= 0:
                     labels[t] = ids[i][w]
         if training.fill_empty(tokenizer, features):
             labels = [IGNORE]
-        out.append(Alignment(features, labels, first, truncated))
+        out.append(Alignment(features, labels, chosen, truncated))
     return out
 
 
-def _first_tokens(
+def _word_tokens(
     text: str, words: Sequence[str], offsets: Sequence[tuple[int, int]], special: Sequence[int]
-) -> tuple[list[int], int]:
-    """(per word, the index of its first token or -1; the end of the last content token)."""
+) -> tuple[list[int], list[int], int]:
+    """(per word, the index of its first token or -1; of its last token or -1; the end of the
+    last content token)."""
     owner = np.full(len(text), -1, dtype=np.int64)  # character -> word
     start = 0
     for w, word in enumerate(words):
         owner[start : start + len(word)] = w
         start += len(word) + 1
-    first = [-1] * len(words)
+    first, last = [-1] * len(words), [-1] * len(words)
     last_end = 0
     for t, ((begin, end), is_special) in enumerate(zip(offsets, special)):
         if is_special:
@@ -140,9 +167,11 @@ def _first_tokens(
             continue
         last_end = max(last_end, end)
         w = int(owner[begin])
-        if w >= 0 and first[w] < 0:
-            first[w] = t
-    return first, last_end
+        if w >= 0:
+            if first[w] < 0:
+                first[w] = t
+            last[w] = t
+    return first, last, last_end
 
 
 def tag_id_rows(
@@ -238,14 +267,16 @@ def collate_tagged(
 def predict_word_logits(
     model: Any, tokenizer: Any, sentences: Sequence[Sequence[str]], config: TrainingConfig, device: str,
     progress: ProgressFactory = no_progress, description: str = "predict", sizes: BatchSizes | None = None,
+    label_subword: str = "first",
 ) -> tuple[list[np.ndarray], int]:
-    """(per sentence, its words' first-token logits, words x tags, NaN rows for words without a
-    token; the words cut by ``max_length``), in length-grouped batches with dynamic padding.
+    """(per sentence, its words' logits at their first or last token (``label_subword``), words x
+    tags, NaN rows for words without one; the words cut by ``max_length``), in length-grouped
+    batches with dynamic padding.
 
     Out of GPU memory, a batch is split as :func:`harness.training.predict_in_batches` does.
     """
     sizes = sizes if sizes is not None else BatchSizes.from_config(config)
-    aligned = align(tokenizer, sentences, config.max_length)
+    aligned = align(tokenizer, sentences, config.max_length, label_subword=label_subword)
     labels = model.config.num_labels
     out = [np.full((len(words), labels), np.nan, dtype=np.float32) for words in sentences]
     batches = training.length_grouped_batches([len(a.features["input_ids"]) for a in aligned], config.eval_batch_size)
@@ -263,7 +294,7 @@ def predict_word_logits(
         rows, columns, owners = [], [], []
         for row, i in enumerate(part):
             shift = width - len(aligned[i].features["input_ids"]) if left else 0
-            for w, t in enumerate(aligned[i].first_token):
+            for w, t in enumerate(aligned[i].word_token):
                 if t >= 0:
                     rows.append(row)
                     columns.append(t + shift)
@@ -337,6 +368,7 @@ def train_tagger(model: Any, tokenizer: Any, request: TagRequest, head_prefixes:
     import torch.nn.functional as F
 
     config = TrainingConfig.from_recipe(request.recipe)
+    subword = label_subword_of(request.recipe)
     tag_set = tuple(request.tag_set)
     tag_ids = {tag: i for i, tag in enumerate(tag_set)}
     types = entity_types(tag_set)
@@ -345,7 +377,7 @@ def train_tagger(model: Any, tokenizer: Any, request: TagRequest, head_prefixes:
     training.seed_everything(request.seed)
     training.prepare_device(model, request.device, config)
     train = request.train.sample(config.max_train_rows, request.seed)
-    aligned = align(tokenizer, train.sentences, config.max_length, train.tags, tag_ids)
+    aligned = align(tokenizer, train.sentences, config.max_length, train.tags, tag_ids, label_subword=subword)
     tag_id_rows(request.eval.sentences, request.eval.tags, tag_ids)  # bad eval tags fail before training
     labelled = np.array([a.labelled for a in aligned], dtype=np.int64)
     lengths = [len(a.features["input_ids"]) for a in aligned]
@@ -384,7 +416,7 @@ def train_tagger(model: Any, tokenizer: Any, request: TagRequest, head_prefixes:
         seconds = time.perf_counter() - started
         word_logits, eval_truncated = predict_word_logits(
             model, tokenizer, request.eval.sentences, config, device, request.progress, f"eval {epoch}/{config.epochs}",
-            sizes,
+            sizes, subword,
         )
         predicted = [decode(logits, tag_set) for logits in word_logits]
         f1 = strict_micro_f1(request.eval.tags, predicted, types)
@@ -422,6 +454,7 @@ class TorchTagger:
     trainable_params: int
     details: dict[str, Any]
     progress: ProgressFactory = no_progress
+    label_subword: str = "first"  # the sub-word it was trained at, and is read at
     # The sizes the fit ended at, shared with the training run (see TorchClassifier).
     batch_sizes: BatchSizes = field(kw_only=True)
     # The eval split was tagged with the best weights during training: tagging it again reuses
@@ -435,10 +468,11 @@ class TorchTagger:
         return self
 
     def predict_word_logits(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per sentence, words x tags logits at each word's first token (NaN: no token)."""
+        """Per sentence, words x tags logits at each word's labelled token (NaN: none)."""
         retries = self.batch_sizes.retries
         logits, truncated = predict_word_logits(
-            self.model, self.tokenizer, sentences, self.config, self.device, self.progress, sizes=self.batch_sizes
+            self.model, self.tokenizer, sentences, self.config, self.device, self.progress, sizes=self.batch_sizes,
+            label_subword=self.label_subword,
         )
         if truncated:
             self.details["predicted_truncated_words"] = self.details.get("predicted_truncated_words", 0) + truncated
@@ -472,8 +506,12 @@ def fine_tune_tagger(
         tag_set=tuple(request.tag_set),
         params=params,
         trainable_params=trainable,
-        details={**result.details(), **details},
+        details={
+            **result.details(), "label_subword": label_subword_of(request.recipe),
+            **training.precision_details(model, request.device, TrainingConfig.from_recipe(request.recipe)), **details,
+        },
         progress=request.progress,
+        label_subword=label_subword_of(request.recipe),
         batch_sizes=result.batch_sizes,
     )
     return tagger.remember(request.eval.sentences, result.best_eval_tags)

@@ -28,12 +28,13 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from harness.data import sample_rows
 from harness.metrics import multilabel_report
 from harness.out_of_memory import (  # re-exported: the loops' public names
     BatchSizes,
@@ -70,7 +71,7 @@ class TrainingConfig:
     padding: Literal["longest", "max_length"] = "longest"  # "max_length": the seed study's way
     group_by_length: bool = True
     gradient_checkpointing: bool = False
-    mixed_precision: bool = True  # CUDA only: bf16 autocast if supported, else fp16 + GradScaler
+    mixed_precision: bool = True  # CUDA only: bf16 autocast if native (not emulated), else fp16 + GradScaler
     # Predict under bf16 autocast on CPUs with native bf16 matmuls (AVX512-BF16/AMX): 1.8x faster
     # for SmolLM2 here; training stays fp32 (bf16 gave it no gain on this CPU).
     cpu_bf16_inference: bool = False
@@ -104,6 +105,7 @@ class TrainingResult:
     train_tokens: int = 0  # tokens of every training batch of every epoch, padding included
     pos_weight: tuple[float, ...] | None = None
     batch_sizes: BatchSizes | None = None
+    train_rows: tuple[int, ...] | None = None  # the train split's rows trained on (a sample); None: all
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
@@ -221,6 +223,10 @@ def collate(tokenizer: Any, features: Features, config: TrainingConfig) -> dict[
 
 
 def prepare_device(model: Any, device: str, config: TrainingConfig) -> None:
+    """Move ``model`` to ``device`` and set its training precision (:func:`set_training_precision`).
+
+    Both training loops (classification, tagging) call this before building the optimizer.
+    """
     import torch
 
     if config.num_threads:
@@ -229,17 +235,88 @@ def prepare_device(model: Any, device: str, config: TrainingConfig) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: free speed on Ampere+
         torch.backends.cudnn.allow_tf32 = True
     model.to(device)
+    set_training_precision(model, device, autocast_dtype(device, config))
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
+def set_training_precision(model: Any, device: str, autocast: torch.dtype | None) -> None:
+    """Every trainable parameter in fp32; a half-precision frozen body in the autocast dtype.
+
+    transformers loads a checkpoint in the dtype its config declares, so a bf16 checkpoint
+    would train bf16 weights: an AdamW step below half a bf16 ulp leaves a weight unchanged.
+    Mixed precision comes from autocast, never from the stored weights. Frozen floating
+    tensors (a LoRA body, buffers) stored in bf16/fp16 stay in half precision only on a GPU that
+    trains under autocast, cast once to its dtype (half the memory of fp32; autocast computes
+    in that dtype anyway); otherwise they become fp32, as nothing would compute in half. An
+    fp32 body is never lowered, and 4-bit weights (integer storage) are left alone.
+    """
+    import torch
+
+    keep_half = device.startswith("cuda") and autocast is not None
+    frozen_dtype = autocast if keep_half else torch.float32
+    for parameter in model.parameters():
+        if not parameter.is_floating_point() or parameter.dtype == torch.float32:
+            continue
+        if parameter.requires_grad:
+            parameter.data = parameter.data.to(torch.float32)
+        elif parameter.dtype in (torch.bfloat16, torch.float16) and parameter.dtype != frozen_dtype:
+            parameter.data = parameter.data.to(frozen_dtype)
+    for buffer in model.buffers():
+        if buffer.dtype in (torch.bfloat16, torch.float16) and buffer.dtype != frozen_dtype:
+            buffer.data = buffer.data.to(frozen_dtype)
+
+
+def dtype_summary(parameters: Iterable[Any]) -> str | None:
+    """The storage dtypes of ``parameters``, most parameters first ("nf4+float32"); None if none.
+
+    A bitsandbytes 4-bit weight counts as its quantisation type (nf4, fp4), not its uint8 storage.
+    """
+    counts: dict[str, int] = {}
+    for parameter in parameters:
+        state = getattr(parameter, "quant_state", None)
+        name = getattr(state, "quant_type", None) or str(parameter.dtype).removeprefix("torch.")
+        counts[name] = counts.get(name, 0) + logical_numel(parameter)
+    return "+".join(sorted(counts, key=lambda name: (-counts[name], name))) or None
+
+
+def precision_details(model: Any, device: str, config: TrainingConfig) -> dict[str, Any]:
+    """The fit-details keys of a trained model's precision, read from its parameters."""
+    parameters = list(model.parameters())
+    autocast = autocast_dtype(device, config)
+    return {
+        "trainable_dtype": dtype_summary(p for p in parameters if p.requires_grad),
+        "frozen_dtype": dtype_summary(p for p in parameters if not p.requires_grad),
+        "autocast_dtype": None if autocast is None else str(autocast).removeprefix("torch."),
+        "gradient_scaler": uses_gradient_scaler(device, config),
+    }
+
+
+def cuda_has_bf16() -> bool:
+    """Whether the GPU computes bf16 natively (Ampere and later).
+
+    torch's ``is_bf16_supported()`` says yes by default on a V100 or T4 too, where bf16 is only
+    emulated (and slow): there the loop must take fp16 with a gradient scaler instead.
+    """
+    import torch
+
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def autocast_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
-    """bf16 where the GPU supports it, else fp16; None (fp32) on the CPU."""
+    """bf16 where the GPU computes it natively, else fp16; None (fp32) on the CPU."""
     import torch
 
     if not device.startswith("cuda") or not config.mixed_precision:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cuda_has_bf16() else torch.float16
+
+
+def uses_gradient_scaler(device: str, config: TrainingConfig) -> bool:
+    """fp16 gradients underflow without a GradScaler; bf16 and fp32 need none."""
+    import torch
+
+    return autocast_dtype(device, config) == torch.float16
 
 
 def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
@@ -524,8 +601,7 @@ def optimizer_stepper(
     total_steps = math.ceil(train_rows / config.batch_size) * config.epochs
     optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr)
     scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
-    fp16 = autocast_dtype(device, config) == torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 gradients underflow without it
+    scaler = torch.amp.GradScaler("cuda", enabled=uses_gradient_scaler(device, config))
     return _optimizer_step(model, optimizer, scheduler, scaler, config)
 
 
@@ -543,6 +619,8 @@ def train_classifier(
     seed_everything(request.seed)
     prepare_device(model, request.device, config)
     train = request.train.sample(config.max_train_rows, request.seed)
+    sampled = sample_rows(len(request.train), config.max_train_rows, request.seed)  # the rows ``train`` holds
+    rows = None if sampled is None else tuple(int(i) for i in sampled)
     weights = pos_weights(config, train.y)
     features = encode(tokenizer, train.texts, config.max_length)
     lengths = [len(f["input_ids"]) for f in features]
@@ -576,9 +654,9 @@ def train_classifier(
     used = None if weights is None else tuple(float(w) for w in weights)
     if best is None:
         return TrainingResult(
-            0, tuple(history), len(features), train_tokens=tokens, pos_weight=used, batch_sizes=sizes
+            0, tuple(history), len(features), train_tokens=tokens, pos_weight=used, batch_sizes=sizes, train_rows=rows
         )
-    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used, sizes)
+    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used, sizes, rows)
 
 
 def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
@@ -618,6 +696,7 @@ class TorchClassifier:
     # config, and shared with the training run: test sets then start at the eval batch size
     # that fitted, instead of running out of memory at the recipe's size once per test set.
     batch_sizes: BatchSizes | None = None
+    train_rows: tuple[int, ...] | None = None  # see FittedClassifier: the rows a sampled fit trained on
 
     def remember(self, texts: Sequence[str], logits: np.ndarray | None) -> TorchClassifier:
         if logits is not None:
@@ -647,15 +726,17 @@ def fine_tune(
     """
     result = train_classifier(model, tokenizer, request, head_prefixes)
     params, trainable = count_parameters(model)
+    config = TrainingConfig.from_recipe(request.recipe)
     classifier = TorchClassifier(
         model=model,
         tokenizer=tokenizer,
-        config=TrainingConfig.from_recipe(request.recipe),
+        config=config,
         device=request.device,
         params=params,
         trainable_params=trainable,
-        details={**result.details(), **details},
+        details={**result.details(), **precision_details(model, request.device, config), **details},
         progress=request.progress,
         batch_sizes=result.batch_sizes,
+        train_rows=result.train_rows,
     )
     return classifier.remember(request.eval.texts, result.best_eval_logits)

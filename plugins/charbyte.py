@@ -161,17 +161,13 @@ def load_byt5(
 
 def _without_fp16(request: FitRequest) -> tuple[FitRequest, str | None]:
     """T5 models were pre-trained in bf16 and overflow to inf/NaN in fp16 (transformers
-    issues #9295, #10956). On a GPU without bf16 (e.g. a V100), train ByT5 in fp32."""
+    issues #9295, #10956). On a GPU without native bf16 (e.g. a V100), train ByT5 in fp32."""
     import dataclasses
 
-    import torch
+    from harness.training import cuda_has_bf16
 
     recipe = dict(request.recipe)
-    if (
-        request.device.startswith("cuda")
-        and recipe.get("mixed_precision", True)
-        and not torch.cuda.is_bf16_supported()
-    ):
+    if request.device.startswith("cuda") and recipe.get("mixed_precision", True) and not cuda_has_bf16():
         recipe["mixed_precision"] = False
         return dataclasses.replace(request, recipe=recipe), "fp32: this GPU has no bf16 and T5 overflows in fp16"
     return request, None

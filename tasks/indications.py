@@ -21,6 +21,7 @@ from harness.errors import warn
 from harness.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.leaderboard import SYNTHETIC_NOTE
 from harness.metrics import multilabel_report
+from harness.model import train_rows_of
 from harness.stats import bootstrap_ci
 from harness.task import SummaryRequest, gather_splits
 from harness.thresholds import apply_tuned, tune_thresholds
@@ -176,7 +177,9 @@ def score(request: ScoreRequest) -> dict[str, Any]:
     # Tuned on eval only: the test sets' labels and scores never reach tune_thresholds.
     tuned = tune_thresholds(data.splits["eval"].y, scores["eval"], labels, rule)
     tests = data.test_splits
-    train_texts = data.splits["train"].texts
+    # "Unseen" means unseen by this fit: a row-sampled fit (a CPU recipe) saw only its sample.
+    train = data.splits["train"]
+    train_texts = [train.texts[i] for i in train_rows_of(classifier, len(train))]
     result: dict[str, Any] = {
         "metrics": metrics,
         "decision_rule": rule.as_dict(),

@@ -5,7 +5,8 @@ test split, :func:`harness.probes.variants.generate_variants` makes ``variants``
 edit away from a test row (typos, hyphenation, abbreviations, case, punctuation), each expecting
 exactly its source row's labels. A robust classifier predicts the same label set for a variant as
 for its source: the task reports F1 on the sources (repeated once per variant) against F1 on the
-variants, with a paired bootstrap interval and a permutation p-value for the difference; the
+variants, with a paired bootstrap interval and a permutation p-value for the difference (both
+resampling and swapping whole source rows, all of a row's variants at once); the
 invariance failure rate (variants whose predicted set differs from their source's), overall and
 per kind; and the worst case per input (each source's variant with the most label errors).
 
@@ -198,8 +199,10 @@ def score_split(variant_set: VariantSet, source_predictions: Mapping[int, np.nda
     variant = variant_predictions
     flipped = (original != variant).any(axis=1)
     on_original, on_variant = multilabel_report(y, original, labels), multilabel_report(y, variant, labels)
+    # Clustered by source row: a source's variants share its text and its prediction, so they
+    # are not independent evidence, and resampling them one by one would narrow the interval.
     comparison = paired_comparison(y, original, variant, labels, metric="f1_weighted", resamples=RESAMPLES,
-                                   permutations=PERMUTATIONS, confidence=CONFIDENCE, seed=seed)
+                                   permutations=PERMUTATIONS, confidence=CONFIDENCE, seed=seed, clusters=rows)
     result: dict[str, Any] = {
         "variants": len(variants),
         "sources": len(variant_set.source_rows),
@@ -214,6 +217,7 @@ def score_split(variant_set: VariantSet, source_predictions: Mapping[int, np.nda
             "resamples": comparison.resamples,
             "p_value": comparison.p_value,
             "permutations": comparison.permutations,
+            "clusters": len(variant_set.source_rows),
         },
         "invariance_failure_rate": float(flipped.mean()),
         **_worst_case(rows, y, original, variant, labels),

@@ -27,3 +27,58 @@ def test_ner_inference_benchmark_needs_both_families(models, message):
     with pytest.raises(SystemExit) as stopped:
         benchmark.main(["--models", models])
     assert message in str(stopped.value.code)
+
+
+# --- benchmarks/gpu_check.py: only what runs without a GPU ------------------------------------------
+
+
+def test_gpu_check_without_cuda_says_so_and_exits_2(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _load("gpu_check").main([]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # eleven model classes built and saved: 5 s on quiet cores, 26 s on busy ones
+@pytest.mark.usefixtures("one_torch_thread")
+def test_gpu_check_saves_tiny_checkpoints_of_every_family_in_bf16(tmp_path):
+    pytest.importorskip("transformers")
+    from safetensors import safe_open
+
+    check = _load("gpu_check")
+    for family in (*check.ENCODER_FAMILIES, *check.DECODER_FAMILIES):
+        folder = check.build_checkpoint(family, tmp_path / family)
+        with safe_open(str(folder / "model.safetensors"), "pt") as stored:
+            dtypes = {str(stored.get_slice(name).get_dtype()) for name in stored.keys()}
+        assert dtypes == {"BF16"}, family
+
+
+@pytest.mark.slow  # four tiny fits through the real plugins: 3 s on quiet cores, 64 s on busy ones
+@pytest.mark.usefixtures("one_torch_thread")
+def test_gpu_check_rows_pass_on_a_cpu_and_fail_without_the_fp32_rule(monkeypatch, tmp_path):
+    """On a CPU the checks expect the CPU's rules; with the upcast switched off, the bf16
+    checkpoint trains bf16 weights and its row fails, saying so."""
+    pytest.importorskip("peft")
+    from harness import training
+
+    check = _load("gpu_check")
+    by_name = {c.name: c for c in check.checks()}
+    for name in ("bert bf16 checkpoint", "llama LoRA tagger", "llama zero-shot"):
+        row = check.run_check(by_name[name], tmp_path / name.replace(" ", "-"), "cpu")
+        assert row.passed, (name, row.notes)
+    monkeypatch.setattr(training, "set_training_precision", lambda *args: None)
+    row = check.run_check(by_name["bert bf16 checkpoint"], tmp_path / "unfixed", "cpu")
+    assert not row.passed and "trainable bfloat16, not float32" in row.notes
+
+
+def test_gpu_check_table_shows_each_row_and_the_count():
+    check = _load("gpu_check")
+    rows = [
+        check.Row("bert bf16 checkpoint", "bfloat16", "float32", None, "bfloat16", "off", passed=True, seconds=1.25),
+        check.Row("llama QLoRA nf4", "bfloat16", notes="ImportError: no bitsandbytes"),
+    ]
+    lines = check.render_table(rows).splitlines()
+    assert lines[0].split() == list(check.COLUMNS)
+    assert lines[2].split()[:9] == ["bert", "bf16", "checkpoint", "bfloat16", "float32", "-", "bfloat16", "off", "PASS"]
+    assert "FAIL" in lines[3] and lines[3].endswith("ImportError: no bitsandbytes")
+    assert lines[-1] == "1 passed, 1 failed"

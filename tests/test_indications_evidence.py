@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness import stats
+from harness import ModelSpec, hookimpl, stats
 from harness.data import load_split
 from harness.tasks import indications
 from harness.tasks.indications import CATEGORIES
@@ -103,6 +103,41 @@ def test_per_item_evidence_matches_independent_computations(run_harness, two_sit
     site_b = load_split("site_b", base / "site_b.csv", CATEGORIES)
     assert inference["inputs"] == len(test) + len(site_b)
     assert inference["seconds_per_input"] == pytest.approx(inference["seconds"] / inference["inputs"], rel=1e-3)
+
+
+class HalfTrained:
+    """A plugin whose lookup fit trains on the rows of the first 8 example strings only (as a
+    CPU recipe's row sample would) and says so through ``train_rows``."""
+
+    @staticmethod
+    def fit(request):
+        rows = [i for i, text in enumerate(request.train.texts) if text in {t for t, _ in EXAMPLES[:8]}]
+        fitted = fakes.fit_lookup(request)
+        fitted.table = {request.train.texts[i]: request.train.y[i].astype(float) for i in rows}  # lower case already
+        fitted.train_rows = tuple(rows)
+        return fitted
+
+    @hookimpl
+    def harness_add_models(self, register) -> None:
+        register.add(ModelSpec("half-lookup", "fake", "memorise", self.fit, markers=("fake",)))
+
+
+def test_unseen_means_unseen_by_the_rows_the_fit_trained_on(run_harness, two_sites, tmp_path):
+    code, _, stderr = run_harness("run", "--models", "half-lookup,lookup", "--tasks", "indications", "--config",
+                                  str(two_sites), "--out", str(tmp_path / "run"), plugins={"half": HalfTrained()})
+    assert code == 0, stderr
+    half, full = read_leaderboard(tmp_path / "run")["results"]
+    test = load_split("site_a", two_sites.parent / "data" / "site_a.csv", CATEGORIES)
+    trained_on = {text for text, _ in EXAMPLES[:8]}
+    unseen = np.array([text not in trained_on for text in test.texts])
+    classifier = HalfTrained.fit(_fit_request(load_split("train", two_sites.parent / "data" / "train.csv", CATEGORIES)))
+    predicted = classifier.decision_rule.apply(classifier.predict_scores(list(test.texts)))
+    metrics = half["metrics_unseen"]["site_a"]
+    assert metrics["examples"] == unseen.sum() == len(EXAMPLES) - 8 + len(EXTRA)
+    assert metrics["f1_weighted"] == pytest.approx(
+        f1_score(test.y[unseen], predicted[unseen], average="weighted", zero_division=0)
+    )
+    assert full["metrics_unseen"]["site_a"]["examples"] == len(EXTRA) - 1  # no train_rows: all of train
 
 
 def _fit_request(train):

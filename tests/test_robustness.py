@@ -234,6 +234,25 @@ def test_scores_match_sklearn_on_the_same_predictions(tfidf_classifier, embedded
     assert (split["variants"], split["sources"]) == (400, len({v.source_index for v in made}))
 
 
+def test_duplicating_every_variant_does_not_narrow_the_interval(tfidf_classifier, embedded_tests):
+    """Variants of one source row are not independent evidence: the interval and the p-value
+    resample and swap whole source rows, so a source with twice the variants adds nothing."""
+    data = robustness.load(load_request(embedded_tests, variants=400, seed=3, splits=["external"]))
+    made = data.extra["variant_sets"]["external"]
+    twice = VariantSet(made.split, tuple(v for v in made.variants for _ in range(2)))
+
+    def difference(variant_set: VariantSet) -> dict:
+        fields = robustness.score(score_request(TaskData(labels=CATEGORIES, extra={
+            "variant_sets": {"external": variant_set}, "seed": 3}), tfidf_classifier))
+        return fields["robustness"]["splits"]["external"]["difference"]
+
+    once, doubled = difference(made), difference(twice)
+    assert once["ci_low"] < once["ci_high"]  # a case with an interval to narrow
+    assert doubled["ci_high"] - doubled["ci_low"] >= once["ci_high"] - once["ci_low"] - 1e-12
+    assert doubled["p_value"] == pytest.approx(once["p_value"])
+    assert once["clusters"] == doubled["clusters"] == len(made.source_rows) < len(made.variants)
+
+
 def test_every_scored_variant_keeps_its_source_labels(embedded_tests):
     data = robustness.load(load_request(embedded_tests))
     sets = data.extra["variant_sets"]

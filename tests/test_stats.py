@@ -398,3 +398,84 @@ def test_stacked_predictions_must_agree_on_the_number_of_seeds():
     y_true, pred = noisy(50, 0.1, seed=30)
     with pytest.raises(ValueError, match="numbers of seeds"):
         paired_comparison(y_true, np.stack([pred, pred]), pred, LABELS)
+
+
+# --------------------------------------------------------------------------- clustered items
+
+
+def test_singleton_clusters_give_the_unclustered_comparison():
+    y_true, pred_a = noisy(300, 0.1, seed=40)
+    _, pred_b = noisy(300, 0.12, seed=41)
+    plain = paired_comparison(y_true, pred_a, pred_b, LABELS, permutations=2000, seed=5)
+    clustered = paired_comparison(y_true, pred_a, pred_b, LABELS, permutations=2000, seed=5, clusters=np.arange(300))
+    assert clustered == plain  # bit for bit: same draws, same swaps
+
+
+def test_duplicating_every_item_does_not_narrow_the_clustered_interval():
+    """The robustness task's case: many variants per source row. Counting a source twice is no new
+    evidence, so an interval that treats the copies as independent items is too narrow."""
+    y_true, pred_a = noisy(200, 0.1, seed=42)
+    _, pred_b = noisy(200, 0.14, seed=43)
+    sources = np.arange(200)
+    once = paired_comparison(y_true, pred_a, pred_b, LABELS, permutations=2000, clusters=sources)
+    y2, a2, b2, sources2 = (np.repeat(x, 2, axis=0) for x in (y_true, pred_a, pred_b, sources))
+    twice = paired_comparison(y2, a2, b2, LABELS, permutations=2000, clusters=sources2)
+    assert twice.difference == pytest.approx(once.difference, abs=1e-12)
+    assert twice.ci_high - twice.ci_low >= once.ci_high - once.ci_low - 1e-12
+    assert (twice.ci_low, twice.ci_high) == pytest.approx((once.ci_low, once.ci_high), abs=1e-12)
+    assert twice.p_value == once.p_value
+    # Without the clusters the copies look like 400 independent items and the interval shrinks.
+    naive = paired_comparison(y2, a2, b2, LABELS, permutations=2000)
+    assert naive.ci_high - naive.ci_low < 0.85 * (once.ci_high - once.ci_low)
+
+
+def test_cluster_bootstrap_is_the_documented_resampling_of_whole_clusters():
+    """Slowly, with scikit-learn: resample b draws clusters default_rng(seed).integers(0, k, (resamples, k))[b],
+    clusters numbered by first appearance, and scores every item of each drawn cluster."""
+    rng = np.random.default_rng(44)
+    clusters = np.array([7, 7, 3, 9, 9, 9, 3, 1, 4, 4, 2, 2, 2, 8, 5, 5, 6, 0, 0, 0] * 3)
+    n = len(clusters)
+    y_true, pred_a = noisy(n, 0.1, seed=45, prevalence=0.4)
+    _, pred_b = noisy(n, 0.2, seed=46, prevalence=0.4)
+    pred_b = np.where(rng.random(pred_b.shape) < 0.5, pred_b, y_true)
+    result = paired_comparison(y_true, pred_a, pred_b, LABELS, resamples=200, permutations=10, seed=6,
+                               clusters=clusters)
+    order = list(dict.fromkeys(clusters.tolist()))
+    members = [np.flatnonzero(clusters == c) for c in order]
+    draws = np.random.default_rng(6).integers(0, len(order), size=(200, len(order)))
+    differences = []
+    for draw in draws:
+        rows = np.concatenate([members[c] for c in draw])
+        differences.append(f1_score(y_true[rows], pred_a[rows], average="weighted", zero_division=0)
+                           - f1_score(y_true[rows], pred_b[rows], average="weighted", zero_division=0))
+    assert (result.ci_low, result.ci_high) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])),
+                                                            abs=1e-12)
+
+
+def test_cluster_permutation_agrees_with_exact_enumeration_of_all_cluster_swaps():
+    y_true, pred_a = noisy(120, 0.1, seed=50)
+    pred_b = np.where(np.random.default_rng(150).random(y_true.shape) < 0.1, 1 - y_true, y_true)
+    clusters = np.arange(120) % 9  # nine clusters, interleaved
+    pred_b[clusters == 0] = pred_a[clusters == 0]  # one cluster agrees: never swapped, changes nothing
+
+    def weighted(pred: np.ndarray) -> float:
+        return multilabel_report(y_true, pred, LABELS)["f1_weighted"]
+
+    totals = []
+    for swap in itertools.product((False, True), repeat=9):
+        rows = np.isin(clusters, np.flatnonzero(swap))
+        a, b = np.where(rows[:, None], pred_b, pred_a), np.where(rows[:, None], pred_a, pred_b)
+        totals.append(weighted(a) - weighted(b))
+    observed = totals[0]
+    exact = np.mean([abs(d) >= abs(observed) - 1e-12 for d in totals])
+    result = paired_comparison(y_true, pred_a, pred_b, LABELS, clusters=clusters)
+    unclustered = paired_comparison(y_true, pred_a, pred_b, LABELS)
+    assert 0.01 < exact < 0.99
+    assert result.p_value == pytest.approx(exact, abs=0.01)
+    assert abs(unclustered.p_value - exact) > 0.05  # item swaps answer another question here
+
+
+def test_clusters_must_name_one_cluster_per_item():
+    y_true, pred_a = noisy(10, 0.1, seed=49)
+    with pytest.raises(ValueError, match="one cluster per item"):
+        paired_comparison(y_true, pred_a, pred_a, LABELS, clusters=np.arange(9))

@@ -163,12 +163,12 @@ def test_wordpiece_labels_only_the_first_sub_word_of_each_word(wordpiece) -> Non
     disease = [p for p in pieces if p[0] in ("he", "##pa", "##to", "##xi", "##city")]
     assert disease[0] == ("he", 3) and all(label == -100 for _, label in disease[1:]) and len(disease) == 6
     # "3-year-old" is five pieces and one word: only "3" carries its tag.
-    start = aligned.first_token[5]
+    start = aligned.word_token[5]
     assert pieces[start : start + 5] == [("3", 0), ("-", -100), ("year", -100), ("-", -100), ("old", -100)]
-    assert [pieces[t][0] for t in aligned.first_token] == ["as", "induced", "he", "in", "a", "3", "(", "n", "=",
+    assert [pieces[t][0] for t in aligned.word_token] == ["as", "induced", "he", "in", "a", "3", "(", "n", "=",
                                                            "5", ")", "."]
     assert aligned.labelled == len(words) and aligned.truncated == 0 and aligned.untokenised == 0
-    assert [aligned.labels[t] for t in aligned.first_token] == [TAG_IDS[t] for t in tags]
+    assert [aligned.labels[t] for t in aligned.word_token] == [TAG_IDS[t] for t in tags]
 
 
 def test_byte_level_bpe_skips_the_leading_space_of_each_token() -> None:
@@ -188,16 +188,16 @@ def test_byte_level_bpe_skips_the_leading_space_of_each_token() -> None:
     (aligned,) = tagging.align(tokenizer, [words], 64, [("B-Chemical", "O", "B-Disease", "O")], TAG_IDS)
     pieces = labelled_pieces(tokenizer, aligned)
     # " induced" starts at its space; " ." is a lone "Ġ" (space only: no word's) and then ".".
-    assert [pieces[t][0] for t in aligned.first_token] == ["as", "Ġin", "Ġh", "."]
-    assert ("Ġ", -100) in pieces and pieces[aligned.first_token[3] - 1] == ("Ġ", -100)
-    assert [aligned.labels[t] for t in aligned.first_token] == [1, 0, 3, 0] and aligned.labelled == 4
+    assert [pieces[t][0] for t in aligned.word_token] == ["as", "Ġin", "Ġh", "."]
+    assert ("Ġ", -100) in pieces and pieces[aligned.word_token[3] - 1] == ("Ġ", -100)
+    assert [aligned.labels[t] for t in aligned.word_token] == [1, 0, 3, 0] and aligned.labelled == 4
 
 
 def test_truncated_words_get_no_label_and_are_counted(wordpiece) -> None:
     words = tuple(f"word{i}" for i in range(12))  # "word", "##0": 2 pieces each
     (aligned,) = tagging.align(wordpiece, [words], 10, [("O",) * 12], TAG_IDS)
     assert len(aligned.features["input_ids"]) == 10  # [CLS] + 8 pieces + [SEP]
-    assert aligned.first_token[:4] == [1, 3, 5, 7] and aligned.first_token[4:] == [-1] * 8
+    assert aligned.word_token[:4] == [1, 3, 5, 7] and aligned.word_token[4:] == [-1] * 8
     assert aligned.truncated == 8 and aligned.untokenised == 0 and aligned.labelled == 4
 
 
@@ -523,11 +523,11 @@ def test_smollm2_tokens_start_at_their_space(smollm2) -> None:
     tags = ("B-Chemical", "O", "B-Disease", *("O",) * 9)
     (aligned,) = tagging.align(tokenizer, [words], 64, [tags], TAG_IDS)
     pieces = labelled_pieces(tokenizer, aligned)
-    assert [pieces[t][0] for t in aligned.first_token] == [
+    assert [pieces[t][0] for t in aligned.word_token] == [
         "As", "Ġinduced", "Ġhepat", "Ġin", "3", "Ġ(", "Ġn", "Ġ=", "5", "Ġ)", "Ġpatients", "Ġ."
     ]
     assert pieces[:3] == [("As", 1), ("p", -100), ("irin", -100)]
-    assert pieces[aligned.first_token[4] - 1] == ("Ġ", -100)  # the lone space before "3"
+    assert pieces[aligned.word_token[4] - 1] == ("Ġ", -100)  # the lone space before "3"
     assert aligned.labelled == len(words) and aligned.untokenised == 0
 
 
