@@ -61,7 +61,11 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path)
     show = commands.add_parser("show", help="re-render a leaderboard's tables")
     show.add_argument("file", type=Path)
-    show.add_argument("--format", default="table", choices=["table", "markdown", "latex"])
+    show.add_argument("--format", default="table", choices=["table", "markdown", "latex", "html"],
+                      help="html: one self-contained page that opens offline (needs --output)")
+    show.add_argument("--output", type=Path, metavar="PAGE.html", help="where --format html writes the page")
+    show.add_argument("--report", default="full", choices=["full", "summary"],
+                      help="table format: every table (default), or the decision, the overall table and the summary line")
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
@@ -91,6 +95,8 @@ def _add_publish_parser(commands) -> None:
     publish.add_argument("--data-root", type=Path, metavar="DIR",
                          help="where the runs' data files are, if not where the runs read them (their relative "
                               "paths are then under DIR; absolute ones are looked up by their last parts)")
+    publish.add_argument("--html", type=Path, metavar="PAGE.html",
+                         help="also write the published leaderboard as one self-contained HTML page")
 
 
 def cmd_run(options: argparse.Namespace, hooks) -> int:
@@ -169,17 +175,36 @@ def cmd_validate(options: argparse.Namespace, hooks) -> int:
 
 
 def cmd_show(options: argparse.Namespace, hooks) -> int:
+    from harness.errors import UsageError
     from harness.leaderboard import load
-    from harness.render import make_console, to_rich, to_text
-    from harness.tables import all_tables
+    from harness.render import make_console, to_text
+    from harness.tables import all_tables, summary_line
 
+    if (options.format == "html") != (options.output is not None):
+        raise UsageError("--format html needs --output PAGE.html" if options.output is None
+                         else "--output is for --format html")
     document = load(options.file)
+    if options.format == "html":
+        from harness.report.html import write_html
+
+        print(write_html(document, options.output))
+        if options.plots is not None:
+            _show_plots(document, options.plots, sys.stdout)
+        return EXIT_OK
     tables = all_tables(document)
     if options.format == "table":
+        from harness.report.console import print_results, print_skips
+
         out = make_console()
-        for table in tables:
-            out.print(to_rich(table))
-        out.print(document["run"]["data_note"])
+        skipped = [(e["model"], e["reason"]) for e in document["results"] if e["status"] == "skipped"]
+        if options.report == "full":
+            print_skips(out, skipped)
+        print_results(out, document, options.report)
+        out.print()
+        out.print(document["run"]["data_note"], markup=False)
+        summary = document["run"].get("summary")
+        if summary:
+            out.rule(summary_line(summary, document["run"].get("duration_seconds") or 0.0))
     else:
         sys.stdout.write(to_text(tables, options.format))
         print(f"\n{'%' if options.format == 'latex' else ''}{document['run']['data_note']}")
@@ -215,6 +240,10 @@ def cmd_publish(options: argparse.Namespace, hooks) -> int:
 
     document = publish(options.runs, options.to, data_root=options.data_root)
     print(summary_line(options.to, document))
+    if options.html is not None:  # the document as written: merged, scanned for private text
+        from harness.report.html import write_html
+
+        print(write_html(document, options.html))
     return EXIT_OK
 
 

@@ -317,7 +317,7 @@ def summarise_tasks(session: Session) -> None:
         if spec.summarise is None or not passed:
             continue
         items = tuple(
-            ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info) for r in passed
+            ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info, r.cost) for r in passed
         )
         request = SummaryRequest(data, items, session.seeds)
         try:

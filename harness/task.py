@@ -137,6 +137,7 @@ class ScoredItem:
     fields: Mapping[str, Any]  # what ``score`` returned (as written to the leaderboard)
     retained: Mapping[str, Any]  # what ``score`` retained (never written)
     model_info: Mapping[str, Any]
+    cost: Mapping[str, Any] = field(default_factory=dict)  # as written to the leaderboard (train_seconds, ...)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from harness import InputError, LoadRequest, ScoreRequest, TaskData, TaskSpec, hookimpl
 from harness.calibration import class_calibration
 from harness.data import LabelledSplit, load_split
+from harness.decision import costs_of, decide
 from harness.errors import warn
 from harness.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.leaderboard import SYNTHETIC_NOTE
@@ -258,6 +259,7 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         "comparisons": comparisons,
         "site_shift": {"reference": reference, "models": shift},
         "overlap": overlap_report(data.splits["train"].texts, {name: split.texts for name, split in tests.items()}),
+        "decision": decide(comparisons, costs_of(request.items), failed={e["model"] for e in excluded}),
     }
 
 

@@ -28,6 +28,9 @@ def test_wheel_maps_top_level_folders_into_the_harness_package(tmp_path):
         "harness/tasks/data/indications_external.csv",
         "harness/probes/seed_spotcheck.jsonl",
         "harness/leaderboards/leaderboard-v1.schema.json",
+        "harness/report/templates/report.html.j2",
+        "harness/report/templates/report.js",
+        "harness/report/templates/report.css",
     ):
         assert expected in names, expected
     top_level = {name.split("/")[0] for name in names}

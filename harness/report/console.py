@@ -1,4 +1,6 @@
-"""The built-in console reporter: a line per item as it finishes, then the tables and a summary."""
+"""The built-in console reporter: a line per item as it finishes, then the decision, the tables
+and a summary. Skipped models are announced once per kind of reason, with the fix; their full
+reasons are in the leaderboard."""
 
 from __future__ import annotations
 
@@ -8,8 +10,13 @@ from typing import Any
 from rich.markup import escape
 
 from harness import hookimpl
-from harness.render import make_console, to_rich
-from harness.tables import all_tables, human_seconds, summary_line
+from harness.decision import decision_from_document
+from harness.render import fit_to_width, make_console
+from harness.skips import group_skips, reason_kind
+from harness.tables import Table, all_tables, human_seconds, overall_table, summary_line
+
+REPORTS = ("full", "summary")
+_CRITERIA = {"train_seconds": "training time", "params": "parameters"}
 
 _STYLE = {"passed": "green", "skipped": "yellow", "error": "red"}
 _console = None
@@ -20,6 +27,12 @@ def console():
     if _console is None:
         _console = make_console()
     return _console
+
+
+@hookimpl
+def harness_addoption(parser) -> None:
+    parser.add_argument("--report", choices=REPORTS, default="full",
+                        help="full: every table (default); summary: the decision, the overall table and the summary line")
 
 
 @hookimpl
@@ -36,6 +49,18 @@ def harness_collection_finished(session, items) -> None:
         for item in items:
             note = f"  [yellow](will skip: {escape(item.skip_reason)})[/]" if item.skip_reason else ""
             out.print(f"  {escape(item.name)}{note}")
+        return
+    print_skips(out, [(item.model.name, item.skip_reason) for item in items if item.skip_reason])
+
+
+def print_skips(out, skipped: list[tuple[str, str]]) -> None:
+    """One line per kind of skip reason: the models, and the command that fixes it."""
+    groups = group_skips(skipped)
+    if groups:
+        out.print(f"[yellow]{sum(len(g.models) for g in groups)} models will be skipped[/] (full reasons in the leaderboard):")
+    for group in groups:
+        fix = f" [dim]→[/] {escape(group.fix)}" if group.fix else ""
+        out.print(f"  [yellow]{escape(group.reason)}[/]: {escape(', '.join(group.models))}{fix}")
 
 
 @hookimpl
@@ -45,6 +70,8 @@ def harness_item_started(item) -> None:
 
 @hookimpl
 def harness_item_finished(report) -> None:
+    if report.outcome == "skipped" and report.item.skip_reason:
+        return  # announced, grouped, when the grid was collected
     outcome = report.outcome.upper()
     detail = f" ({report.reason})" if report.reason else f" in {human_seconds(report.seconds)}"
     if report.resumed:
@@ -60,10 +87,8 @@ def harness_run_finished(
     if session.collect_only:
         out.print(f"{len(session.items)} items collected")
         return
-    if document["results"]:
-        for table in all_tables(document):
-            out.print()
-            out.print(to_rich(table))
+    report = getattr(session.options, "report", "full")
+    print_results(out, document, report)
     errors = [r for r in session.reports if r.outcome == "error"]
     if errors or session.summary_errors:
         out.rule("errors", style="red")
@@ -74,7 +99,7 @@ def harness_run_finished(
             out.print(f"[red]summary of task {escape(task)}[/]")
             out.print(traceback, markup=False, highlight=False)
     out.print()
-    out.print(f"[bold yellow]{document['run']['data_note']}[/]")
+    out.print(f"[bold yellow]{escape(document['run']['data_note'])}[/]")
     if leaderboard_path is not None:
         out.print(f"leaderboard: {leaderboard_path}")
     for path in artifacts:
@@ -82,3 +107,54 @@ def harness_run_finished(
     seconds = (session.finished or session.started) - session.started
     style = "red" if exit_code else "green"
     out.rule(f"[{style}]{summary_line(session.counts(), seconds)}[/]", style=style)
+
+
+def print_results(out, document: dict[str, Any], report: str = "full") -> None:
+    """The decision, then every table (``full``) or the overall results alone (``summary``),
+    each fitted to the console's width."""
+    if not document["results"]:
+        return
+    print_decision(out, document)
+    tables = all_tables(document) if report == "full" else [overall_table(document)]
+    for table in tables:
+        if table is None:
+            continue
+        for part in fit_to_width(_for_console(table, document), out.width):
+            out.print()
+            out.print(part)
+
+
+def print_decision(out, document: dict[str, Any]) -> None:
+    summary = document.get("summaries", {}).get("indications", {})
+    decision = summary.get("decision") or decision_from_document(document)
+    if not decision or not decision["test_sets"]:
+        return
+    metric = {"f1_weighted": "weighted F1"}.get(decision["metric"], decision["metric"])
+    out.print()
+    criteria = ", then ".join(_CRITERIA.get(c, c) for c in decision["cheapest_by"])
+    out.print(f"[bold]Decision[/] ({escape(metric)}; in the top band, the cheapest by {escape(criteria)})")
+    for row in decision["test_sets"]:
+        style = "green" if row["recommended"] else "yellow"
+        out.print(f"  [{style}]•[/] {escape(row['statement'])}")
+
+
+def _for_console(table: Table, document: dict[str, Any]) -> Table:
+    """The Models table with a short status (the grouped reasons were printed) and, when every
+    model that ran shares one, the hardware in the caption rather than a column."""
+    if table.title != "Models" or "Status" not in table.headers:
+        return table
+    status, hardware = table.headers.index("Status"), table.headers.index("Hardware")
+    used = {row[hardware] for row in table.rows} - {"–"}
+    rows = []
+    for row in table.rows:
+        cells = list(row)
+        outcome, _, reason = cells[status].partition(": ")
+        cells[status] = f"{outcome}: {reason_kind(reason)[1]}" if outcome == "skipped" else outcome
+        rows.append(cells)
+    headers, caption = list(table.headers), "full skip and error reasons in the leaderboard"
+    if len(used) == 1:
+        caption = f"ran on {used.pop()}; {caption}"
+        headers.pop(hardware)
+        for cells in rows:
+            cells.pop(hardware)
+    return Table(table.title, tuple(headers), tuple(tuple(cells) for cells in rows), caption)

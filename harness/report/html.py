@@ -1,0 +1,244 @@
+"""The self-contained HTML report of a leaderboard: ``harness show FILE --format html --output PAGE``
+and ``harness publish ... --html PAGE``.
+
+One file that opens offline from ``file://``: the template (``templates/report.html.j2``) gets its
+CSS and JavaScript inlined, and the data the scripts draw from inline as JSON. Nothing is fetched.
+
+The page is built from the leaderboard document alone, which holds no text of a private split
+(``harness run`` and ``harness publish`` see to that), so the page holds none either. The numbers
+in its tables are the console's: the generic sections render the same :class:`~harness.tables.Table`
+objects as ``harness show``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.tables import FAIL, PASS, Table, _grouped, _passed, _test_splits, all_tables, human_count, human_seconds
+
+CLASSIFICATION, NER = "indications", "ner"
+# Tables the page draws in its own way (the overall table with whiskers, heatmaps, model cards).
+DRAWN_ELSEWHERE = ("Models", "Overall results (weighted F1)", "Per-class F1 (")
+# Generic tables by section, in page order: the first prefix that matches a title wins.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Comparisons and site shift", ("Model comparison", "Site shift", "Prevalence", "Weighted F1 on strings",
+                                    "Overall results")),
+    ("Decision rule and calibration", ("Decision thresholds", "Calibration")),
+    ("Probe", ("Probe",)),
+    ("Robustness", ("Robustness",)),
+    ("Tokenisation", ("Tokenisation",)),
+    ("Named entity recognition", ("NER",)),
+    ("Cost and data", ("Cost", "Rows of each test set", "Overlap", "")),
+)
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def data_kind(document: dict[str, Any]) -> str:
+    """``synthetic``, ``silver`` or ``user``: what the data note warns of, for its colour."""
+    note = document["run"]["data_note"]
+    if document["run"].get("synthetic_data") or "SYNTHETIC" in note:
+        return "synthetic"
+    return "silver" if "SILVER" in note else "user"
+
+
+# --------------------------------------------------------------------------- the overall table
+
+
+def _comparisons(document: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Test set -> model -> its entry in the run's comparison (band, seed-mean CI). A merged
+    leaderboard has none at the top: its runs' bands cannot be joined, so none are drawn."""
+    comparisons = document.get("summaries", {}).get(CLASSIFICATION, {}).get("comparisons", {})
+    return {split: {m["model"]: m for m in c["models"]} for split, c in comparisons.items()}
+
+
+def _classification_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = _passed(document["results"], CLASSIFICATION)
+    compared = _comparisons(document)
+    rows = []
+    for split in _test_splits(entries):
+        for model, group in _grouped([e for e in entries if split in e["metrics"]]).items():
+            estimate = _mean(e["metrics"][split]["f1_weighted"] for e in group)
+            low = high = band = None
+            if model in compared.get(split, {}):
+                entry = compared[split][model]
+                low, high, band = entry["low"], entry["high"], entry["band"]
+            elif len(group) == 1 and split in group[0].get("confidence_intervals", {}):
+                interval = group[0]["confidence_intervals"][split]["f1_weighted"]
+                low, high = interval["low"], interval["high"]
+            rows.append(_row(CLASSIFICATION, split, model, group, "weighted F1", estimate, low, high, band))
+    return rows
+
+
+def _ner_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = _passed(document["results"], NER)
+    splits = list(dict.fromkeys(s for e in entries for s in e["ner"] if s not in ("train", "eval")))
+    rows = []
+    for split in splits:
+        for model, group in _grouped([e for e in entries if split in e["ner"]]).items():
+            estimate = _mean(e["ner"][split]["strict"]["micro"]["f1"] for e in group)
+            rows.append(_row(NER, split, model, group, "strict F1", estimate, None, None, None))
+    return rows
+
+
+def _row(task, split, model, group, metric, estimate, low, high, band) -> dict[str, Any]:
+    info, costs = group[0]["model_info"], [e["cost"] for e in group]
+    return {
+        "task": task, "test_set": split, "model": model, "family": info["family"],
+        "regime": info["fine_tuning_regime"], "seeds": len(group), "metric": metric,
+        "estimate": estimate, "low": low, "high": high, "band": band, "params": info["params"],
+        "params_text": human_count(info["params"]),
+        "train_seconds": _mean(c["train_seconds"] for c in costs),
+        "train_text": human_seconds(_mean(c["train_seconds"] for c in costs)),
+        "predict_seconds": _mean(c["predict_seconds"] for c in costs),
+        "predict_text": human_seconds(_mean(c["predict_seconds"] for c in costs)),
+        "peak_rss_mb": _mean(c.get("peak_rss_mb") for c in costs),
+    }
+
+
+def overall_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per task, test set and model: the seed-mean F1, its CI and band where the run has them, cost."""
+    return _classification_rows(document) + _ner_rows(document)
+
+
+# --------------------------------------------------------------------------- decisions, heatmaps, cards
+
+
+def _bands_of(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"test_set": split, "bands": c["bands"], "metric": c["metric"]} for split, c in comparisons.items()]
+
+
+def decisions(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per run (one, or each run a published leaderboard merges): its decision summary when it has
+    one (``summaries.indications.decision``), else its comparisons' bands."""
+    runs = document["run"].get("merged_from") or [{"summaries": document.get("summaries", {})}]
+    out = []
+    for index, run in enumerate(runs):
+        summary = run.get("summaries", {}).get(CLASSIFICATION, {})
+        if not summary.get("decision") and not summary.get("comparisons"):
+            continue
+        label = run.get("file", "") + (f" ({run['timestamp_utc']})" if "timestamp_utc" in run else "")
+        out.append({"run": label if "merged_from" in document["run"] else "", "decision": summary.get("decision"),
+                    "bands": _bands_of(summary.get("comparisons", {}))})
+    return out
+
+
+def heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per test set: categories (with support) × models, the seed-mean per-class F1."""
+    from harness.report.plots import heatmap
+
+    entries = _passed(document["results"], CLASSIFICATION)
+    out = []
+    for split in _test_splits(entries):
+        data = heatmap(document, split)
+        per_class = next(e for e in entries if split in e["metrics"])["metrics"][split]["per_class"]
+        rows = [{"category": c, "support": per_class[c]["support"],
+                 "f1": [None if value != value else value for value in column]}  # NaN: not scored
+                for c, column in zip(data.categories, zip(*data.values))]
+        out.append({"test_set": split, "models": list(data.models), "rows": rows})
+    return out
+
+
+def scatter(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    from harness.report.plots import TIME_FLOOR_SECONDS, scatter_points
+
+    return {split: [{"model": p.model, "f1": p.f1, "seconds": p.seconds, "seeds": p.seeds,
+                     "x": max(p.seconds, TIME_FLOOR_SECONDS)} for p in points]
+            for split, points in scatter_points(document).items()}
+
+
+def model_cards(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """One card per model: what it is, and per item its outcome (with a skip or error reason)."""
+    cards: dict[str, dict[str, Any]] = {}
+    for item in document["results"]:
+        card = cards.setdefault(item["model"], {"model": item["model"], "info": item["model_info"],
+                                                "recipe": item["model_info"].get("recipe"), "outcomes": [],
+                                                "fit_details": None, "decision_rule": None})
+        card["outcomes"].append({"name": item["name"], "status": item["status"], "reason": item["reason"]})
+        if item["status"] == "passed" and card["fit_details"] is None and item.get("fit_details"):
+            card["fit_details"] = {k: json.dumps(v) if isinstance(v, list | dict) else v
+                                   for k, v in item["fit_details"].items()}
+        if item.get("decision_rule") and card["decision_rule"] is None:
+            rule = item["decision_rule"]
+            card["decision_rule"] = f"{rule['score']} {rule['operator']} {rule['threshold']}"
+    return list(cards.values())
+
+
+def sections(tables: Iterable[Table]) -> list[dict[str, Any]]:
+    grouped: dict[str, list[Table]] = {name: [] for name, _ in SECTIONS}
+    for table in tables:
+        if table.title.startswith(DRAWN_ELSEWHERE) and not table.title.startswith("Overall results (macro"):
+            continue
+        name = next(name for name, prefixes in SECTIONS if table.title.startswith(prefixes))
+        grouped[name].append(table)
+    return [{"name": name, "tables": found} for name, found in grouped.items() if found]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def page_data(document: dict[str, Any]) -> dict[str, Any]:
+    """What the page's scripts draw from (inline as JSON): the overall rows and the scatter points."""
+    return {"overall": overall_rows(document), "scatter": scatter(document)}
+
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    templates = files("harness.report") / "templates"
+    environment = Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["j2", "html"]),
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["f3"] = lambda x: "–" if x is None else f"{x:.3f}"
+    environment.filters["heat"] = heat_colour
+    environment.globals.update(PASS=PASS, FAIL=FAIL)
+    return environment, templates
+
+
+def heat_colour(f1: float | None) -> str:
+    """A cell's background: white at F1 0.5 or below, deepening blue towards 1 (grey: not scored)."""
+    if f1 is None:
+        return "#eee"
+    lightness = 100 - 40 * max(0.0, min(1.0, (f1 - 0.5) / 0.5))  # 60% at F1 1: black text stays legible
+    return f"hsl(210, 70%, {lightness:.0f}%)"
+
+
+def inline_json(value: Any) -> str:
+    """JSON safe inside ``<script>``: no ``</script>`` or ``<!--`` can close or comment it."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_html(document: dict[str, Any], title: str = "") -> str:
+    """The page of a validated leaderboard document, as one string."""
+    from markupsafe import Markup
+
+    environment, templates = _environment()
+    run = document["run"]
+    return environment.get_template("report.html.j2").render(
+        title=title or f"Leaderboard {run['timestamp_utc']}", run=run, data_kind=data_kind(document),
+        merged=run.get("merged_from", []), decisions=decisions(document), overall=overall_rows(document),
+        heatmaps=heatmaps(document), sections=sections(all_tables(document)), cards=model_cards(document),
+        css=Markup((templates / "report.css").read_text(encoding="utf-8")),
+        js=Markup((templates / "report.js").read_text(encoding="utf-8")),
+        data=Markup(inline_json(page_data(document))),
+    )
+
+
+def write_html(document: dict[str, Any], path: Path, title: str = "") -> Path:
+    """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be."""
+    from harness.atomic import write_atomically
+
+    text = render_html(document, title or path.stem)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)
+    except OSError as err:
+        raise InputError(str(path), f"cannot write the HTML report: {err.strerror or err}") from None
