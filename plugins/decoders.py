@@ -14,7 +14,7 @@ generation; LoRA and QLoRA as above. Llama, Mistral, Qwen2 and Gemma 1-2 have th
 transformers 5.x; Gemma 3 does not, so the MedGemma specs register no tagger (the ``ner`` task
 skips them), and a Gemma 3 checkpoint given to another spec stops with that reason.
 
-Details that fail silently if missed (shared/FINDINGS.md):
+Details that fail silently if missed (measured; docs/recipes.md and the tests say how):
 
 - Decoders have no padding token. Without ``pad_token_id`` in the config, batches of more than
   one input fail; we reuse the tokenizer's EOS (or UNK) token as padding.
@@ -81,11 +81,8 @@ QLORA_RECIPE: dict[str, Any] = {
 # The NER study's QLoRA (Mistral-7B, Llama-3-8B): r=128, alpha=256, dropout 0.05, double
 # quantisation, bf16 compute.
 NER_QLORA_RECIPE: dict[str, Any] = {**QLORA_RECIPE, "lora_r": 128, "lora_alpha": 256}
-# SmolLM2 on 2 CPU cores trains at ~17 inputs/s with LoRA and ~13 with QLoRA (batch 16), and a
-# 4-bit model predicts no faster than fp32 there: the default profile trains LoRA for one epoch
-# on 600 rows and QLoRA on 300, so `--models all` stays under 10 minutes; `--profile full` runs
-# the whole recipe. The head gets its own learning rate (a new layer). On 1,000 rows, 1 epoch:
-# eval weighted F1 0.48 with lr 3e-4/head 2e-3, 0.68 with 1e-3/5e-3 (kept), 0.73 with batch 8.
+# SmolLM2 on a CPU: one epoch on a row sample, so the main command fits the CPU budget; the new
+# head gets its own learning rate (chosen on eval, docs/recipes.md). `--profile full` runs the recipe.
 SMOL_CPU = {
     "epochs": 1, "max_train_rows": 600, "batch_size": 16, "lr": 1e-3, "head_lr": 5e-3, "max_length": 32,
     "cpu_bf16_inference": True,

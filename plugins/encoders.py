@@ -33,15 +33,8 @@ SEED_RECIPE: dict[str, Any] = {
     "pos_weight": None,  # the study used no class weighting; "balanced" or a number turns it on
 }
 
-# all-MiniLM-L6-v2 is a sentence-embedding model whose pooler was never trained for
-# classification: with one small learning rate the head learns only the label prior
-# (shared/FINDINGS.md). The pooler and classifier get their own, higher learning rate.
-# Measured on the embedded data (3,400 train, 600 eval, 2 CPU threads; fit includes eval):
-#   3 epochs: 119 s, internal weighted F1 0.956 | 4 epochs: 178 s, 0.969 | 6 epochs: 271 s, 0.977
-#   4 epochs with lr 2e-4: 0.962 | 3 epochs with batch 16: 223 s, 0.970
-# 4 epochs keeps a fit under ~3 minutes; add epochs for the last point of F1. On a CPU the
-# default profile runs 3, so that the whole main command (SmolLM2 included) stays under 10
-# minutes on 2 cores; `--profile full` runs 4.
+# all-MiniLM-L6-v2's pooler was never trained for classification: the pooler and classifier get
+# their own, higher learning rate. Epochs and learning rates were chosen on eval (docs/recipes.md).
 MINILM_RECIPE: dict[str, Any] = {
     "lr": 1e-4,
     "head_lr": 3e-3,
@@ -52,18 +45,12 @@ MINILM_RECIPE: dict[str, Any] = {
     "max_length": 64,
     "pos_weight": None,
 }
-MINILM_CPU: dict[str, Any] = {"epochs": 3}
-# Tagging (the ner task) puts 2-3x more tokens through MiniLM than classification: the embedded
-# silver NER corpus (2,000 train sentences of 5-40 words, ~19 WordPiece tokens each; 300 eval,
-# 600 test) with the classification recipe (batch 32, lr 1e-4) and the CPU's 3 epochs took 164 s
-# on 2 CPU cores, test strict micro F1 0.768. Batch 64 halves the optimizer steps (each ~0.17 s
-# over 22.7M parameters here) and twice the learning rate keeps the epochs' progress: 125 s
-# (155 s with another job on the cores), 0.759; batch 64 at lr 1e-4: 120 s, 0.659; at 3e-4:
-# 122 s, 0.752. Well under 2 minutes needs fewer rows (1,200 at batch 32: 83 s, 0.624). No sentence
-# passes 64 tokens there, so max_length stays. It applies on any device (tag_recipe).
+MINILM_CPU: dict[str, Any] = {"epochs": 3, "lr": 2e-4}  # 3 epochs for the CPU budget; lr on eval
+# Tagging (the ner task): batch 32 at lr 1e-4, chosen on the NER eval split over batch 64 at
+# 2e-4, which is twice as fast (docs/recipes.md).
 # Every encoder labels each word's first sub-word (bidirectional attention: it sees the whole word).
 ENCODER_TAG: dict[str, Any] = {"label_subword": "first"}
-MINILM_TAG: dict[str, Any] = {**ENCODER_TAG, "batch_size": 64, "lr": 2e-4}
+MINILM_TAG: dict[str, Any] = {**ENCODER_TAG, "batch_size": 32, "lr": 1e-4}
 
 
 def load_classifier(
