@@ -459,7 +459,7 @@ def test_tagging_recipes_under_the_default_cpu_profile() -> None:
 
     registry, default = registered(), PROFILES["default"]
     minilm = default.recipe_for(registry["minilm-l6"], "cpu", tagging=True)
-    assert (minilm["epochs"], minilm["batch_size"], minilm["lr"], minilm["head_lr"]) == (3, 64, 2e-4, 3e-3)
+    assert (minilm["epochs"], minilm["batch_size"], minilm["lr"], minilm["head_lr"]) == (3, 32, 1e-4, 3e-3)
     assert default.recipe_for(registry["minilm-l6"], "cpu")["batch_size"] == 32  # classification unchanged
     smol = default.recipe_for(registry["smollm2-135m-lora"], "cpu", tagging=True)
     assert (smol["epochs"], smol["max_train_rows"]) == (1, 600)  # the classification CPU recipe applies
