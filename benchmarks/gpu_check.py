@@ -68,12 +68,17 @@ PHRASES = {
     "skin": ("cellulitis", "abscess", "wound infection", "erysipelas"),
     "abdominal": ("appendicitis", "peritonitis", "cholangitis", "diverticulitis"),
 }
-ENTITIES = {"Chemical": ("aspirin", "warfarin", "sodium chloride", "heparin"),
-            "Disease": ("hepatotoxicity", "renal failure", "seizures", "heart failure")}
+ENTITIES = {
+    "Chemical": ("aspirin", "warfarin", "sodium chloride", "heparin"),
+    "Disease": ("hepatotoxicity", "renal failure", "seizures", "heart failure"),
+}
 FILLERS = ("the", "patient", "was", "given", "after", "developed", "with", "and", "daily", "dose", ".")
 VOCABULARY = sorted(
-    {w for phrases in PHRASES.values() for p in phrases for w in p.split()} | set(LABELS)
-    | {w for names in ENTITIES.values() for n in names for w in n.split()} | set(FILLERS) | {"+"}
+    {w for phrases in PHRASES.values() for p in phrases for w in p.split()}
+    | set(LABELS)
+    | {w for names in ENTITIES.values() for n in names for w in n.split()}
+    | set(FILLERS)
+    | {"+"}
 )
 
 
@@ -150,29 +155,69 @@ def tiny_model(family: str, folder: Path) -> Any:
         vocab = save_wordpiece_tokenizer(folder, ["input_ids", "token_type_ids", "attention_mask"])
         if family == "bert":
             return t.BertModel(t.BertConfig(vocab_size=vocab, num_hidden_layers=2, **wide))
-        return t.DebertaV2Model(t.DebertaV2Config(
-            vocab_size=vocab, num_hidden_layers=2, relative_attention=True, position_buckets=16,
-            max_relative_positions=-1, pos_att_type="p2c|c2p", norm_rel_ebd="layer_norm", share_att_key=True,
-            position_biased_input=False, type_vocab_size=0, **wide,
-        ))
+        return t.DebertaV2Model(
+            t.DebertaV2Config(
+                vocab_size=vocab,
+                num_hidden_layers=2,
+                relative_attention=True,
+                position_buckets=16,
+                max_relative_positions=-1,
+                pos_att_type="p2c|c2p",
+                norm_rel_ebd="layer_norm",
+                share_att_key=True,
+                position_biased_input=False,
+                type_vocab_size=0,
+                **wide,
+            )
+        )
     if family == "modernbert":
         vocab = save_wordpiece_tokenizer(folder, ["input_ids", "attention_mask"])
-        return t.ModernBertModel(t.ModernBertConfig(
-            vocab_size=vocab, num_hidden_layers=2, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2,
-            eos_token_id=3, **wide,
-        ))
+        return t.ModernBertModel(
+            t.ModernBertConfig(
+                vocab_size=vocab,
+                num_hidden_layers=2,
+                pad_token_id=0,
+                cls_token_id=2,
+                sep_token_id=3,
+                bos_token_id=2,
+                eos_token_id=3,
+                **wide,
+            )
+        )
     if family == "canine":
-        return t.CanineModel(t.CanineConfig(
-            num_hidden_layers=1, num_hash_functions=4, num_hash_buckets=64, local_transformer_stride=8, **wide,
-        ))
+        return t.CanineModel(
+            t.CanineConfig(
+                num_hidden_layers=1,
+                num_hash_functions=4,
+                num_hash_buckets=64,
+                local_transformer_stride=8,
+                **wide,
+            )
+        )
     if family == "byt5":
-        return t.T5ForConditionalGeneration(t.T5Config(
-            vocab_size=384, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_decoder_layers=1, num_heads=4,
-            feed_forward_proj="gated-gelu", tie_word_embeddings=False,
-        ))
+        return t.T5ForConditionalGeneration(
+            t.T5Config(
+                vocab_size=384,
+                d_model=64,
+                d_kv=16,
+                d_ff=128,
+                num_layers=2,
+                num_decoder_layers=1,
+                num_heads=4,
+                feed_forward_proj="gated-gelu",
+                tie_word_embeddings=False,
+            )
+        )
     vocab = save_word_tokenizer(folder) + 8  # room for the special tokens a Qwen2 tokenizer adds
-    shape = {**wide, "vocab_size": vocab, "num_hidden_layers": 2, "num_key_value_heads": 2, "bos_token_id": 1,
-             "eos_token_id": 2, "pad_token_id": None}
+    shape = {
+        **wide,
+        "vocab_size": vocab,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "pad_token_id": None,
+    }
     configs = {
         "llama": lambda: t.LlamaConfig(**shape),
         "mistral": lambda: t.MistralConfig(**shape, sliding_window=None),
@@ -239,7 +284,7 @@ def observe() -> Iterator[Observed]:
 @contextlib.contextmanager
 def without_native_bf16() -> Iterator[None]:
     """Answer as a V100 or T4 would: no native bf16 (the fp16 + GradScaler branch, ByT5 in fp32)."""
-    from harness import training
+    from harness.training import loop as training
 
     original = training.cuda_has_bf16
     training.cuda_has_bf16 = lambda: False
@@ -296,8 +341,19 @@ class Row:
     seconds: float = 0.0
 
 
-TINY = {"epochs": 1, "batch_size": 8, "lr": 1e-3, "head_lr": None, "max_length": 32, "eval_batch_size": 64,
-        "max_train_rows": None, "lora_r": 4, "lora_alpha": 8, "cpu_bf16_inference": False, "warmup_ratio": 0.0}
+TINY = {
+    "epochs": 1,
+    "batch_size": 8,
+    "lr": 1e-3,
+    "head_lr": None,
+    "max_length": 32,
+    "eval_batch_size": 64,
+    "max_train_rows": None,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "cpu_bf16_inference": False,
+    "warmup_ratio": 0.0,
+}
 
 
 def registry() -> Any:
@@ -318,11 +374,33 @@ def fit(spec_name: str, folder: Path, tagging: bool, device: str = "cuda", **rec
     merged = {**spec.recipe, **(spec.tag_recipe if tagging else {}), **TINY, **recipe}
     if tagging:
         train, eval_ = tagged_split("train", 48, 1), tagged_split("eval", 16, 2)
-        return spec.tag(TagRequest(spec=spec, tag_set=tag_set(tuple(ENTITIES)), train=train, eval=eval_, seed=0,
-                                   recipe=merged, device=device, weights=str(folder), progress=no_progress))
+        return spec.tag(
+            TagRequest(
+                spec=spec,
+                tag_set=tag_set(tuple(ENTITIES)),
+                train=train,
+                eval=eval_,
+                seed=0,
+                recipe=merged,
+                device=device,
+                weights=str(folder),
+                progress=no_progress,
+            )
+        )
     train, eval_ = labelled_split("train", 64, 1), labelled_split("eval", 16, 2)
-    return spec.fit(FitRequest(spec=spec, labels=LABELS, train=train, eval=eval_, seed=0, recipe=merged,
-                               device=device, weights=str(folder), progress=no_progress))
+    return spec.fit(
+        FitRequest(
+            spec=spec,
+            labels=LABELS,
+            train=train,
+            eval=eval_,
+            seed=0,
+            recipe=merged,
+            device=device,
+            weights=str(folder),
+            progress=no_progress,
+        )
+    )
 
 
 def predicts(fitted: Any, tagging: bool) -> None:
@@ -355,10 +433,16 @@ def checks() -> list[Check]:
     lora, qlora = "smollm2-135m-lora", "smollm2-135m-qlora"
     out = [
         Check("bert fp32 checkpoint", "bert", "bert-base-uncased", saved="float32"),
-        *(Check(f"{family} bf16 checkpoint", family, spec) for family, spec in (
-            ("bert", "bert-base-uncased"), ("deberta-v2", "deberta-v3-base"),
-            ("modernbert", "bioclinical-modernbert-base"),
-            ("canine", "canine-s"), ("byt5", "byt5-small"))),
+        *(
+            Check(f"{family} bf16 checkpoint", family, spec)
+            for family, spec in (
+                ("bert", "bert-base-uncased"),
+                ("deberta-v2", "deberta-v3-base"),
+                ("modernbert", "bioclinical-modernbert-base"),
+                ("canine", "canine-s"),
+                ("byt5", "byt5-small"),
+            )
+        ),
         *(Check(f"{family} LoRA", family, lora, frozen="half") for family in ("llama", "qwen2", "gemma", "gemma2")),
         Check("gemma3 LoRA", "gemma3", "medgemma-4b-lora", frozen="half"),
         Check("mistral fp16 checkpoint LoRA", "mistral", lora, saved="float16", frozen="half"),
@@ -369,8 +453,12 @@ def checks() -> list[Check]:
         Check("no native bf16: bert fp16+scaler", "bert", "bert-base-uncased", native_bf16=False),
         Check("no native bf16: llama LoRA fp16", "llama", lora, native_bf16=False, frozen="half"),
         Check("no native bf16: byt5 fp32 guard", "byt5", "byt5-small", native_bf16=False, autocast=False),
-        Check("llama zero-shot", "llama", "smollm2-135m-zeroshot",
-              recipe={"answers": {label: label for label in LABELS}, "calibrate": False}),
+        Check(
+            "llama zero-shot",
+            "llama",
+            "smollm2-135m-zeroshot",
+            recipe={"answers": {label: label for label in LABELS}, "calibrate": False},
+        ),
     ]
     return out
 
@@ -380,7 +468,7 @@ def run_check(check: Check, folder: Path, device: str = "cuda") -> Row:
     (on a CPU, the CPU's rules: fp32 without autocast; that is how the tests run it)."""
     import torch
 
-    from harness import training
+    from harness.training import loop as training
 
     row = Row(check.name, check.saved)
     started = time.perf_counter()
@@ -400,8 +488,12 @@ def run_check(check: Check, folder: Path, device: str = "cuda") -> Row:
         if check.spec.endswith("zeroshot"):
             problems = zero_shot_problems(details, check.saved)
         else:
-            problems = training_problems(details, seen, half if cuda and check.autocast else None,
-                                         (half if cuda else "float32") if check.frozen == "half" else check.frozen)
+            problems = training_problems(
+                details,
+                seen,
+                half if cuda and check.autocast else None,
+                (half if cuda else "float32") if check.frozen == "half" else check.frozen,
+            )
         if any(p.device.type != torch.device(device).type for p in fitted.model.parameters()):
             problems.append(f"parameters left off {device}")
         quantization = details.get("quantization")
@@ -462,8 +554,8 @@ def out_of_memory_rows(folder: Path) -> list[Row]:
     then one that does not fit even one row, which must stop with OutOfMemoryAtBatchOne."""
     import torch
 
-    from harness import training
     from harness.plugins import encoders
+    from harness.training import loop as training
 
     rows = []
     build_checkpoint("bert", folder, "float32")
@@ -487,8 +579,10 @@ def out_of_memory_rows(folder: Path) -> list[Row]:
                 predicts(fitted, False)
             d = fitted.details
             row.trainable, row.frozen, row.autocast = d["trainable_dtype"], d["frozen_dtype"], d["autocast_dtype"]
-            row.notes = (f"micro batch {d['micro_batch_size']} x {d['gradient_accumulation_steps']} steps, eval "
-                         f"{d['eval_batch_size_used']}, {d['out_of_memory_retries']} retries")
+            row.notes = (
+                f"micro batch {d['micro_batch_size']} x {d['gradient_accumulation_steps']} steps, eval "
+                f"{d['eval_batch_size_used']}, {d['out_of_memory_retries']} retries"
+            )
             row.passed = per_row_gib < cap_gib and d["micro_batch_size"] == 2 and d["eval_batch_size_used"] == 2
         except training.OutOfMemoryAtBatchOne as err:
             row.notes, row.passed = f"OutOfMemoryAtBatchOne: {str(err)[:120]}", per_row_gib > cap_gib
@@ -516,8 +610,23 @@ COLUMNS = ("check", "saved", "trainable", "frozen", "autocast", "scaler", "resul
 
 def render_table(rows: list[Row]) -> str:
     """A plain-text table of ``rows`` (one line each, columns padded) and a pass count line."""
-    cells = [[str(v) for v in (r.check, r.saved, r.trainable or "-", r.frozen or "-", r.autocast or "-", r.scaler,
-                               "PASS" if r.passed else "FAIL", f"{r.seconds:.1f}", r.notes)] for r in rows]
+    cells = [
+        [
+            str(v)
+            for v in (
+                r.check,
+                r.saved,
+                r.trainable or "-",
+                r.frozen or "-",
+                r.autocast or "-",
+                r.scaler,
+                "PASS" if r.passed else "FAIL",
+                f"{r.seconds:.1f}",
+                r.notes,
+            )
+        ]
+        for r in rows
+    ]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -543,8 +652,9 @@ def main(argv: list[str] | None = None, run: Callable[[Check, Path], Row] = run_
     args = parser.parse_args(argv)
     device = cuda_device()
     if device is None:
-        print("gpu_check: no CUDA device (torch.cuda.is_available() is False); run it on a GPU machine",
-              file=sys.stderr)
+        print(
+            "gpu_check: no CUDA device (torch.cuda.is_available() is False); run it on a GPU machine", file=sys.stderr
+        )
         return 2
     import torch
 

@@ -29,11 +29,15 @@ from harness.model import FitRequest
 from harness.plugins import encoders
 from harness.progress import rich_progress
 from harness.registry import ModelRegistry
-from harness.training import weighted_f1
+from harness.training.loop import weighted_f1
 
 DATA = Path(__file__).resolve().parent.parent / "tasks" / "data"
 SEED_STUDY = {
-    "batch_size": 8, "eval_batch_size": 8, "max_length": 128, "padding": "max_length", "group_by_length": False
+    "batch_size": 8,
+    "eval_batch_size": 8,
+    "max_length": 128,
+    "padding": "max_length",
+    "group_by_length": False,
 }
 
 
@@ -46,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="use at most this many rows of each split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--with-batch-8", action="store_true",
+        "--with-batch-8",
+        action="store_true",
         help="also run (c): dynamic padding at batch 8, the seed's number of optimiser steps, to isolate padding",
     )
     return parser.parse_args(argv)
@@ -97,8 +102,15 @@ def main(argv: list[str] | None = None) -> None:
 
     def request(recipe: dict) -> FitRequest:
         return FitRequest(
-            spec=spec, labels=labels, train=train, eval=eval_, seed=args.seed, recipe=recipe, device="cpu",
-            weights=packaged_minilm(), progress=rich_progress,
+            spec=spec,
+            labels=labels,
+            train=train,
+            eval=eval_,
+            seed=args.seed,
+            recipe=recipe,
+            device="cpu",
+            weights=packaged_minilm(),
+            progress=rich_progress,
         )
 
     harness = run(f"(a) harness: dynamic, batch {recipe['batch_size']}", request(recipe), test)

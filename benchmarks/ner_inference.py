@@ -21,13 +21,13 @@ import statistics
 import sys
 import time
 
+from harness.core.profiles import PROFILES
+from harness.core.weights import find_weights
 from harness.plugins import decoders, encoders
-from harness.profiles import PROFILES
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
 from harness.tagged import TaggedSplit, read_conll, tag_set
 from harness.tasks.ner import embedded_path
-from harness.weights import find_weights
 
 TARGET = 3.0  # decoders / encoders, per sentence per million parameters
 TRAIN_SENTENCES = 32
@@ -35,8 +35,11 @@ TRAIN_SENTENCES = 32
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="minilm-l6,smollm2-135m-lora,smollm2-135m-qlora",
-                        help="comma-separated; at least one encoder and one decoder")
+    parser.add_argument(
+        "--models",
+        default="minilm-l6,smollm2-135m-lora,smollm2-135m-qlora",
+        help="comma-separated; at least one encoder and one decoder",
+    )
     parser.add_argument("--sentences", type=int, default=600, help="test sentences tagged per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="the median of this many timings is reported")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
@@ -55,10 +58,19 @@ def time_model(spec, device: str, train: TaggedSplit, eval_: TaggedSplit, test: 
     if weights is None:
         sys.exit(f"{spec.name}: no weights found (looked in {', '.join(looked)})")
     recipe = {**PROFILES["default"].recipe_for(spec, device, tagging=True), "epochs": 1}
-    tagger = spec.tag(TagRequest(
-        spec=spec, tag_set=tag_set(train.entity_types()), train=train, eval=eval_, seed=0, recipe=recipe,
-        device=device, weights=str(weights), progress=no_progress,
-    ))
+    tagger = spec.tag(
+        TagRequest(
+            spec=spec,
+            tag_set=tag_set(train.entity_types()),
+            train=train,
+            eval=eval_,
+            seed=0,
+            recipe=recipe,
+            device=device,
+            weights=str(weights),
+            progress=no_progress,
+        )
+    )
     sentences = [list(words) for words in test.sentences]
     tagger.predict_tags(sentences[:8])  # warm-up: first-call allocations and kernel selection
     seconds = []
@@ -67,8 +79,12 @@ def time_model(spec, device: str, train: TaggedSplit, eval_: TaggedSplit, test: 
         tagger.predict_tags(sentences)
         seconds.append(time.perf_counter() - started)
     per_sentence = statistics.median(seconds) / len(sentences)
-    return {"family": spec.family, "params": tagger.params, "per_sentence": per_sentence,
-            "per_million": per_sentence / (tagger.params / 1e6)}
+    return {
+        "family": spec.family,
+        "params": tagger.params,
+        "per_sentence": per_sentence,
+        "per_million": per_sentence / (tagger.params / 1e6),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,16 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     for spec in specs:
         results[spec.name] = time_model(spec, device, train, eval_, test, args.repeats)
         r = results[spec.name]
-        print(f"  {spec.name:<22} {r['family']:<8} {r['params'] / 1e6:7.1f}M params  "
-              f"{r['per_sentence'] * 1e3:7.2f} ms / sentence  {r['per_million'] * 1e3:6.3f} ms / sentence / M params")
+        print(
+            f"  {spec.name:<22} {r['family']:<8} {r['params'] / 1e6:7.1f}M params  "
+            f"{r['per_sentence'] * 1e3:7.2f} ms / sentence  {r['per_million'] * 1e3:6.3f} ms / sentence / M params"
+        )
     by_family = {family: [r for r in results.values() if r["family"] == family] for family in ("encoder", "decoder")}
-    mean = {family: {key: statistics.mean(r[key] for r in rows) for key in ("per_sentence", "per_million")}
-            for family, rows in by_family.items()}
+    mean = {
+        family: {key: statistics.mean(r[key] for r in rows) for key in ("per_sentence", "per_million")}
+        for family, rows in by_family.items()
+    }
     per_sentence = mean["decoder"]["per_sentence"] / mean["encoder"]["per_sentence"]
     per_million = mean["decoder"]["per_million"] / mean["encoder"]["per_million"]
     verdict = "within" if per_million <= TARGET else "OVER"
-    print(f"decoders / encoders: {per_sentence:.2f}x per sentence, {per_million:.2f}x per million parameters "
-          f"({verdict} the {TARGET:g}x target; the seed study's generating LLMs: 40-220x)")
+    print(
+        f"decoders / encoders: {per_sentence:.2f}x per sentence, {per_million:.2f}x per million parameters "
+        f"({verdict} the {TARGET:g}x target; the seed study's generating LLMs: 40-220x)"
+    )
     return 0
 
 

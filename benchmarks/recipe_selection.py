@@ -45,12 +45,13 @@ def run_candidate(model: str, task: str, recipe: dict[str, object], workdir: Pat
     """One fit of ``model`` with ``recipe`` over its own; the eval figures of its leaderboard."""
     config = workdir / "harness.toml"
     keys = ", ".join(f"{key} = {toml_value(value)}" for key, value in recipe.items())
-    config.write_text(f'[models.{model}]\nrecipe = {{ {keys} }}\n', encoding="utf-8")
+    config.write_text(f"[models.{model}]\nrecipe = {{ {keys} }}\n", encoding="utf-8")
     out = workdir / "run"
     harness = Path(sys.executable).with_name("harness")
     subprocess.run(
         [str(harness), "run", "--models", model, "--tasks", task, "--config", str(config), "--out", str(out)],
-        check=True, stdout=subprocess.DEVNULL,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     document = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))
     (item,) = [r for r in document["results"] if r["model"] == model and r["task"] == task]

@@ -27,7 +27,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _add_run_parser(commands, hooks) -> None:
-    from harness.profiles import PROFILES
+    from harness.core.profiles import PROFILES
 
     run = commands.add_parser("run", help="run every selected model on every selected task")
     run.add_argument("--models", default="all", help="'all' or a comma list of model names (default: all)")
@@ -37,12 +37,24 @@ def _add_run_parser(commands, hooks) -> None:
     run.add_argument("-m", dest="markers", metavar="EXPR", help="select items by marker expression (e.g. 'not slow')")
     run.add_argument("--collect-only", action="store_true", help="print the grid of items and stop")
     run.add_argument("--config", type=Path, help="TOML file pointing tasks at your data, models at weights")
-    run.add_argument("--out", type=Path,
-                     help="run directory for leaderboard.json and finished items (default: runs/<UTC time>); "
-                          "running into it again skips the items already finished")
-    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                     help="finish an interrupted run: as --out RUN_DIR, and RUN_DIR must hold finished items")
-    run.add_argument("--profile", default="default", choices=sorted(PROFILES), help="run size (smoke: a quick check, under 3 min on 2 CPU cores)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="run directory for leaderboard.json and finished items (default: runs/<UTC time>); "
+        "running into it again skips the items already finished",
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="finish an interrupted run: as --out RUN_DIR, and RUN_DIR must hold finished items",
+    )
+    run.add_argument(
+        "--profile",
+        default="default",
+        choices=sorted(PROFILES),
+        help="run size (smoke: a quick check, under 3 min on 2 CPU cores)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     hooks.add_options(run)
 
@@ -61,11 +73,19 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path)
     show = commands.add_parser("show", help="re-render a leaderboard's tables")
     show.add_argument("file", type=Path)
-    show.add_argument("--format", default="table", choices=["table", "markdown", "latex", "html"],
-                      help="html: one self-contained page that opens offline (needs --output)")
+    show.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "markdown", "latex", "html"],
+        help="html: one self-contained page that opens offline (needs --output)",
+    )
     show.add_argument("--output", type=Path, metavar="PAGE.html", help="where --format html writes the page")
-    show.add_argument("--report", default="full", choices=["full", "summary"],
-                      help="table format: every table (default), or the decision, the overall table and the summary line")
+    show.add_argument(
+        "--report",
+        default="full",
+        choices=["full", "summary"],
+        help="table format: every table (default), or the decision, the overall table and the summary line",
+    )
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
@@ -77,10 +97,19 @@ def _add_fetch_parser(commands) -> None:
         "fetch", help="download models' weights on a connected machine, to carry into an offline one"
     )
     fetch.add_argument("names", nargs="+", metavar="NAME", help="model names, as `harness list models` prints them")
-    fetch.add_argument("--to", type=Path, metavar="DIR",
-                       help="one folder per model goes in DIR (default: $HARNESS_MODELS_DIR, else ./models)")
-    fetch.add_argument("--from", dest="mirror", type=Path, metavar="DIR",
-                       help="copy from a local mirror laid out as DIR/<hub id>/ (or DIR/<name>/), not the hub")
+    fetch.add_argument(
+        "--to",
+        type=Path,
+        metavar="DIR",
+        help="one folder per model goes in DIR (default: $HARNESS_MODELS_DIR, else ./models)",
+    )
+    fetch.add_argument(
+        "--from",
+        dest="mirror",
+        type=Path,
+        metavar="DIR",
+        help="copy from a local mirror laid out as DIR/<hub id>/ (or DIR/<name>/), not the hub",
+    )
     fetch.add_argument("--allow-pickle", action="store_true", help="also fetch pickled pytorch_model*.bin weights")
     fetch.add_argument("--force", action="store_true", help="fetch again even when the weights are already there")
 
@@ -90,32 +119,49 @@ def _add_publish_parser(commands) -> None:
         "publish", help="merge runs' leaderboards into one, refusing any text of their private data"
     )
     publish.add_argument("runs", nargs="+", type=Path, metavar="RUN.json", help="leaderboards written by harness run")
-    publish.add_argument("--to", type=Path, required=True, metavar="NAME.json",
-                         help="the published leaderboard; if it exists, the runs are added to it")
-    publish.add_argument("--data-root", type=Path, metavar="DIR",
-                         help="where the runs' data files are, if not where the runs read them (their relative "
-                              "paths are then under DIR; absolute ones are looked up by their last parts)")
-    publish.add_argument("--html", type=Path, metavar="PAGE.html",
-                         help="also write the published leaderboard as one self-contained HTML page")
+    publish.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="NAME.json",
+        help="the published leaderboard; if it exists, the runs are added to it",
+    )
+    publish.add_argument(
+        "--data-root",
+        type=Path,
+        metavar="DIR",
+        help="where the runs' data files are, if not where the runs read them (their relative "
+        "paths are then under DIR; absolute ones are looked up by their last parts)",
+    )
+    publish.add_argument(
+        "--html",
+        type=Path,
+        metavar="PAGE.html",
+        help="also write the published leaderboard as one self-contained HTML page",
+    )
 
 
 def cmd_run(options: argparse.Namespace, hooks) -> int:
-    from harness.config import load_config
-    from harness.leaderboard import build_document, validate
-    from harness.profiles import get_profile
+    from harness.core.config import load_config
+    from harness.core.document import build_document
+    from harness.core.profiles import get_profile
+    from harness.core.runner import build_session, run_session
+    from harness.core.store import ItemStore
+    from harness.leaderboard import validate
     from harness.progress import rich_progress
-    from harness.resume import ItemStore
-    from harness.runner import build_session, run_session
 
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
     out_dir = _run_dir(options)
-    session = build_session(options, hooks, config, get_profile(options.profile))
+    session = build_session(options, models, tasks, config, get_profile(options.profile))
     session.store = None if session.collect_only else ItemStore(out_dir)
     exit_code = run_session(session, hooks, rich_progress)
     if exit_code == EXIT_INTERRUPTED:
-        print(f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"
-              f"resume with: harness {_resume_command(out_dir)}", file=sys.stderr)
+        print(
+            f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"
+            f"resume with: harness {_resume_command(out_dir)}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     document = build_document(session)
     path, artifacts = None, []
@@ -124,14 +170,14 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
         path = hooks.write_leaderboard(document, out_dir)
         if path is not None:
             artifacts = hooks.write_artifacts(document, path.parent)
-    hooks.run_finished(session, document, path, exit_code, artifacts)
+    hooks.run_finished(session, document, path, exit_code, artifacts, [] if session.collect_only else None)
     return exit_code
 
 
 def _run_dir(options: argparse.Namespace) -> Path:
     """Where the run keeps its finished items and its leaderboard (checked before anything runs)."""
+    from harness.core.store import ItemStore
     from harness.errors import UsageError
-    from harness.resume import ItemStore
 
     if options.resume is not None:
         if options.out is not None and options.out.resolve() != options.resume.resolve():
@@ -159,7 +205,7 @@ def _resume_command(out_dir: Path) -> str:
 
 
 def cmd_list(options: argparse.Namespace, hooks) -> int:
-    from harness.listing import list_models, list_plugins, list_tasks
+    from harness.commands.listing import list_models, list_plugins, list_tasks
 
     {"models": list_models, "tasks": list_tasks, "plugins": list_plugins}[options.what](options, hooks)
     return EXIT_OK
@@ -177,21 +223,22 @@ def cmd_validate(options: argparse.Namespace, hooks) -> int:
 def cmd_show(options: argparse.Namespace, hooks) -> int:
     from harness.errors import UsageError
     from harness.leaderboard import load
-    from harness.render import make_console, to_text
-    from harness.tables import all_tables, summary_line
+    from harness.report.render import make_console, to_text
+    from harness.report.tables import model_table, summary_line
 
     if (options.format == "html") != (options.output is not None):
-        raise UsageError("--format html needs --output PAGE.html" if options.output is None
-                         else "--output is for --format html")
+        raise UsageError(
+            "--format html needs --output PAGE.html" if options.output is None else "--output is for --format html"
+        )
     document = load(options.file)
     if options.format == "html":
         from harness.report.html import write_html
 
-        print(write_html(document, options.output))
+        print(write_html(document, options.output, hooks.tables(document)))
         if options.plots is not None:
             _show_plots(document, options.plots, sys.stdout)
         return EXIT_OK
-    tables = all_tables(document)
+    tables = hooks.tables(document)
     if options.format == "table":
         from harness.report.console import print_results, print_skips
 
@@ -199,14 +246,14 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         skipped = [(e["model"], e["reason"]) for e in document["results"] if e["status"] == "skipped"]
         if options.report == "full":
             print_skips(out, skipped)
-        print_results(out, document, options.report)
+        print_results(out, document, tables, options.report)
         out.print()
         out.print(document["run"]["data_note"], markup=False)
         summary = document["run"].get("summary")
         if summary:
             out.rule(summary_line(summary, document["run"].get("duration_seconds") or 0.0))
     else:
-        sys.stdout.write(to_text(tables, options.format))
+        sys.stdout.write(to_text([model_table(document), *tables], options.format))
         print(f"\n{'%' if options.format == 'latex' else ''}{document['run']['data_note']}")
     if options.plots is not None:
         _show_plots(document, options.plots, sys.stdout if options.format == "table" else sys.stderr)
@@ -230,25 +277,31 @@ def _show_plots(document, out_dir: Path, stream) -> None:
 
 
 def cmd_fetch(options: argparse.Namespace, hooks) -> int:
-    from harness.fetch import fetch_models
+    from harness.commands.fetch import fetch_models
 
     return fetch_models(options, hooks)
 
 
 def cmd_publish(options: argparse.Namespace, hooks) -> int:
-    from harness.publish import publish, summary_line
+    from harness.commands.publish import publish, summary_line
 
     document = publish(options.runs, options.to, data_root=options.data_root)
     print(summary_line(options.to, document))
     if options.html is not None:  # the document as written: merged, scanned for private text
         from harness.report.html import write_html
 
-        print(write_html(document, options.html))
+        print(write_html(document, options.html, hooks.tables(document)))
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "show": cmd_show, "fetch": cmd_fetch,
-            "publish": cmd_publish}
+COMMANDS = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "validate": cmd_validate,
+    "show": cmd_show,
+    "fetch": cmd_fetch,
+    "publish": cmd_publish,
+}
 
 
 def stay_offline(argv: Sequence[str]) -> None:
@@ -262,8 +315,8 @@ def stay_offline(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None, plugins: dict[str, object] | None = None) -> int:
     """Run the command line; ``plugins`` (name -> module/object) adds plugins, for tests and embedding."""
-    from harness._facade import Hooks
-    from harness._manager import make_plugin_manager
+    from harness.core.hooks import Hooks
+    from harness.core.manager import make_plugin_manager
 
     argv = sys.argv[1:] if argv is None else list(argv)
     stay_offline(argv)

@@ -75,8 +75,8 @@ def read_text_file(path: Path) -> tuple[str, str]:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise InputError(
-            str(path), f"line {line}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset {err.start});"
-            " save the file as UTF-8"
+            str(path),
+            f"line {line}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset {err.start}); save the file as UTF-8",
         ) from None
     if not text.strip():
         raise InputError(str(path), "file is empty")

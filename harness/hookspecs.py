@@ -2,7 +2,7 @@
 
 Plugins implement hooks with ``@harness.hookimpl`` and may accept any subset of a hook's
 keyword arguments. The core never calls these directly: it goes through
-:class:`harness._facade.Hooks`.
+:class:`harness.core.hooks.Hooks`.
 
 Built-in model families, tasks, the console reporter and the leaderboard writer implement
 these hooks exactly as a third-party plugin would.
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from harness.collect import Item
+    from harness.core.collect import Item
+    from harness.core.reports import ItemReport, Session
     from harness.registry import ModelRegistry, TaskRegistry
-    from harness.runner import ItemReport, Session
+    from harness.tables import Table
 
 PROJECT = "harness"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -78,6 +79,18 @@ def harness_item_finished(report: ItemReport) -> None:
 # ---------------------------------------------------------------------------
 
 
+@hookspec
+def harness_tables(document: dict[str, Any]) -> list[Table]:
+    """Return this plugin's tables for a leaderboard document: a task's own output.
+
+    Called for every plugin whenever results are shown (the console at the end of a run,
+    ``harness show``, the HTML page), with a validated document that may come from another
+    machine or an older run: return ``[]`` when the document holds nothing of yours. Tables are
+    shown in plugin registration order; mark a task's main result table ``headline=True`` for
+    ``--report summary``.
+    """
+
+
 @hookspec(firstresult=True)
 def harness_write_leaderboard(document: dict[str, Any], out_dir: Path) -> Path | None:
     """Write the (already schema-validated) leaderboard document; return where it went.
@@ -103,5 +116,9 @@ def harness_run_finished(
     leaderboard_path: Path | None,
     exit_code: int,
     artifacts: list[Path],
+    tables: list[Table],
 ) -> None:
-    """Called last: reporters print result tables and the summary line here."""
+    """Called last: reporters print result tables and the summary line here.
+
+    ``tables`` is what every plugin's :func:`harness_tables` returned for ``document``.
+    """

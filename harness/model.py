@@ -35,7 +35,7 @@ class DecisionRule:
         """0/1 predictions (int8) of the shape of ``scores``, one row per item, one column per label.
 
         ``thresholds``, one per column, replaces ``self.threshold`` column by column (per-class
-        thresholds tuned on eval, see :mod:`harness.thresholds`); ``None`` uses ``self.threshold``
+        thresholds tuned on eval, see :mod:`harness.scoring.thresholds`); ``None`` uses ``self.threshold``
         everywhere. ``operator`` and ``top_k`` apply either way, and the ``top_k`` mask (the k
         highest scores of each row, ties at the k-th all kept) depends only on the scores, never
         on the thresholds.
@@ -46,7 +46,9 @@ class DecisionRule:
 
             cut = np.asarray(thresholds, dtype=float)
             if scores.ndim != 2 or cut.shape != (scores.shape[1],):
-                raise ValueError(f"thresholds of shape {cut.shape} for scores of shape {scores.shape}: need one per column")
+                raise ValueError(
+                    f"thresholds of shape {cut.shape} for scores of shape {scores.shape}: need one per column"
+                )
         hit = scores >= cut if self.operator == ">=" else scores > cut
         if self.top_k is not None and scores.size:
             import numpy as np
@@ -162,9 +164,12 @@ class ModelSpec:
     description: str = ""
     # Token tagging (the ``ner`` task): None if the model does not tag. Its recipe is ``recipe``
     # with ``tag_recipe`` over it and over ``cpu_recipe`` (e.g. ``max_length``, ``label_subword``),
-    # then the profile's changes (:meth:`harness.profiles.Profile.recipe_for`).
+    # then the profile's changes (:meth:`harness.core.profiles.Profile.recipe_for`).
     tag: Callable[[TagRequest], FittedTagger] | None = None
     tag_recipe: Mapping[str, Any] = field(default_factory=dict)
+    # The network's shape, for comparisons across architectures (the NER cost ratio of decoders
+    # to encoders): "encoder", "decoder", "encoder-decoder"; None for models without one.
+    architecture: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)
@@ -185,4 +190,5 @@ class ModelSpec:
             "tokenization": self.tokenization,
             "hub_id": self.hub_id,
             "study": self.study or None,
+            **({"architecture": self.architecture} if self.architecture else {}),
         }

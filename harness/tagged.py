@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from harness.data import read_text_file, sample_rows
 from harness.errors import InputError
 
@@ -143,9 +142,7 @@ def read_conll(
             previous = labels[-1] if labels else None
             if previous is None or previous == "O" or previous[2:] != tag[2:]:
                 where = "starts a sentence" if previous is None else f"follows {previous!r}"
-                raise InputError(
-                    str(path), f"line {number}: {tag!r} {where}; IOB2 needs a B-{tag[2:]} first"
-                )
+                raise InputError(str(path), f"line {number}: {tag!r} {where}; IOB2 needs a B-{tag[2:]} first")
         words.append(token)
         labels.append(tag)
     end_sentence()

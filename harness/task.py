@@ -68,6 +68,7 @@ def gather_splits(
     ``[tasks.TASK.tests.NAME]`` adds a test set. ``read_user(name, table, where)`` gets a table
     whose keys are checked against ``split_keys`` and which has a string ``path``.
     """
+
     def user(name: str, value: Any, where: str) -> Any:
         table: Mapping[str, Any] = {"path": value} if isinstance(value, str) else value
         if not isinstance(table, Mapping):
@@ -173,3 +174,6 @@ class TaskSpec:
     # or "tagging" (ModelSpec.tag, TagRequest; splits are harness.tagged.TaggedSplit and
     # ``TaskData.labels`` are the entity types). Models without that ability are skipped.
     kind: Literal["classification", "tagging"] = "classification"
+    # Defaults under ``[tasks.NAME]`` per profile (the config's own keys win), e.g. a smaller
+    # ``{"smoke": {"variants": 200}}`` for a quick check.
+    profile_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -14,12 +14,22 @@ from . import fakes
 
 # (text, categories) pairs; the lookup fake memorises them, so unseen variants fail.
 EXAMPLES = [
-    ("uti", ["urinary"]), ("pyelonephritis", ["urinary"]), ("cap", ["respiratory"]),
-    ("hap", ["respiratory"]), ("lrti", ["respiratory"]), ("appendicitis", ["abdominal"]),
-    ("meningitis", ["neurological"]), ("cellulitis", ["skin_soft_tissue"]), ("tonsillitis", ["ent"]),
-    ("osteomyelitis", ["orthopaedic"]), ("endocarditis", ["other_specific"]), ("sepsis", ["no_specific_source"]),
-    ("surgical prophylaxis", ["prophylaxis"]), ("?uti", ["urinary", "uncertainty"]),
-    ("see notes", ["not_informative"]), ("nec fasc", ["skin_soft_tissue"]),
+    ("uti", ["urinary"]),
+    ("pyelonephritis", ["urinary"]),
+    ("cap", ["respiratory"]),
+    ("hap", ["respiratory"]),
+    ("lrti", ["respiratory"]),
+    ("appendicitis", ["abdominal"]),
+    ("meningitis", ["neurological"]),
+    ("cellulitis", ["skin_soft_tissue"]),
+    ("tonsillitis", ["ent"]),
+    ("osteomyelitis", ["orthopaedic"]),
+    ("endocarditis", ["other_specific"]),
+    ("sepsis", ["no_specific_source"]),
+    ("surgical prophylaxis", ["prophylaxis"]),
+    ("?uti", ["urinary", "uncertainty"]),
+    ("see notes", ["not_informative"]),
+    ("nec fasc", ["skin_soft_tissue"]),
 ]
 
 

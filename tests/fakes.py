@@ -44,7 +44,6 @@ def fit_broken(request: FitRequest):
 
 @hookimpl
 def harness_add_models(register) -> None:
-    register.add(ModelSpec("lookup", "fake", "memorise", fit_lookup, params=0, markers=("fake",),
-                           recipe={"epochs": 3}))
+    register.add(ModelSpec("lookup", "fake", "memorise", fit_lookup, params=0, markers=("fake",), recipe={"epochs": 3}))
     register.add(ModelSpec("broken", "fake", "memorise", fit_broken, markers=("fake",)))
     register.add(ModelSpec("gpu-only", "fake", "memorise", fit_lookup, requires_cuda=True, markers=("gpu",)))

@@ -44,7 +44,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_leaderboards_are_readable_by_the_team_and_an_invalid_one_replaces_nothing(tmp_path, run_harness, tiny_config):
     old = os.umask(0o022)
     try:
-        code, _, _ = run_harness("run", "--models", "lookup", "--config", str(tiny_config), "--out", str(tmp_path / "r"))
+        code, _, _ = run_harness(
+            "run", "--models", "lookup", "--config", str(tiny_config), "--out", str(tmp_path / "r")
+        )
     finally:
         os.umask(old)
     assert code == 0

@@ -135,8 +135,9 @@ def _(s: Setting) -> Case:
 @case("duplicate-id")
 def _(s: Setting) -> Case:
     rows = [f"{row_id},{GOOD_ROW}" for row_id in ("A10", "A11", "A12", "A13", "A12")]
-    return run_case(s, train_file(s, "\n".join([f"id,{HEADER}", *rows]) + "\n"), "train.csv", "rows 3 and 5",
-                    "'A12'", "column 'id'")
+    return run_case(
+        s, train_file(s, "\n".join([f"id,{HEADER}", *rows]) + "\n"), "train.csv", "rows 3 and 5", "'A12'", "column 'id'"
+    )
 
 
 @case("missing-id-column")
@@ -204,7 +205,9 @@ def _(s: Setting) -> Case:
 
 @case("unknown-model-in-config")
 def _(s: Setting) -> Case:
-    return run_case(s, config_file(s, "[models.lookup-xl]\nrecipe = {}\n"), "bad.toml", "models.lookup-xl", "unknown model")
+    return run_case(
+        s, config_file(s, "[models.lookup-xl]\nrecipe = {}\n"), "bad.toml", "models.lookup-xl", "unknown model"
+    )
 
 
 @case("bad-opt-in")
@@ -245,8 +248,16 @@ PROBE_CASE = {"id": "mine-1", "input": "uti", "expected": ["urinary"], "kind": "
 
 def probe_case(s: Setting, lines: list[str], *names: str) -> Case:
     probe = probe_lines(s.tmp, "\n".join(lines) + "\n")
-    return command_line(s, "--models", "lookup", "--tasks", "indications,probe", "--probe-file", str(probe),
-                        names=("probe.jsonl", *names))
+    return command_line(
+        s,
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe",
+        "--probe-file",
+        str(probe),
+        names=("probe.jsonl", *names),
+    )
 
 
 def probe_json(**changes: object) -> str:
@@ -291,8 +302,11 @@ def ner_case(s: Setting, name: str, content: str, *names: str) -> Case:
     """The ``ner`` task with a good train/eval split and the test set ``name`` holding ``content``."""
     (s.tmp / "train.conll").write_text(NER_TRAIN, encoding="utf-8")
     (s.tmp / name).write_text(content, encoding="utf-8")
-    config = config_file(s, '[tasks.ner]\ntrain = "train.conll"\neval = "train.conll"\nkeep_embedded_tests = false\n'
-                            f'[tasks.ner.tests.ward]\npath = "{name}"\n')
+    config = config_file(
+        s,
+        '[tasks.ner]\ntrain = "train.conll"\neval = "train.conll"\nkeep_embedded_tests = false\n'
+        f'[tasks.ner.tests.ward]\npath = "{name}"\n',
+    )
     return run_case(s, config, name, *names, models="gazetteer", extra=("--tasks", "ner"))
 
 
@@ -320,8 +334,10 @@ def _(s: Setting) -> Case:
 # --- weights ---------------------------------------------------------------------------------------
 def safetensors_bytes(tensors: dict[str, tuple[int, int]], data: int) -> bytes:
     """A safetensors file: F32 tensors at the given data offsets, followed by ``data`` bytes."""
-    header = {name: {"dtype": "F32", "shape": [(end - begin) // 4], "data_offsets": [begin, end]}
-              for name, (begin, end) in tensors.items()}
+    header = {
+        name: {"dtype": "F32", "shape": [(end - begin) // 4], "data_offsets": [begin, end]}
+        for name, (begin, end) in tensors.items()
+    }
     raw = json.dumps(header).encode()
     return struct.pack("<Q", len(raw)) + raw + b"\0" * data
 
@@ -360,27 +376,31 @@ def _(s: Setting) -> Case:
 @case("missing-weight-shard")
 def _(s: Setting) -> Case:
     index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
-    files = {"model.safetensors.index.json": json.dumps(index).encode(),
-             "model-00001-of-00002.safetensors": EMPTY_SAFETENSORS}
+    files = {
+        "model.safetensors.index.json": json.dumps(index).encode(),
+        "model-00001-of-00002.safetensors": EMPTY_SAFETENSORS,
+    }
     return weights_case(s, files, "model.safetensors.index.json", "'model-00002-of-00002.safetensors'")
 
 
 @case("not-a-gguf-file")
 def _(s: Setting) -> Case:
-    from harness._facade import Hooks
-    from harness._manager import make_plugin_manager
+    from harness.core.hooks import Hooks
+    from harness.core.manager import make_plugin_manager
 
     gguf = Hooks(make_plugin_manager()).models()["smollm2-135m-lora"].weights_file
-    return weights_case(s, {"config.json": None, gguf: b"<html>404 Not Found</html>"}, gguf, "GGUF",
-                        model="smollm2-135m-lora")
+    return weights_case(
+        s, {"config.json": None, gguf: b"<html>404 Not Found</html>"}, gguf, "GGUF", model="smollm2-135m-lora"
+    )
 
 
 # --- leaderboards ------------------------------------------------------------------------------------
 @case("leaderboard-schema")
 def _(s: Setting) -> Case:
     made = s.tmp / "made"
-    code, _, stderr = s.run("run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config),
-                            "--out", str(made))
+    code, _, stderr = s.run(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config), "--out", str(made)
+    )
     assert code == 0, stderr
     document = json.loads((made / "leaderboard.json").read_text(encoding="utf-8"))
     del document["run"]["seeds"]

@@ -15,13 +15,23 @@ from harness.model import FitRequest
 from harness.plugins import baselines
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
-from harness.training import weighted_f1
+from harness.training.loop import weighted_f1
 
 REPO = Path(__file__).resolve().parents[1]
 
 LABELS = (
-    "urinary", "respiratory", "abdominal", "neurological", "skin_soft_tissue", "ent", "orthopaedic",
-    "other_specific", "no_specific_source", "prophylaxis", "uncertainty", "not_informative",
+    "urinary",
+    "respiratory",
+    "abdominal",
+    "neurological",
+    "skin_soft_tissue",
+    "ent",
+    "orthopaedic",
+    "other_specific",
+    "no_specific_source",
+    "prophylaxis",
+    "uncertainty",
+    "not_informative",
 )
 PHRASES = {
     "urinary": ("uti", "urosepsis", "pyelonephritis", "cystitis", "cauti", "urinary sepsis"),
@@ -68,8 +78,15 @@ def request_for(name: str, train: LabelledSplit, seed: int = 0, **recipe: object
     baselines.harness_add_models(registry)
     spec = registry[name]
     return FitRequest(
-        spec=spec, labels=LABELS, train=train, eval=make_split("eval", 40, 99), seed=seed,
-        recipe={**spec.recipe, **recipe}, device="cpu", weights=None, progress=no_progress,
+        spec=spec,
+        labels=LABELS,
+        train=train,
+        eval=make_split("eval", 40, 99),
+        seed=seed,
+        recipe={**spec.recipe, **recipe},
+        device="cpu",
+        weights=None,
+        progress=no_progress,
     )
 
 
@@ -150,7 +167,10 @@ def test_rule_table_was_not_written_from_the_probe() -> None:
     """Issue 12: the old table matched exactly the probe's misspellings ('sesp', 'ost(eo|oe)',
     'cel{1,2}u...', 'pn...mon'), so its 15/15 said nothing about robustness. Spelled-correctly
     rules pass the probe's correct and abbreviated cases, and none of its typo cases."""
-    probe = [json.loads(line) for line in (REPO / "probes" / "seed_spotcheck.jsonl").read_text().splitlines()]
+    probe = [
+        json.loads(line)
+        for line in (REPO / "harness" / "tasks" / "probe" / "seed_spotcheck.jsonl").read_text().splitlines()
+    ]
     passes = {case["id"]: baselines.apply_rules(case["input"]) == set(case["expected"]) for case in probe}
     typos = [case["id"] for case in probe if case["kind"] == "typo"]
     assert typos and not any(passes[case_id] for case_id in typos)

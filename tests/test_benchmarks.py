@@ -17,11 +17,14 @@ def _load(name: str):
     return module
 
 
-@pytest.mark.parametrize(("models", "message"), [
-    ("minilm-l6", "at least one encoder and one decoder"),
-    ("smollm2-135m-lora,smollm2-135m-qlora", "at least one encoder and one decoder"),
-    ("minilm-l6,no-such-model", "unknown model(s): no-such-model"),
-])
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ("minilm-l6", "at least one encoder and one decoder"),
+        ("smollm2-135m-lora,smollm2-135m-qlora", "at least one encoder and one decoder"),
+        ("minilm-l6,no-such-model", "unknown model(s): no-such-model"),
+    ],
+)
 def test_ner_inference_benchmark_needs_both_families(models, message):
     benchmark = _load("ner_inference")
     with pytest.raises(SystemExit) as stopped:
@@ -59,7 +62,7 @@ def test_gpu_check_rows_pass_on_a_cpu_and_fail_without_the_fp32_rule(monkeypatch
     """On a CPU the checks expect the CPU's rules; with the upcast switched off, the bf16
     checkpoint trains bf16 weights and its row fails, saying so."""
     pytest.importorskip("peft")
-    from harness import training
+    from harness.training import loop as training
 
     check = _load("gpu_check")
     by_name = {c.name: c for c in check.checks()}

@@ -1,4 +1,4 @@
-"""harness.calibration against independent computations: ECE from scikit-learn's calibration
+"""harness.scoring.calibration against independent computations: ECE from scikit-learn's calibration
 curve and numpy's histogram, Brier as a plain mean of squares, ROC-AUC by counting pairs,
 PR-AUC by hand, and constructed cases with a known answer."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from harness.calibration import class_calibration
+from harness.scoring.calibration import class_calibration
 
 LABELS = tuple(f"c{i}" for i in range(12))
 
@@ -49,8 +49,12 @@ def test_ece_matches_calibration_curve(seed, bins):
     report = class_calibration(y_true, scores, LABELS, bins=bins)
     assert report["bins"] == bins
     for j, label in enumerate(LABELS):
-        assert report["per_class"][label]["ece"] == pytest.approx(sklearn_ece(y_true[:, j], scores[:, j], bins), abs=1e-12)
-    assert report["macro"]["ece"] == pytest.approx(np.mean([sklearn_ece(y_true[:, j], scores[:, j], bins) for j in range(12)]))
+        assert report["per_class"][label]["ece"] == pytest.approx(
+            sklearn_ece(y_true[:, j], scores[:, j], bins), abs=1e-12
+        )
+    assert report["macro"]["ece"] == pytest.approx(
+        np.mean([sklearn_ece(y_true[:, j], scores[:, j], bins) for j in range(12)])
+    )
 
 
 def test_perfectly_calibrated_scores_have_zero_ece():
@@ -181,5 +185,5 @@ def test_bad_bins_are_refused(bins):
 
 
 def test_importing_the_module_does_not_import_sklearn():
-    code = "import sys, harness.calibration; sys.exit('sklearn' in sys.modules)"
+    code = "import sys, harness.scoring.calibration; sys.exit('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

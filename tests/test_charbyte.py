@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 
 from harness import PluginError
+from harness.core.weights import MODELS_DIR_ENV, skip_reason
 from harness.data import LabelledSplit
 from harness.model import FitRequest, ModelSpec
 from harness.plugins import charbyte
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
-from harness.weights import MODELS_DIR_ENV, skip_reason
 
 from .test_baselines import LABELS, make_split
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-from harness import training  # noqa: E402  (needs torch to be useful)
+from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
 
 # One epoch at a learning rate a tiny random model moves with; recipe keys as a user overrides them.
 TINY_RECIPE = {"lr": 3e-3, "head_lr": None, "epochs": 1, "batch_size": 8, "warmup_ratio": 0.0, "max_length": 32}
@@ -41,8 +41,16 @@ def request_for(spec: ModelSpec, weights: Path | None, splits, **options: object
     """A FitRequest for the real ``spec`` on tiny data, with TINY_RECIPE over the spec's recipe."""
     train, eval_ = splits[0], splits[1]
     return FitRequest(
-        spec=spec, labels=LABELS, train=train, eval=eval_, seed=0, recipe={**spec.recipe, **TINY_RECIPE},
-        device="cpu", weights=str(weights) if weights else None, progress=no_progress, **options,
+        spec=spec,
+        labels=LABELS,
+        train=train,
+        eval=eval_,
+        seed=0,
+        recipe={**spec.recipe, **TINY_RECIPE},
+        device="cpu",
+        weights=str(weights) if weights else None,
+        progress=no_progress,
+        **options,
     )
 
 
@@ -126,8 +134,15 @@ def tiny_canine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-canine")
     config = CanineConfig(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_hash_functions=4,
-        num_hash_buckets=64, max_position_embeddings=64, local_transformer_stride=8, hidden_dropout_prob=0.0,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_hash_functions=4,
+        num_hash_buckets=64,
+        max_position_embeddings=64,
+        local_transformer_stride=8,
+        hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
     torch.manual_seed(0)
@@ -143,8 +158,16 @@ def tiny_byt5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-byt5")
     config = T5Config(
-        vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1, num_heads=4,
-        feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.0,
+        vocab_size=384,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=1,
+        num_heads=4,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
     )
     torch.manual_seed(0)
     T5ForConditionalGeneration(config).save_pretrained(folder, safe_serialization=True)
@@ -152,8 +175,12 @@ def tiny_byt5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 MODELS = {  # name -> (fixture, loader, newly initialised parameters, head_lr prefixes)
-    "canine-s": ("tiny_canine", charbyte.load_canine, ["classifier.bias", "classifier.weight"],
-                 ["classifier.", "canine.pooler."]),
+    "canine-s": (
+        "tiny_canine",
+        charbyte.load_canine,
+        ["classifier.bias", "classifier.weight"],
+        ["classifier.", "canine.pooler."],
+    ),
     "byt5-small": ("tiny_byt5", charbyte.load_byt5, ["head.bias", "head.weight"], ["head."]),
 }
 # CANINE's sequence classifier reads the pooled [CLS] of the downsampled sequence: its
@@ -291,8 +318,15 @@ def test_byt5_avoids_fp16_only(device: str, bf16: bool, mixed: bool, splits, mon
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
     spec = registered()["byt5-small"]
     request = FitRequest(
-        spec=spec, labels=LABELS, train=splits[0], eval=splits[1], seed=0, recipe=spec.recipe, device=device,
-        weights="unused", progress=no_progress,
+        spec=spec,
+        labels=LABELS,
+        train=splits[0],
+        eval=splits[1],
+        seed=0,
+        recipe=spec.recipe,
+        device=device,
+        weights="unused",
+        progress=no_progress,
     )
     adjusted, note = charbyte._without_fp16(request)
     assert training.TrainingConfig.from_recipe(adjusted.recipe).mixed_precision is mixed
@@ -324,13 +358,31 @@ def published_counts() -> dict[str, int]:
     from transformers import CanineConfig, CanineForSequenceClassification, T5Config
 
     canine = CanineConfig(
-        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-        max_position_embeddings=16384, num_hash_functions=8, num_hash_buckets=16384, downsampling_rate=4,
-        upsampling_kernel_size=4, local_transformer_stride=128, type_vocab_size=16, num_labels=12,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=16384,
+        num_hash_functions=8,
+        num_hash_buckets=16384,
+        downsampling_rate=4,
+        upsampling_kernel_size=4,
+        local_transformer_stride=128,
+        type_vocab_size=16,
+        num_labels=12,
     )
     byt5 = T5Config(
-        vocab_size=384, d_model=1472, d_kv=64, d_ff=3584, num_layers=12, num_decoder_layers=4, num_heads=6,
-        feed_forward_proj="gated-gelu", tie_word_embeddings=False, relative_attention_num_buckets=32, num_labels=12,
+        vocab_size=384,
+        d_model=1472,
+        d_kv=64,
+        d_ff=3584,
+        num_layers=12,
+        num_decoder_layers=4,
+        num_heads=6,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        relative_attention_num_buckets=32,
+        num_labels=12,
     )
     with torch.device("meta"):
         models = {"canine-s": CanineForSequenceClassification(canine), "byt5-small": charbyte.T5EncoderClassifier(byt5)}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness._cost import training_flops
-from harness.training import TrainingConfig, pos_weights
+from harness.core.cost import training_flops
+from harness.training.loop import TrainingConfig, pos_weights
 
 from .conftest import read_leaderboard
 
@@ -50,8 +50,18 @@ def test_balanced_class_weight_reaches_the_classical_baselines(run_harness, tmp_
     config.write_text('[models.tfidf-lr]\nrecipe = { class_weight = "balanced" }\n', encoding="utf-8")
     runs = {}
     for name, args in {"plain": [], "balanced": ["--config", str(config)]}.items():
-        code, _, _ = run_harness("run", "--models", "tfidf-lr", "--tasks", "indications", "--profile", "smoke",
-                                 *args, "--out", str(tmp_path / name))
+        code, _, _ = run_harness(
+            "run",
+            "--models",
+            "tfidf-lr",
+            "--tasks",
+            "indications",
+            "--profile",
+            "smoke",
+            *args,
+            "--out",
+            str(tmp_path / name),
+        )
         assert code == 0
         runs[name] = read_leaderboard(tmp_path / name)["results"][0]["metrics"]["internal"]
     assert runs["plain"] != runs["balanced"]  # the weights changed the fit
@@ -67,7 +77,7 @@ def test_pos_weight_changes_the_loss_and_is_recorded_with_the_tokens(tmp_path):
 
     from harness import FitRequest, ModelSpec
     from harness.progress import no_progress
-    from harness.training import encode, fine_tune
+    from harness.training.loop import encode, fine_tune
 
     from .test_baselines import LABELS, make_split
     from .test_encoder_families import minilm_tokenizer_dir
@@ -82,15 +92,30 @@ def test_pos_weight_changes_the_loss_and_is_recorded_with_the_tokens(tmp_path):
     details = {}
     for setting in (None, "balanced"):
         torch.manual_seed(0)
-        model = BertForSequenceClassification(BertConfig(
-            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-            intermediate_size=64, max_position_embeddings=64, num_labels=len(LABELS),
-            problem_type="multi_label_classification",
-        ))
+        model = BertForSequenceClassification(
+            BertConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=64,
+                num_labels=len(LABELS),
+                problem_type="multi_label_classification",
+            )
+        )
         spec = ModelSpec("tiny-bert", "encoder", "full", fit=lambda request: None)
-        request = FitRequest(spec=spec, labels=LABELS, train=train, eval=eval_, seed=0,
-                             recipe={**recipe, "pos_weight": setting}, device="cpu", weights=None,
-                             progress=no_progress)
+        request = FitRequest(
+            spec=spec,
+            labels=LABELS,
+            train=train,
+            eval=eval_,
+            seed=0,
+            recipe={**recipe, "pos_weight": setting},
+            device="cpu",
+            weights=None,
+            progress=no_progress,
+        )
         details[setting] = fine_tune(model, tokenizer, request).details
     assert details[None]["pos_weight"] is None
     positives = train.y.sum(axis=0)

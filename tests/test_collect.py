@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.collect import compile_expression
+from harness.core.collect import compile_expression
 from harness.errors import UsageError
 
 

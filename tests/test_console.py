@@ -43,15 +43,34 @@ def replay(document: dict, monkeypatch, *, width: int = 100, report: str = "full
     items, reports = [], []
     for entry in document["results"]:
         skipped = entry["status"] == "skipped"
-        item = SimpleNamespace(name=entry["name"], skip_reason=entry["reason"] if skipped else None,
-                               model=SimpleNamespace(name=entry["model"]))
+        item = SimpleNamespace(
+            name=entry["name"],
+            skip_reason=entry["reason"] if skipped else None,
+            model=SimpleNamespace(name=entry["model"]),
+        )
         items.append(item)
-        reports.append(SimpleNamespace(item=item, outcome=entry["status"], reason=entry["reason"],
-                                       seconds=entry["duration_seconds"], resumed=False, traceback=None))
+        reports.append(
+            SimpleNamespace(
+                item=item,
+                outcome=entry["status"],
+                reason=entry["reason"],
+                seconds=entry["duration_seconds"],
+                resumed=False,
+                traceback=None,
+            )
+        )
     session = SimpleNamespace(
-        seeds=run["seeds"], deselected=0, profile=SimpleNamespace(name=run["profile"]), collect_only=False,
-        data={"indications": SimpleNamespace(note=run["data_note"])}, items=items, reports=reports,
-        summary_errors={}, started=0.0, finished=run["duration_seconds"], counts=lambda: run["summary"],
+        seeds=run["seeds"],
+        deselected=0,
+        profile=SimpleNamespace(name=run["profile"]),
+        collect_only=False,
+        data={"indications": SimpleNamespace(note=run["data_note"])},
+        items=items,
+        reports=reports,
+        summary_errors={},
+        started=0.0,
+        finished=run["duration_seconds"],
+        counts=lambda: run["summary"],
         options=argparse.Namespace(report=report),
     )
     reporter.harness_collection_finished(session=session, items=items)
@@ -59,8 +78,9 @@ def replay(document: dict, monkeypatch, *, width: int = 100, report: str = "full
         if report_.item.skip_reason is None:
             reporter.harness_item_started(item=report_.item)
         reporter.harness_item_finished(report=report_)
-    reporter.harness_run_finished(session=session, document=document, leaderboard_path=Path("runs/x/leaderboard.json"),
-                                  exit_code=0, artifacts=[])
+    reporter.harness_run_finished(
+        session=session, document=document, leaderboard_path=Path("runs/x/leaderboard.json"), exit_code=0, artifacts=[]
+    )
     return out.export_text()
 
 
@@ -69,18 +89,18 @@ def cell_heights(text: str) -> list[tuple[str, int, int]]:
     lines, cells, title = text.splitlines(), [], ""
     for number, line in enumerate(lines):
         if not line.lstrip().startswith("┏"):
-            if line.strip() and line.lstrip()[0] not in "┃│┡├└┗┏━─" :
+            if line.strip() and line.lstrip()[0] not in "┃│┡├└┗┏━─":
                 title = line.strip()
             continue
         edges = [i for i, ch in enumerate(line) if ch in "┏┳┓"]
         segment: list[str] = []
-        for row in lines[number + 1:]:
-            if row[edges[0]:edges[0] + 1] in ("┡", "├", "└", "┗", "╇", ""):
+        for row in lines[number + 1 :]:
+            if row[edges[0] : edges[0] + 1] in ("┡", "├", "└", "┗", "╇", ""):
                 for column, (left, right) in enumerate(zip(edges, edges[1:])):
-                    filled = [i for i, seg in enumerate(segment) if seg[left + 1:right].strip()]
+                    filled = [i for i, seg in enumerate(segment) if seg[left + 1 : right].strip()]
                     cells.append((title, column, filled[-1] + 1 if filled else 0))
                 segment = []
-                if row[edges[0]:edges[0] + 1] in ("└", "┗", ""):
+                if row[edges[0] : edges[0] + 1] in ("└", "┗", ""):
                     break
                 continue
             assert row[edges[0]] in BOX, row
@@ -110,10 +130,10 @@ def test_skipped_models_are_one_line_per_reason_with_the_fix(monkeypatch):
     text = replay(_document(), monkeypatch)
     flowing = " ".join(text.split())  # a long line wraps on the terminal: read it as one
     assert flowing.count("weights not found locally") == 1
-    weights = flowing[flowing.index("weights not found locally"):flowing.index("→ harness fetch NAME... --to DIR")]
+    weights = flowing[flowing.index("weights not found locally") : flowing.index("→ harness fetch NAME... --to DIR")]
     for model in ("bio-clinicalbert", "bioclinical-modernbert-large", "biomedbert-base", "canine-s", "byt5-small"):
         assert model in weights
-    cuda = flowing[flowing.index("needs a CUDA GPU"):flowing.index("→ run on a machine with a CUDA GPU")]
+    cuda = flowing[flowing.index("needs a CUDA GPU") : flowing.index("→ run on a machine with a CUDA GPU")]
     assert "medgemma-4b-lora" in cuda and "llama-3-8b-qlora" in cuda and "bert" not in cuda
     assert flowing.count("missing optional dependency sentencepiece") == 1
     assert "pip install 'clinical-harness[transformers]'" in flowing

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.decision import decide, decision_from_document
 from harness.leaderboard import schema_errors
+from harness.scoring.decision import decide, decision_from_document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,8 +23,12 @@ def _comparison(*models: dict) -> dict:
     bands: dict[int, list[str]] = {}
     for m in models:
         bands.setdefault(m["band"], []).append(m["model"])
-    return {"metric": "f1_weighted", "confidence": 0.95, "models": list(models),
-            "bands": [bands[b] for b in sorted(bands)]}
+    return {
+        "metric": "f1_weighted",
+        "confidence": 0.95,
+        "models": list(models),
+        "bands": [bands[b] for b in sorted(bands)],
+    }
 
 
 COSTS = {
@@ -36,8 +40,9 @@ COSTS = {
 
 
 def test_cheapest_in_the_top_band_is_recommended_with_its_interval():
-    comparison = _comparison(_model("big", 0.95, 1, 0.93, 0.97), _model("small", 0.94, 1, 0.92, 0.96),
-                             _model("linear", 0.80, 2))
+    comparison = _comparison(
+        _model("big", 0.95, 1, 0.93, 0.97), _model("small", 0.94, 1, 0.92, 0.96), _model("linear", 0.80, 2)
+    )
     (row,) = decide({"internal": comparison}, COSTS)["test_sets"]
     assert row["top_band"] == ["big", "small"]
     assert row["recommended"] == "small" and row["told_apart"] is True
@@ -52,8 +57,11 @@ def test_a_tie_in_training_time_is_broken_by_parameters():
 
 
 def test_training_times_within_a_tenth_of_a_second_are_a_tie():
-    costs = {"a": {"train_seconds": 1.04, "params": 900}, "b": {"train_seconds": 1.0, "params": 1000},
-             "c": {"train_seconds": 9.0, "params": 1}}
+    costs = {
+        "a": {"train_seconds": 1.04, "params": 900},
+        "b": {"train_seconds": 1.0, "params": 1000},
+        "c": {"train_seconds": 9.0, "params": 1},
+    }
     comparison = _comparison(_model("a", 0.9, 1), _model("b", 0.9, 1), _model("c", 0.5, 2))
     assert decide({"t": comparison}, costs)["test_sets"][0]["recommended"] == "a"
 
@@ -93,7 +101,7 @@ def test_a_single_model_is_not_crowned():
 
 def test_the_committed_leaderboard_gives_the_expected_choice_and_validates():
     document = json.loads((ROOT / "leaderboards" / "synthetic-cpu-default.json").read_text(encoding="utf-8"))
-    decision = decision_from_document(document)
+    decision = decision_from_document(document, "indications")
     rows = {row["test_set"]: row for row in decision["test_sets"]}
     # internal: tfidf-lr alone in band 1; external: four models in band 1, regex trains in 0.0 s with 0 params
     assert rows["internal"]["top_band"] == ["tfidf-lr"] and rows["internal"]["recommended"] == "tfidf-lr"
@@ -107,7 +115,7 @@ def test_the_committed_leaderboard_gives_the_expected_choice_and_validates():
 
 def test_the_schema_rejects_a_malformed_decision():
     document = json.loads((ROOT / "leaderboards" / "synthetic-cpu-default.json").read_text(encoding="utf-8"))
-    decision = decision_from_document(document)
+    decision = decision_from_document(document, "indications")
     decision["test_sets"][0]["told_apart"] = "yes"
     document["summaries"]["indications"]["decision"] = decision
     assert schema_errors(document) != []
@@ -116,18 +124,27 @@ def test_the_schema_rejects_a_malformed_decision():
 @pytest.mark.parametrize("missing", ["summaries", "comparisons"])
 def test_no_comparisons_no_decision(missing):
     document = {"results": [], "summaries": {"indications": {}} if missing == "comparisons" else {}}
-    assert decision_from_document(document) is None
+    assert decision_from_document(document, "indications") is None
 
 
 def test_a_run_writes_the_decision_from_its_costs(run_harness, tiny_config, tmp_path):
     from .conftest import read_leaderboard
 
-    code, stdout, _ = run_harness("run", "--models", "lookup", "--tasks", "indications", "--config", str(tiny_config),
-                                  "--out", str(tmp_path / "run"))
+    code, stdout, _ = run_harness(
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 0, stdout
     document = read_leaderboard(tmp_path / "run")
     decision = document["summaries"]["indications"]["decision"]
-    assert decision == decision_from_document(document)  # the run's costs reached summarise
+    assert decision == decision_from_document(document, "indications")  # the run's costs reached summarise
     (row,) = decision["test_sets"]
     assert row["recommended"] is None and "only lookup was compared" in row["statement"]
     assert "only lookup was compared" in stdout

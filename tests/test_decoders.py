@@ -14,20 +14,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.core.weights import find_weights, skip_reason
 from harness.model import FitRequest
 from harness.plugins import decoders
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
-from harness.weights import find_weights, skip_reason
 
 from .test_baselines import LABELS, PHRASES, SUFFIXES, make_split
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
-from harness import training  # noqa: E402
+from harness.training import loop as training  # noqa: E402
 
-TINY = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "head_lr": 1e-2, "max_length": 16, "max_train_rows": None,
-        "lora_r": 4, "lora_alpha": 8, "gradient_checkpointing": False, "cpu_bf16_inference": False}
+TINY = {
+    "epochs": 1,
+    "batch_size": 4,
+    "lr": 1e-3,
+    "head_lr": 1e-2,
+    "max_length": 16,
+    "max_train_rows": None,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "gradient_checkpointing": False,
+    "cpu_bf16_inference": False,
+}
 
 
 def registered() -> ModelRegistry:
@@ -53,9 +63,18 @@ def word_tokenizer(folder: Path) -> None:
 def tiny_config(family: str, vocab: int):
     import transformers as t
 
-    shape = {"vocab_size": vocab, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64,
-             "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": None}
+    shape = {
+        "vocab_size": vocab,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "pad_token_id": None,
+    }
     if family == "llama":
         return t.LlamaConfig(**shape)
     if family == "mistral":
@@ -99,8 +118,15 @@ def splits():
 def fit_request(weights: Path, splits, name: str = "smollm2-135m-lora", **recipe: object) -> FitRequest:
     spec = registered()[name]
     return FitRequest(
-        spec=spec, labels=LABELS, train=splits[0], eval=splits[1], seed=0, recipe={**spec.recipe, **TINY, **recipe},
-        device="cpu", weights=str(weights), progress=no_progress,
+        spec=spec,
+        labels=LABELS,
+        train=splits[0],
+        eval=splits[1],
+        seed=0,
+        recipe={**spec.recipe, **TINY, **recipe},
+        device="cpu",
+        weights=str(weights),
+        progress=no_progress,
     )
 
 
@@ -162,7 +188,9 @@ def test_qlora_quantises_the_body_to_nf4_and_trains_adapters(tiny_llama: Path, s
     quant = fitted.details["quantization"]
     assert quant["quant_type"] == "nf4" and quant["double_quant"] is True and quant["layers_4bit"] == 14
     # Parameters are counted by their logical shape, not bitsandbytes' packed bytes.
-    fp32 = sum(p.numel() for p in decoders.load_decoder(fit_request(tiny_llama, splits), quantized=False)[0].parameters())
+    fp32 = sum(
+        p.numel() for p in decoders.load_decoder(fit_request(tiny_llama, splits), quantized=False)[0].parameters()
+    )
     assert fitted.params == fp32 + fitted.trainable_params  # plus adapters and the trained copy of the head
     scores = fitted.predict_scores(list(splits[2].texts))
     assert scores.shape == (len(splits[2]), len(LABELS)) and np.isfinite(scores).all()
@@ -214,7 +242,10 @@ def test_the_roster_and_why_big_models_do_not_run_here(tmp_path: Path, monkeypat
     registry = registered()
     regimes = {spec.name: spec.fine_tuning_regime for spec in registry.values()}
     assert regimes["medgemma-4b-lora"] == "LoRA (r=16)" and regimes["medgemma-27b-qlora"].startswith("QLoRA 4-bit NF4")
-    assert registry["mistral-7b-qlora"].recipe["lora_r"] == 128 and registry["mistral-7b-qlora"].recipe["lora_alpha"] == 256
+    assert (
+        registry["mistral-7b-qlora"].recipe["lora_r"] == 128
+        and registry["mistral-7b-qlora"].recipe["lora_alpha"] == 256
+    )
     for name in ("medgemma-4b-lora", "medgemma-27b-qlora", "biomistral-7b-lora", "qwen2.5-7b-lora"):
         assert registry[name].study.startswith("antibiotic indications")
         if not Path("/dev/nvidia0").exists():
@@ -222,7 +253,7 @@ def test_the_roster_and_why_big_models_do_not_run_here(tmp_path: Path, monkeypat
 
 
 def test_cpu_recipe_applies_only_under_the_default_profile_on_a_cpu() -> None:
-    from harness.profiles import PROFILES
+    from harness.core.profiles import PROFILES
 
     spec = registered()["smollm2-135m-lora"]
     assert PROFILES["default"].recipe_for(spec, "cpu")["max_train_rows"] == 600
@@ -253,8 +284,14 @@ def test_smollm2_gguf_is_converted_once_and_trained_with_lora(harness_cache: Pat
 
     train, eval_ = make_split("train", 64, 1), make_split("eval", 16, 3)
     request = FitRequest(
-        spec=spec, labels=LABELS, train=train, eval=eval_, seed=0,
-        recipe={**spec.recipe, **spec.cpu_recipe, "max_train_rows": 32}, device="cpu", weights=str(packaged),
+        spec=spec,
+        labels=LABELS,
+        train=train,
+        eval=eval_,
+        seed=0,
+        recipe={**spec.recipe, **spec.cpu_recipe, "max_train_rows": 32},
+        device="cpu",
+        weights=str(packaged),
         progress=no_progress,
     )
     fitted = spec.fit(request)

@@ -14,19 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from harness._facade import Hooks
-from harness._manager import make_plugin_manager
+from harness.core.hooks import Hooks
+from harness.core.manager import make_plugin_manager
+from harness.core.weights import skip_reason
 from harness.plugins import encoders
 from harness.registry import ModelRegistry
-from harness.weights import skip_reason
 
 from .test_charbyte import check_fitted, check_round_trip, empty_weight_search, request_for
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-NER_STUDY = ["bert-base-cased", "bert-base-uncased", "biomedbert-base", "biomedbert-large", "deberta-v3-base",
-             "deberta-v3-large"]
+NER_STUDY = [
+    "bert-base-cased",
+    "bert-base-uncased",
+    "biomedbert-base",
+    "biomedbert-large",
+    "deberta-v3-base",
+    "deberta-v3-large",
+]
 
 
 def minilm_tokenizer_dir() -> Path | None:
@@ -53,23 +59,43 @@ def tiny_body(family: str, vocab_size: int) -> tuple[object, list[str]]:
     """(a tiny random body of the real class, the input names its tokenizer produces)."""
     from transformers import BertConfig, BertModel, DebertaV2Config, DebertaV2Model, ModernBertConfig, ModernBertModel
 
-    common = {"vocab_size": vocab_size, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64,
-              "max_position_embeddings": 64}
+    common = {
+        "vocab_size": vocab_size,
+        "hidden_size": 32,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+    }
     torch.manual_seed(0)
     if family == "bert":
         config = BertConfig(**common, num_hidden_layers=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         return BertModel(config), ["input_ids", "token_type_ids", "attention_mask"]
     if family == "deberta-v2":  # DeBERTa-v3's settings: relative positions in buckets, no segments
         config = DebertaV2Config(
-            **common, num_hidden_layers=1, relative_attention=True, position_buckets=16, max_relative_positions=-1,
-            pos_att_type="p2c|c2p", norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False,
-            type_vocab_size=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pooler_dropout=0.0,
+            **common,
+            num_hidden_layers=1,
+            relative_attention=True,
+            position_buckets=16,
+            max_relative_positions=-1,
+            pos_att_type="p2c|c2p",
+            norm_rel_ebd="layer_norm",
+            share_att_key=True,
+            position_biased_input=False,
+            type_vocab_size=0,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            pooler_dropout=0.0,
         )
         return DebertaV2Model(config), ["input_ids", "token_type_ids", "attention_mask"]
     # ModernBERT: its config defaults the special tokens to ids ~50281-50283 (FINDINGS); its own
     # tokenizer gives no token_type_ids.
     config = ModernBertConfig(
-        **common, num_hidden_layers=2, pad_token_id=0, cls_token_id=101, sep_token_id=102, bos_token_id=101,
+        **common,
+        num_hidden_layers=2,
+        pad_token_id=0,
+        cls_token_id=101,
+        sep_token_id=102,
+        bos_token_id=101,
         eos_token_id=102,
     )
     return ModernBertModel(config), ["input_ids", "attention_mask"]
@@ -85,10 +111,16 @@ def splits():
 # family -> (a registered spec of that family, newly initialised parameters, head_lr prefixes)
 FAMILIES = {
     "bert": ("bert-base-uncased", ["classifier.bias", "classifier.weight"], ("classifier.", "bert.pooler.")),
-    "deberta-v2": ("deberta-v3-base", ["classifier.bias", "classifier.weight", "pooler.dense.bias",
-                                       "pooler.dense.weight"], ("pooler.", "classifier.")),
-    "modernbert": ("bioclinical-modernbert-base", ["classifier.bias", "classifier.weight", "head.dense.weight",
-                                                   "head.norm.weight"], ("head.", "classifier.")),
+    "deberta-v2": (
+        "deberta-v3-base",
+        ["classifier.bias", "classifier.weight", "pooler.dense.bias", "pooler.dense.weight"],
+        ("pooler.", "classifier."),
+    ),
+    "modernbert": (
+        "bioclinical-modernbert-base",
+        ["classifier.bias", "classifier.weight", "head.dense.weight", "head.norm.weight"],
+        ("head.", "classifier."),
+    ),
 }
 
 
@@ -155,16 +187,36 @@ def test_ner_study_encoders_are_registered_by_the_encoder_plugin() -> None:
     ("name", "hub_id", "domain", "tokenization"),
     [
         ("bert-base-cased", "google-bert/bert-base-cased", "BooksCorpus + English Wikipedia", "WordPiece (cased, 29k)"),
-        ("bert-base-uncased", "google-bert/bert-base-uncased", "BooksCorpus + English Wikipedia",
-         "WordPiece (uncased, 30k)"),
-        ("biomedbert-base", "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext",
-         "PubMed abstracts + PMC full text", "WordPiece (uncased, PubMed vocabulary)"),
-        ("biomedbert-large", "microsoft/BiomedNLP-BiomedBERT-large-uncased-abstract", "PubMed abstracts",
-         "WordPiece (uncased, PubMed vocabulary)"),
-        ("deberta-v3-base", "microsoft/deberta-v3-base", "Wikipedia, books, web text (160GB, as RoBERTa)",
-         "SentencePiece (128k)"),
-        ("deberta-v3-large", "microsoft/deberta-v3-large", "Wikipedia, books, web text (160GB, as RoBERTa)",
-         "SentencePiece (128k)"),
+        (
+            "bert-base-uncased",
+            "google-bert/bert-base-uncased",
+            "BooksCorpus + English Wikipedia",
+            "WordPiece (uncased, 30k)",
+        ),
+        (
+            "biomedbert-base",
+            "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext",
+            "PubMed abstracts + PMC full text",
+            "WordPiece (uncased, PubMed vocabulary)",
+        ),
+        (
+            "biomedbert-large",
+            "microsoft/BiomedNLP-BiomedBERT-large-uncased-abstract",
+            "PubMed abstracts",
+            "WordPiece (uncased, PubMed vocabulary)",
+        ),
+        (
+            "deberta-v3-base",
+            "microsoft/deberta-v3-base",
+            "Wikipedia, books, web text (160GB, as RoBERTa)",
+            "SentencePiece (128k)",
+        ),
+        (
+            "deberta-v3-large",
+            "microsoft/deberta-v3-large",
+            "Wikipedia, books, web text (160GB, as RoBERTa)",
+            "SentencePiece (128k)",
+        ),
     ],
 )
 def test_ner_study_specs(name: str, hub_id: str, domain: str, tokenization: str) -> None:
@@ -187,16 +239,28 @@ def test_the_seed_study_entries_name_their_study() -> None:
 def published_counts() -> dict[str, int]:
     """Parameter counts of the real architectures with a 12-label head, built on the meta device
     from each model's published config.json values."""
-    from transformers import BertConfig, BertForSequenceClassification
-    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DebertaV2Config,
+        DebertaV2ForSequenceClassification,
+    )
 
     base = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
     large = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096}
     bert = {"max_position_embeddings": 512, "type_vocab_size": 2, "num_labels": 12}
     deberta = {
-        "vocab_size": 128_100, "max_position_embeddings": 512, "relative_attention": True, "position_buckets": 256,
-        "max_relative_positions": -1, "pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "share_att_key": True,
-        "position_biased_input": False, "type_vocab_size": 0, "num_labels": 12,
+        "vocab_size": 128_100,
+        "max_position_embeddings": 512,
+        "relative_attention": True,
+        "position_buckets": 256,
+        "max_relative_positions": -1,
+        "pos_att_type": "p2c|c2p",
+        "norm_rel_ebd": "layer_norm",
+        "share_att_key": True,
+        "position_biased_input": False,
+        "type_vocab_size": 0,
+        "num_labels": 12,
     }
     configs = {
         "bert-base-cased": (BertForSequenceClassification, BertConfig(vocab_size=28_996, **base, **bert)),

@@ -29,7 +29,7 @@ from .test_baselines import LABELS, PHRASES, SUFFIXES, label_prior_f1, make_spli
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-from harness import training  # noqa: E402  (needs torch to be useful)
+from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
 
 # A tiny model learns these quickly; recipe keys as a user would override them.
 TINY_RECIPE = {"lr": 3e-3, "head_lr": None, "epochs": 4, "batch_size": 8, "warmup_ratio": 0.0, "max_length": 32}
@@ -42,13 +42,24 @@ def registered() -> ModelRegistry:
 
 
 def request_for(
-    weights: Path | str | None, train: LabelledSplit, eval_: LabelledSplit, seed: int = 0, progress=no_progress,
+    weights: Path | str | None,
+    train: LabelledSplit,
+    eval_: LabelledSplit,
+    seed: int = 0,
+    progress=no_progress,
     **recipe: object,
 ) -> FitRequest:
     spec = registered()["minilm-l6"]
     return FitRequest(
-        spec=spec, labels=LABELS, train=train, eval=eval_, seed=seed, recipe={**spec.recipe, **recipe},
-        device="cpu", weights=str(weights) if weights else None, progress=progress,
+        spec=spec,
+        labels=LABELS,
+        train=train,
+        eval=eval_,
+        seed=seed,
+        recipe={**spec.recipe, **recipe},
+        device="cpu",
+        weights=str(weights) if weights else None,
+        progress=progress,
     )
 
 
@@ -66,8 +77,14 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # One wide-initialised layer without dropout: learns these strings in ~100 steps (BERT's
     # defaults, random, barely mix the tokens into [CLS] and sit at the label prior for longer).
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=128,
-        max_position_embeddings=64, initializer_range=0.1, hidden_dropout_prob=0.0,
+        vocab_size=len(vocab),
+        hidden_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=64,
+        initializer_range=0.1,
+        hidden_dropout_prob=0.0,
     )
     BertModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
@@ -135,8 +152,17 @@ def test_modernbert_head_prefixes() -> None:
     from transformers import ModernBertConfig, ModernBertForSequenceClassification
 
     config = ModernBertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2, num_labels=12,
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        cls_token_id=1,
+        sep_token_id=2,
+        num_labels=12,
     )
     assert encoders.head_prefixes(ModernBertForSequenceClassification(config)) == ("head.", "classifier.")
 
@@ -228,8 +254,15 @@ def test_fit_without_weights_says_so(splits) -> None:
 def test_registered_encoders() -> None:
     registry = registered()
     assert registry.names() == [
-        "minilm-l6", "bio-clinicalbert", "bioclinical-modernbert-large", "bioclinical-modernbert-base",
-        "bert-base-cased", "bert-base-uncased", "biomedbert-base", "biomedbert-large", "deberta-v3-base",
+        "minilm-l6",
+        "bio-clinicalbert",
+        "bioclinical-modernbert-large",
+        "bioclinical-modernbert-base",
+        "bert-base-cased",
+        "bert-base-uncased",
+        "biomedbert-base",
+        "biomedbert-large",
+        "deberta-v3-base",
         "deberta-v3-large",
     ]
     for spec in registry.values():

@@ -1,4 +1,4 @@
-"""harness.evidence: model comparisons and bands on cases with a known answer, site shift against
+"""harness.scoring.evidence: model comparisons and bands on cases with a known answer, site shift against
 scikit-learn, train/test overlap counted by hand."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness.evidence import compare_models, normalise, overlap_report, seen_in, site_shift
-from harness.stats import holm
+from harness.scoring.evidence import compare_models, normalise, overlap_report, seen_in, site_shift
+from harness.scoring.stats import holm
 
 LABELS = tuple(f"c{i}" for i in range(6))
 
@@ -105,8 +105,13 @@ def test_overlap_counts_rows_and_distinct_strings_by_exact_match():
     tests = {"a": ["uti", "uti", "cap", "new text", " Cellulitis "], "b": ["sepsis"]}
     report = overlap_report(train, tests)
     assert report["a"] == {
-        "rows": 5, "rows_in_train": 2, "rows_in_train_share": 0.4, "rows_in_train_normalised": 4,
-        "distinct": 4, "distinct_in_train": 1, "rows_unseen": 3,
+        "rows": 5,
+        "rows_in_train": 2,
+        "rows_in_train_share": 0.4,
+        "rows_in_train_normalised": 4,
+        "distinct": 4,
+        "distinct_in_train": 1,
+        "rows_unseen": 3,
     }
     assert report["b"]["rows_in_train"] == 0 and report["b"]["rows_unseen"] == 1
     assert seen_in(train, tests["a"]).tolist() == [True, True, False, False, False]

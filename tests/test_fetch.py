@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import ModelSpec, hookimpl
-from harness.weights import MODELS_DIR_ENV, WeightOptions, find_weights, search_weights, skip_reason
+from harness.core.weights import MODELS_DIR_ENV, WeightOptions, find_weights, search_weights, skip_reason
 
 from . import fakes
 from .test_weights import EMPTY_SAFETENSORS
@@ -21,9 +21,17 @@ from .test_weights import EMPTY_SAFETENSORS
 REPOS = {
     # a modern repository: safetensors, tokenizer, and formats the harness does not load
     "org/tiny-bert": {
-        "config.json": "{}", "model.safetensors": EMPTY_SAFETENSORS.decode("ascii"), "tokenizer.json": "{}",
-        "tokenizer_config.json": "{}", "vocab.txt": "[PAD]", "spiece.model": "sp", "pytorch_model.bin": "pickle",
-        "flax_model.msgpack": "flax", "README.md": "# card", "onnx/model.onnx": "onnx", ".gitattributes": "lfs",
+        "config.json": "{}",
+        "model.safetensors": EMPTY_SAFETENSORS.decode("ascii"),
+        "tokenizer.json": "{}",
+        "tokenizer_config.json": "{}",
+        "vocab.txt": "[PAD]",
+        "spiece.model": "sp",
+        "pytorch_model.bin": "pickle",
+        "flax_model.msgpack": "flax",
+        "README.md": "# card",
+        "onnx/model.onnx": "onnx",
+        ".gitattributes": "lfs",
     },
     # an old repository with pickled weights only
     "org/old-bert": {"config.json": "{}", "pytorch_model.bin": "pickle", "vocab.txt": "[PAD]"},
@@ -89,7 +97,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
                 shutil.copy(path, Path(local_dir) / relative)
         return str(local_dir)
 
-    monkeypatch.setattr("harness.fetch.snapshot_download", snapshot_download)
+    monkeypatch.setattr("harness.commands.fetch.snapshot_download", snapshot_download)
     return calls
 
 
@@ -232,8 +240,9 @@ def test_from_a_mirror_laid_out_as_on_the_hub(fetch, tmp_path, monkeypatch):
     mirror = tmp_path / "usb"
     for hub_id, files in REPOS.items():
         write_repo(mirror / hub_id, files)
-    code, stdout, _ = fetch("tiny-bert", "old-bert", "tiny-gguf", "--from", str(mirror), "--to", "models",
-                            "--allow-pickle")
+    code, stdout, _ = fetch(
+        "tiny-bert", "old-bert", "tiny-gguf", "--from", str(mirror), "--to", "models", "--allow-pickle"
+    )
     assert code == 0, stdout
     models = tmp_path / "models"
     assert files_in(models / "tiny-bert") == FETCHED | {"pytorch_model.bin"}  # no .gitattributes, card, onnx

@@ -77,8 +77,9 @@ def expected_overall(document: dict) -> dict[tuple[str, str], tuple[str, str, st
                 by_key.setdefault((split, item["model"]), []).append(item["metrics"][split]["f1_weighted"])
     out = {}
     for (split, model), values in by_key.items():
-        (entry,) = [m for m in document["summaries"]["indications"]["comparisons"][split]["models"]
-                    if m["model"] == model]
+        (entry,) = [
+            m for m in document["summaries"]["indications"]["comparisons"][split]["models"] if m["model"] == model
+        ]
         out[split, model] = (f"{np.mean(values):.3f}", f"[{entry['low']:.3f}, {entry['high']:.3f}]", str(entry["band"]))
     return out
 
@@ -125,14 +126,29 @@ def test_heat_colour_deepens_with_f1():
 
 
 DECISION = {
-    "metric": "f1_weighted", "cheapest_by": ["train_seconds", "params"],
+    "metric": "f1_weighted",
+    "cheapest_by": ["train_seconds", "params"],
     "test_sets": [
-        {"test_set": "internal", "top_band": ["tfidf-lr"], "recommended": "tfidf-lr", "estimate": 0.9666,
-         "ci": [0.9603, 0.9722], "band_interval": [0.9603, 0.9722], "told_apart": True,
-         "statement": "On internal, start with tfidf-lr: alone in the top band."},
-        {"test_set": "external", "top_band": ["tfidf-lr", "minilm-l6"], "recommended": None, "estimate": 0.9668,
-         "ci": None, "band_interval": [0.9556, 0.9719], "told_apart": False,
-         "statement": "On external, the tests do not tell the models apart."},
+        {
+            "test_set": "internal",
+            "top_band": ["tfidf-lr"],
+            "recommended": "tfidf-lr",
+            "estimate": 0.9666,
+            "ci": [0.9603, 0.9722],
+            "band_interval": [0.9603, 0.9722],
+            "told_apart": True,
+            "statement": "On internal, start with tfidf-lr: alone in the top band.",
+        },
+        {
+            "test_set": "external",
+            "top_band": ["tfidf-lr", "minilm-l6"],
+            "recommended": None,
+            "estimate": 0.9668,
+            "ci": None,
+            "band_interval": [0.9556, 0.9719],
+            "told_apart": False,
+            "statement": "On external, the tests do not tell the models apart.",
+        },
     ],
 }
 
@@ -143,7 +159,7 @@ def test_decision_summary_is_shown_when_present_and_bands_otherwise():
     assert "band 1: tfidf-lr" in bands and "band 2: minilm-l6, char-gbt, regex" in bands
     document["summaries"]["indications"]["decision"] = copy.deepcopy(DECISION)
     page = render_html(document)
-    section = page[page.index('<section id="decision">'):page.index('id="overall-section"')]
+    section = page[page.index('<section id="decision">') : page.index('id="overall-section"')]
     assert "On internal, start with tfidf-lr: alone in the top band." in section
     assert "On external, the tests do not tell the models apart." in section
     assert "recommended: <strong>tfidf-lr</strong>" in section and "[0.960, 0.972]" in section
@@ -171,8 +187,19 @@ def private_run(run_harness, tmp_path: Path, seed: str = "1", public_site: bool 
         encoding="utf-8",
     )
     out = tmp_path / f"run{seed}"
-    code, stdout, _ = run_harness("run", "--models", "lookup", "--tasks", "indications,probe,robustness",
-                                  "--config", str(config), "--seeds", seed, "--out", str(out))
+    code, stdout, _ = run_harness(
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe,robustness",
+        "--config",
+        str(config),
+        "--seeds",
+        seed,
+        "--out",
+        str(out),
+    )
     assert code == 0, stdout
     assert SECRET in (data / "ward.csv").read_text(encoding="utf-8")  # planted where the run read it
     return out / "leaderboard.json"
@@ -191,23 +218,27 @@ def test_show_writes_the_page_without_private_text(run_harness, tmp_path):
 def test_publish_html_renders_the_merged_runs_without_private_text(run_harness, tmp_path):
     boards = [private_run(run_harness, tmp_path, seed) for seed in ("1", "2")]
     page = tmp_path / "board" / "cpu.html"
-    code, out, err = run_harness("publish", *map(str, boards), "--to", str(tmp_path / "board" / "cpu.json"),
-                                 "--html", str(page))
+    code, out, err = run_harness(
+        "publish", *map(str, boards), "--to", str(tmp_path / "board" / "cpu.json"), "--html", str(page)
+    )
     assert code == 0, err
     assert str(page) in out
     text = page.read_text(encoding="utf-8")
     assert "Published from 2 run(s)" in text
-    merged = text[text.index('id="merged-from"'):text.index("</section>", text.index('id="merged-from"'))]
+    merged = text[text.index('id="merged-from"') : text.index("</section>", text.index('id="merged-from"'))]
     assert merged.count("<td>leaderboard.json</td>") == 2
     assert "zanzibar" not in text and "quokkaville" not in text
     seeds = {r["cells"][5] for r in page_rows(text)}
     assert seeds == {"2"}  # the two runs' seeds are one model's two seeds on the page
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--format", "html"], "--format html needs --output PAGE.html"),
-    (["--output", "x.html"], "--output is for --format html"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "html"], "--format html needs --output PAGE.html"),
+        (["--output", "x.html"], "--output is for --format html"),
+    ],
+)
 def test_show_html_usage_errors_are_one_line(run_harness, argv, message):
     code, out, err = run_harness("show", str(SEEDS_BOARD), *argv)
     assert code == 2 and out == "" and err.strip().endswith(message) and err.count("\n") == 1
@@ -230,16 +261,27 @@ def test_ci_installs_the_browser_before_the_tests():
     assert "apt-get" not in (ROOT / "setup.sh").read_text(encoding="utf-8")  # setup.sh runs without root
 
 
-BROWSER_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1800")
+BROWSER_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1800",
+)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(as root: apt-get install -y chromium chromium-driver)")
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed "
+            "(as root: apt-get install -y chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements/cpu.txt)")
     from selenium.webdriver.chrome.service import Service
 

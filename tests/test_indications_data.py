@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.tasks import generate_indications as gen
+from harness.tasks.indications import generate as gen
 
 DATA = gen.DEFAULT_OUT
 HANDWRITTEN = Path(__file__).parent / "data" / "handwritten_indications.csv"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "indications-data.md"
+DOC = Path(__file__).resolve().parents[1] / "harness" / "tasks" / "indications" / "README.md"
 SIZES = {"train": 3400, "eval": 600, "internal": 2000, "external": 2000}
 SITE = {"train": "int", "eval": "int", "internal": "int", "external": "ext"}
 # Published prevalences (Yuan et al. 2025): internal vs external site.
@@ -49,7 +49,7 @@ def test_regenerating_reproduces_the_committed_files_byte_for_byte(tmp_path, cap
     for split in SIZES:
         name = f"indications_{split}.csv"
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), (
-            f"{name} is stale: run `python -m harness.tasks.generate_indications`"
+            f"{name} is stale: run `python -m harness.tasks.indications.generate`"
         )
     assert "indications_external.csv: 2000 rows" in capsys.readouterr().out
 
@@ -127,7 +127,9 @@ def test_docs_list_every_icd_code_family():
 def test_clinician_forms_shorten_icd_descriptions():
     assert gen.clinician_forms("Urinary tract infection, site not specified") == ["urinary tract infection"]
     assert gen.clinician_forms("Pneumonia due to Klebsiella pneumoniae") == [
-        "pneumonia due to klebsiella pneumoniae", "klebsiella pneumonia"]
+        "pneumonia due to klebsiella pneumoniae",
+        "klebsiella pneumonia",
+    ]
     assert gen.clinician_forms("Acute mastoiditis without complications, right ear") == ["acute mastoiditis right ear"]
 
 

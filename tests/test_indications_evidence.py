@@ -10,16 +10,22 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness import ModelSpec, hookimpl, stats
+from harness import ModelSpec, hookimpl
 from harness.data import load_split
+from harness.scoring import stats
 from harness.tasks import indications
 from harness.tasks.indications import CATEGORIES
 
 from . import fakes
 from .conftest import EXAMPLES, read_leaderboard, write_split
 
-EXTRA = [("urosepsis", ["urinary"]), ("chest infection", ["respiratory"]), ("see notes", ["not_informative"]),
-         ("cellulitis leg", ["skin_soft_tissue"]), ("?cap", ["respiratory", "uncertainty"])]
+EXTRA = [
+    ("urosepsis", ["urinary"]),
+    ("chest infection", ["respiratory"]),
+    ("see notes", ["not_informative"]),
+    ("cellulitis leg", ["skin_soft_tissue"]),
+    ("?cap", ["respiratory", "uncertainty"]),
+]
 
 
 @pytest.fixture
@@ -44,8 +50,17 @@ def two_sites(tmp_path: Path) -> Path:
 
 def run_two_seeds(run_harness, config: Path, out: Path, models: str = "lookup,tfidf-lr,regex"):
     code, stdout, stderr = run_harness(
-        "run", "--models", models, "--tasks", "indications", "--seeds", "1,2", "--config", str(config),
-        "--out", str(out),
+        "run",
+        "--models",
+        models,
+        "--tasks",
+        "indications",
+        "--seeds",
+        "1,2",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
     )
     assert code == 0, stderr
     return read_leaderboard(out), stdout
@@ -69,10 +84,19 @@ def test_two_seeds_give_comparisons_bands_site_shift_and_overlap(run_harness, tw
     assert set(summary["site_shift"]["models"]["lookup"]) == {"site_b"}
     overlap = summary["overlap"]
     # "see notes" of EXTRA is a training string too.
-    assert overlap["site_a"]["rows_in_train"] == len(EXAMPLES) + 1 and overlap["site_a"]["rows_unseen"] == len(EXTRA) - 1
-    for title in ("Model comparison (site_a test set)", "Site shift: site_b − site_a", "Decision thresholds",
-                  "Calibration and ranking", "Train/test overlap", "Weighted F1 on strings unseen in training",
-                  "Prevalence per split", "Cost"):
+    assert (
+        overlap["site_a"]["rows_in_train"] == len(EXAMPLES) + 1 and overlap["site_a"]["rows_unseen"] == len(EXTRA) - 1
+    )
+    for title in (
+        "Model comparison (site_a test set)",
+        "Site shift: site_b − site_a",
+        "Decision thresholds",
+        "Calibration and ranking",
+        "Train/test overlap",
+        "Weighted F1 on strings unseen in training",
+        "Prevalence per split",
+        "Cost",
+    ):
         assert title in stdout
     assert "mean ± sd over seeds 1, 2" in stdout
 
@@ -123,8 +147,18 @@ class HalfTrained:
 
 
 def test_unseen_means_unseen_by_the_rows_the_fit_trained_on(run_harness, two_sites, tmp_path):
-    code, _, stderr = run_harness("run", "--models", "half-lookup,lookup", "--tasks", "indications", "--config",
-                                  str(two_sites), "--out", str(tmp_path / "run"), plugins={"half": HalfTrained()})
+    code, _, stderr = run_harness(
+        "run",
+        "--models",
+        "half-lookup,lookup",
+        "--tasks",
+        "indications",
+        "--config",
+        str(two_sites),
+        "--out",
+        str(tmp_path / "run"),
+        plugins={"half": HalfTrained()},
+    )
     assert code == 0, stderr
     half, full = read_leaderboard(tmp_path / "run")["results"]
     test = load_split("site_a", two_sites.parent / "data" / "site_a.csv", CATEGORIES)
@@ -145,15 +179,26 @@ def _fit_request(train):
     from harness.progress import no_progress
 
     spec = ModelSpec("lookup", "fake", "memorise", fakes.fit_lookup)
-    return FitRequest(spec=spec, labels=CATEGORIES, train=train, eval=train, seed=1, recipe={}, device="cpu",
-                      weights=None, progress=no_progress)
+    return FitRequest(
+        spec=spec,
+        labels=CATEGORIES,
+        train=train,
+        eval=train,
+        seed=1,
+        recipe={},
+        device="cpu",
+        weights=None,
+        progress=no_progress,
+    )
 
 
 def test_the_same_bootstrap_seed_gives_the_same_intervals_bit_for_bit(run_harness, two_sites, tmp_path):
     first, _ = run_two_seeds(run_harness, two_sites, tmp_path / "a", models="lookup,regex")
     second, _ = run_two_seeds(run_harness, two_sites, tmp_path / "b", models="lookup,regex")
     assert first["summaries"] == second["summaries"]
-    assert [e["confidence_intervals"] for e in first["results"]] == [e["confidence_intervals"] for e in second["results"]]
+    assert [e["confidence_intervals"] for e in first["results"]] == [
+        e["confidence_intervals"] for e in second["results"]
+    ]
     two_sites.write_text(two_sites.read_text().replace("permutations = 499", "permutations = 499\nbootstrap_seed = 7"))
     third, _ = run_two_seeds(run_harness, two_sites, tmp_path / "c", models="lookup,regex")
     assert third["results"][0]["confidence_intervals"] != first["results"][0]["confidence_intervals"]
@@ -175,8 +220,9 @@ def test_thresholds_are_tuned_on_eval_and_never_see_a_test_set(run_harness, two_
     for name in ("site_a.csv", "site_b.csv"):
         path = two_sites.parent / "data" / name
         rows = path.read_text().splitlines()
-        scrambled = [rows[0]] + [",".join([r.split(",")[0], *("1" if c == "0" else "0" for c in r.split(",")[1:])])
-                                 for r in rows[1:]]
+        scrambled = [rows[0]] + [
+            ",".join([r.split(",")[0], *("1" if c == "0" else "0" for c in r.split(",")[1:])]) for r in rows[1:]
+        ]
         path.write_text("\n".join(scrambled) + "\n")
     second, _ = run_two_seeds(run_harness, two_sites, tmp_path / "b", models="tfidf-lr")
     assert [e["tuned_thresholds"] for e in first["results"]] == [e["tuned_thresholds"] for e in second["results"]]
@@ -211,8 +257,9 @@ def test_a_failing_summary_is_recorded_and_fails_the_run(run_harness, two_sites,
 
     monkeypatch.setattr(indications, "compare_models", broken)
     out = tmp_path / "run"
-    code, stdout, _ = run_harness("run", "--models", "lookup", "--tasks", "indications", "--config", str(two_sites),
-                                  "--out", str(out))
+    code, stdout, _ = run_harness(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(two_sites), "--out", str(out)
+    )
     assert code == 1
     document = read_leaderboard(out)  # written, and valid: it was validated before writing
     assert "deliberate failure" in document["summaries"]["indications"]["error"]
@@ -222,8 +269,9 @@ def test_a_failing_summary_is_recorded_and_fails_the_run(run_harness, two_sites,
 
 def test_reference_test_defaults_to_internal_on_the_embedded_data(run_harness, tmp_path):
     out = tmp_path / "run"
-    code, _, _ = run_harness("run", "--models", "regex", "--tasks", "indications", "--profile", "smoke",
-                             "--out", str(out))
+    code, _, _ = run_harness(
+        "run", "--models", "regex", "--tasks", "indications", "--profile", "smoke", "--out", str(out)
+    )
     assert code == 0
     summary = read_leaderboard(out)["summaries"]["indications"]
     assert summary["site_shift"]["reference"] == "internal"

@@ -84,8 +84,21 @@ def unknown_task_in_config(tmp_path):
 
 @pytest.mark.parametrize(
     "make",
-    [bad_label_value, empty_text, missing_column, missing_text_column, not_utf8, empty_file, missing_file,
-     malformed_jsonl, unknown_label, malformed_toml, unknown_config_key, unknown_recipe_key, unknown_task_in_config],
+    [
+        bad_label_value,
+        empty_text,
+        missing_column,
+        missing_text_column,
+        not_utf8,
+        empty_file,
+        missing_file,
+        malformed_jsonl,
+        unknown_label,
+        malformed_toml,
+        unknown_config_key,
+        unknown_recipe_key,
+        unknown_task_in_config,
+    ],
 )
 def test_bad_data_and_config(make, run_harness, tmp_path):
     config, expected = make(tmp_path)
@@ -146,10 +159,21 @@ def test_unknown_names_list_the_known_ones(args, expected, run_harness, tiny_con
 
 
 def test_user_probe_file_is_added(run_harness, tiny_config, tmp_path):
-    probe = probe_lines(tmp_path, '{"id": "mine", "input": "meningitis", "expected": ["neurological"], "kind": "own"}\n')
+    probe = probe_lines(
+        tmp_path, '{"id": "mine", "input": "meningitis", "expected": ["neurological"], "kind": "own"}\n'
+    )
     code, _, _ = run_harness(
-        "run", "--models", "lookup", "--tasks", "probe", "--config", str(tiny_config),
-        "--probe-file", str(probe), "--out", str(tmp_path / "o"),
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "probe",
+        "--config",
+        str(tiny_config),
+        "--probe-file",
+        str(probe),
+        "--out",
+        str(tmp_path / "o"),
     )
     assert code == 0
     from .conftest import read_leaderboard

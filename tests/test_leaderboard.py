@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.leaderboard import schema_errors, write_atomic
 from harness.errors import InputError
+from harness.leaderboard import schema_errors, write_atomic
 
 from .conftest import read_leaderboard
 

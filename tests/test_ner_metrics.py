@@ -1,4 +1,4 @@
-"""harness.ner_metrics against seqeval and nervaluate, the independent implementations."""
+"""harness.scoring.ner_metrics against seqeval and nervaluate, the independent implementations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
 
-from harness.ner_metrics import LENGTH_BUCKETS, entity_spans, ner_report
+from harness.scoring.ner_metrics import LENGTH_BUCKETS, entity_spans, ner_report
 from harness.tagged import tag_set
 
 TYPES = ("Disease", "Drug", "Adverse-Event")  # a hyphen inside a type name must survive parsing
@@ -219,7 +219,12 @@ def test_relaxed_by_hand():
     assert relaxed["precision"] == relaxed["recall"] == relaxed["f1"] == 0.5
     assert report["strict"]["micro"]["true_positives"] == 0
     assert report["relaxed"]["per_type"]["Disease"] == {
-        "precision": 0.0, "recall": 0.0, "f1": 0.0, "true_positives": 0, "predicted": 0, "gold": 1
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "true_positives": 0,
+        "predicted": 0,
+        "gold": 1,
     }
 
 
@@ -306,7 +311,7 @@ def test_by_length_relaxed_matches_nervaluate_matching(gold, predicted):
                 bucket = next(b for b in LENGTH_BUCKETS if in_bucket(span, b))
                 gold_n[bucket] += 1
                 gold_hit[bucket] += (doc, k) not in missed
-            for k, span in enumerate(p_spans):
+            for span in p_spans:
                 bucket = next(b for b in LENGTH_BUCKETS if in_bucket(span, b))
                 predicted_n[bucket] += 1
         for doc, k in ent_type.correct_indices:
@@ -361,11 +366,13 @@ def test_counts_of_the_whole_report():
     assert report["entities"]["gold"] == sum(len(entity_spans(g)) for g in gold)
     assert report["entities"]["predicted"] == sum(len(entity_spans(p)) for p in predicted)
     assert sum(report["by_length"][b]["gold"] for b in LENGTH_BUCKETS) == report["entities"]["gold"]
-    assert sum(report["by_length"][b]["strict"]["true_positives"] for b in LENGTH_BUCKETS) == (
-        report["strict"]["micro"]["true_positives"]
+    assert (
+        sum(report["by_length"][b]["strict"]["true_positives"] for b in LENGTH_BUCKETS)
+        == (report["strict"]["micro"]["true_positives"])
     )
-    assert sum(report["by_length"][b]["relaxed"]["predicted_correct"] for b in LENGTH_BUCKETS) == (
-        report["relaxed"]["micro"]["true_positives"]
+    assert (
+        sum(report["by_length"][b]["relaxed"]["predicted_correct"] for b in LENGTH_BUCKETS)
+        == (report["relaxed"]["micro"]["true_positives"])
     )
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness.tasks.ner import EMBEDDED_SPLITS, embedded_path
 
+from harness.core.profiles import PROFILES
 from harness.model import ModelSpec
-from harness.profiles import PROFILES
 from harness.tagged import read_conll
+from harness.tasks.ner import EMBEDDED_SPLITS, embedded_path
 
 from .conftest import read_leaderboard
 from .test_tagging import (
@@ -31,8 +31,7 @@ from .test_tagging import (
 
 torch = pytest.importorskip("torch")
 from harness.plugins import decoders
-
-from harness import tagging
+from harness.training import tagging
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,8 +40,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_a_tagging_fits_own_keys_win_over_the_cpu_recipe() -> None:
     spec = ModelSpec(
-        name="m", family="decoder", fine_tuning_regime="LoRA", fit=None,
-        recipe={"max_length": 64, "epochs": 5, "lr": 1e-4}, cpu_recipe={"max_length": 32, "epochs": 1},
+        name="m",
+        family="decoder",
+        fine_tuning_regime="LoRA",
+        fit=None,
+        recipe={"max_length": 64, "epochs": 5, "lr": 1e-4},
+        cpu_recipe={"max_length": 32, "epochs": 1},
         tag_recipe={"max_length": 128},
     )
     default, full, smoke = PROFILES["default"], PROFILES["full"], PROFILES["smoke"]
@@ -79,8 +82,14 @@ def test_smollm2_tagger_truncates_no_word_of_the_embedded_corpus(smollm2_tokeniz
             data = read_conll(embedded_path(split), split)
             aligned = tagging.align(smollm2_tokenizer, data.sentences, recipe["max_length"], data.tags, TAG_IDS)
             assert sum(a.truncated for a in aligned) == 0, (name, split, recipe["max_length"])
-            last = tagging.align(smollm2_tokenizer, data.sentences, recipe["max_length"], data.tags, TAG_IDS,
-                                 label_subword=recipe["label_subword"])
+            last = tagging.align(
+                smollm2_tokenizer,
+                data.sentences,
+                recipe["max_length"],
+                data.tags,
+                TAG_IDS,
+                label_subword=recipe["label_subword"],
+            )
             assert sum(a.truncated for a in last) == 0 and all(a.labelled == len(a.word_token) for a in last)
 
 
@@ -104,9 +113,22 @@ def test_the_tagging_fit_gets_its_own_max_length_and_the_configs_label_subword(
     config.write_text(
         '[tasks.ner]\ntrain = "train.conll"\neval = "train.conll"\nkeep_embedded_tests = false\n'
         '[tasks.ner.tests.ward]\npath = "test.conll"\n'
-        '[models.smollm2-135m-qlora]\nrecipe = {label_subword = "first"}\n', encoding="utf-8")
-    code, _, _ = run_harness("run", "--models", "smollm2-135m-lora,smollm2-135m-qlora", "--tasks", "ner",
-                             "--device", "cpu", "--config", str(config), "--out", str(tmp_path / "run"))
+        '[models.smollm2-135m-qlora]\nrecipe = {label_subword = "first"}\n',
+        encoding="utf-8",
+    )
+    code, _, _ = run_harness(
+        "run",
+        "--models",
+        "smollm2-135m-lora,smollm2-135m-qlora",
+        "--tasks",
+        "ner",
+        "--device",
+        "cpu",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 1 and {r["status"] for r in read_leaderboard(tmp_path / "run")["results"]} == {"error"}
     lora, qlora = seen["smollm2-135m-lora"], seen["smollm2-135m-qlora"]
     assert lora["max_length"] == qlora["max_length"] == decoders.DECODER_TAG["max_length"]
@@ -117,8 +139,17 @@ def test_the_tagging_fit_gets_its_own_max_length_and_the_configs_label_subword(
 def test_a_bad_label_subword_is_one_line_and_exit_2(run_harness, tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[models.smollm2-135m-lora]\nrecipe = {label_subword = "middle"}\n', encoding="utf-8")
-    code, _, stderr = run_harness("run", "--models", "smollm2-135m-lora", "--tasks", "ner",
-                                  "--config", str(config), "--out", str(tmp_path / "run"))
+    code, _, stderr = run_harness(
+        "run",
+        "--models",
+        "smollm2-135m-lora",
+        "--tasks",
+        "ner",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 2 and len(stderr.strip().splitlines()) == 1
     assert "label_subword" in stderr and "'first' or 'last'" in stderr
 
@@ -141,8 +172,9 @@ def wordpiece():
 
 
 def test_first_labels_each_words_first_piece_and_last_its_last(wordpiece) -> None:
-    first, last = (tagging.align(wordpiece, [WORDS], 64, [TAGS], TAG_IDS, label_subword=s)[0]
-                   for s in ("first", "last"))
+    first, last = (
+        tagging.align(wordpiece, [WORDS], 64, [TAGS], TAG_IDS, label_subword=s)[0] for s in ("first", "last")
+    )
     assert first.features == last.features
     pieces_first, pieces_last = labelled_pieces(wordpiece, first), labelled_pieces(wordpiece, last)
     assert pieces_first[1:4] == [("as", 1), ("##pi", -100), ("##rin", -100)]
@@ -156,8 +188,9 @@ def test_first_labels_each_words_first_piece_and_last_its_last(wordpiece) -> Non
 
 def test_a_word_cut_after_its_first_piece_has_no_last_piece(wordpiece) -> None:
     words = tuple(f"word{i}" for i in range(12))  # "word", "##0": 2 pieces each
-    first, last = (tagging.align(wordpiece, [words], 9, [("O",) * 12], TAG_IDS, label_subword=s)[0]
-                   for s in ("first", "last"))
+    first, last = (
+        tagging.align(wordpiece, [words], 9, [("O",) * 12], TAG_IDS, label_subword=s)[0] for s in ("first", "last")
+    )
     # [CLS] + 7 pieces + [SEP]: words 0-2 whole, word 3 cut after "word".
     assert first.word_token[:4] == [1, 3, 5, 7] and (first.truncated, first.labelled) == (8, 4)
     assert last.word_token[:4] == [2, 4, 6, -1] and (last.truncated, last.labelled) == (9, 3)
@@ -180,7 +213,7 @@ def token_logits(model, tokenizer, words) -> np.ndarray:
 
 
 def test_a_decoder_is_read_at_the_sub_word_it_was_labelled_at(tiny_llama: Path, monkeypatch) -> None:
-    """"3-year-old" is five pieces here; a causal model's logits at its first and last differ."""
+    """ "3-year-old" is five pieces here; a causal model's logits at its first and last differ."""
     from .test_tagging import make_tagged
 
     splits = (make_tagged("train", 24, 1, 3, 10), make_tagged("eval", 8, 2, 3, 10), None)
@@ -209,7 +242,7 @@ def test_a_decoder_is_read_at_the_sub_word_it_was_labelled_at(tiny_llama: Path, 
 def smollm2_tokenizer(harness_cache: Path):
     from transformers import AutoTokenizer
 
-    from harness.weights import find_weights
+    from harness.core.weights import find_weights
 
     spec = registered()["smollm2-135m-lora"]
     packaged, _ = find_weights(spec)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from harness.tasks import indications
 
-from harness import resume
-from harness.profiles import Profile
+from harness.core import store as resume
+from harness.core.profiles import Profile
+from harness.tasks import indications
 
 from .conftest import read_leaderboard
 
@@ -19,8 +19,9 @@ def test_a_task_field_named_like_a_core_field_is_refused(run_harness, tiny_confi
     real = indications.score
     monkeypatch.setattr(indications, "score", lambda request: {**real(request), key: "the task's own"})
     out = tmp_path / "run"
-    code, _, _ = run_harness("run", "--models", "lookup", "--tasks", "indications", "--config", str(tiny_config),
-                             "--out", str(out))
+    code, _, _ = run_harness(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(tiny_config), "--out", str(out)
+    )
     (entry,) = read_leaderboard(out)["results"]
     assert code == 1 and entry["status"] == "error" and entry["model"] == "lookup"
     assert entry["reason"].startswith("PluginError")
@@ -33,19 +34,35 @@ def test_the_resume_key_hashes_the_recipe_and_table_the_run_used(run_harness, ti
     computation gives a different answer: the key must still hash what the fit and the load got."""
     calls = itertools.count(1)
     recipe_for, task_table = Profile.recipe_for, Profile.task_table
-    monkeypatch.setattr(Profile, "recipe_for", lambda self, *a, **k: {**recipe_for(self, *a, **k), "epochs": next(calls)})
-    monkeypatch.setattr(Profile, "task_table", lambda self, name, table: {
-        **task_table(self, name, table), **({"bootstrap_seed": next(calls)} if name == "indications" else {})})
+    monkeypatch.setattr(
+        Profile, "recipe_for", lambda self, *a, **k: {**recipe_for(self, *a, **k), "epochs": next(calls)}
+    )
+    monkeypatch.setattr(
+        Profile,
+        "task_table",
+        lambda self, spec, table: {
+            **task_table(self, spec, table),
+            **({"bootstrap_seed": next(calls)} if spec.name == "indications" else {}),
+        },
+    )
     loaded: list[dict] = []
     real_load = indications.load
     monkeypatch.setattr(indications, "load", lambda request: loaded.append(dict(request.table)) or real_load(request))
     hashed: list[dict] = []
     canonical = resume._canonical
-    monkeypatch.setattr(resume, "_canonical", lambda value: hashed.append(value) or canonical(value)
-                        if isinstance(value, dict) and "format" in value else canonical(value))
+    monkeypatch.setattr(
+        resume,
+        "_canonical",
+        lambda value: (
+            hashed.append(value) or canonical(value)
+            if isinstance(value, dict) and "format" in value
+            else canonical(value)
+        ),
+    )
     out = tmp_path / "run"
-    code, _, stderr = run_harness("run", "--models", "lookup", "--tasks", "indications,probe", "--config",
-                                  str(tiny_config), "--out", str(out))
+    code, _, stderr = run_harness(
+        "run", "--models", "lookup", "--tasks", "indications,probe", "--config", str(tiny_config), "--out", str(out)
+    )
     assert code == 0, stderr
     fitted = [e["fit_details"]["recipe"] for e in read_leaderboard(out)["results"]]
     assert len(hashed) == 2 and len(loaded) == 1

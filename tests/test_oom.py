@@ -22,7 +22,7 @@ from .test_encoder_families import minilm_tokenizer_dir
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-from harness import training  # noqa: E402  (needs torch to be useful)
+from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -44,11 +44,20 @@ def tiny_model(tokenizer: Any, labels: tuple[str, ...] = LABELS) -> Any:
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    return BertForSequenceClassification(BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, num_labels=len(labels),
-        problem_type="multi_label_classification", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-    ))
+    return BertForSequenceClassification(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            num_labels=len(labels),
+            problem_type="multi_label_classification",
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        )
+    )
 
 
 def fits_rows(model: Any, most: int) -> list[int]:
@@ -69,8 +78,17 @@ def fits_rows(model: Any, most: int) -> list[int]:
 
 def request_for(recipe: dict[str, Any] = RECIPE, seed: int = 0) -> FitRequest:
     spec = ModelSpec("tiny-bert", "encoder", "full", fit=lambda request: None)
-    return FitRequest(spec=spec, labels=LABELS, train=make_split("train", 48, 1), eval=make_split("eval", 16, 3),
-                      seed=seed, recipe=recipe, device="cpu", weights=None, progress=no_progress)
+    return FitRequest(
+        spec=spec,
+        labels=LABELS,
+        train=make_split("train", 48, 1),
+        eval=make_split("eval", 16, 3),
+        seed=seed,
+        recipe=recipe,
+        device="cpu",
+        weights=None,
+        progress=no_progress,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +219,18 @@ def test_the_runner_records_the_item_as_an_error_with_that_reason(
 ) -> None:
     out = tmp_path / "run"
     code, _, _ = run_harness(
-        "run", "--models", "tiny-oom", "--tasks", "indications", "--config", str(tiny_config), "--device", "cpu",
-        "--out", str(out), plugins={"oom": AlwaysOutOfMemory(tokenizer)},
+        "run",
+        "--models",
+        "tiny-oom",
+        "--tasks",
+        "indications",
+        "--config",
+        str(tiny_config),
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        plugins={"oom": AlwaysOutOfMemory(tokenizer)},
     )
     assert code == 1
     (item,) = read_leaderboard(out)["results"]
@@ -227,8 +255,9 @@ def test_grad_scaler_path_scales_each_pass_and_steps_once(tokenizer) -> None:
         scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
         stepper = training._optimizer_step(model, optimizer, scheduler, scaler, config)
         sizes = training.BatchSizes.from_config(config)
-        training._train_epoch(model, tokenizer, features, request.train.y, batches, stepper, config, "cpu",
-                              lambda steps=1: None, sizes)
+        training._train_epoch(
+            model, tokenizer, features, request.train.y, batches, stepper, config, "cpu", lambda steps=1: None, sizes
+        )
         weights[name], scales[name] = model.state_dict(), scaler.get_scale()
         assert scheduler.last_epoch == len(batches)  # one optimizer step per batch, passes or not
     assert scales["oom"] == scales["plain"]

@@ -12,8 +12,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_wheel_maps_top_level_folders_into_the_harness_package(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -22,12 +35,16 @@ def test_wheel_maps_top_level_folders_into_the_harness_package(tmp_path):
         "harness/hookspecs.py",
         "harness/plugins/baselines.py",
         "harness/plugins/encoders.py",
-        "harness/tasks/indications.py",
-        "harness/tasks/probe.py",
-        "harness/tasks/data/indications_train.csv",
-        "harness/tasks/data/indications_external.csv",
-        "harness/probes/seed_spotcheck.jsonl",
-        "harness/leaderboards/leaderboard-v1.schema.json",
+        "harness/tasks/indications/__init__.py",
+        "harness/tasks/probe/__init__.py",
+        "harness/tasks/ner/data/ner_train.conll",
+        "harness/core/runner.py",
+        "harness/scoring/stats.py",
+        "harness/training/loop.py",
+        "harness/tasks/indications/data/indications_train.csv",
+        "harness/tasks/indications/data/indications_external.csv",
+        "harness/tasks/probe/seed_spotcheck.jsonl",
+        "harness/leaderboard-v1.schema.json",
         "harness/report/templates/report.html.j2",
         "harness/report/templates/report.js",
         "harness/report/templates/report.css",

@@ -24,7 +24,9 @@ def test_misspelled_hook_is_named(run_harness):
     def harness_add_model(register):  # missing 's'
         pass
 
-    code, _, stderr = run_harness("list", "models", plugins={"typo_plugin": _module("t", harness_add_model=harness_add_model)})
+    code, _, stderr = run_harness(
+        "list", "models", plugins={"typo_plugin": _module("t", harness_add_model=harness_add_model)}
+    )
     assert code == 2
     assert "typo_plugin" in stderr and "harness_add_model" in stderr
 
@@ -34,7 +36,9 @@ def test_wrong_hook_signature_is_named(run_harness):
     def harness_add_models(registry):  # the argument is called 'register'
         pass
 
-    code, _, stderr = run_harness("list", "models", plugins={"sig_plugin": _module("s", harness_add_models=harness_add_models)})
+    code, _, stderr = run_harness(
+        "list", "models", plugins={"sig_plugin": _module("s", harness_add_models=harness_add_models)}
+    )
     assert code == 2
     assert "sig_plugin" in stderr and "harness_add_models" in stderr and "registry" in stderr
 
@@ -44,7 +48,9 @@ def test_duplicate_model_name_names_both_plugins(run_harness):
     def harness_add_models(register):
         register.add(ModelSpec("lookup", "fake", "memorise", fit=lambda request: None))
 
-    code, _, stderr = run_harness("list", "models", plugins={"dup_plugin": _module("d", harness_add_models=harness_add_models)})
+    code, _, stderr = run_harness(
+        "list", "models", plugins={"dup_plugin": _module("d", harness_add_models=harness_add_models)}
+    )
     assert code == 2
     assert "dup_plugin" in stderr and "'fakes'" in stderr and "'lookup'" in stderr
 
@@ -99,10 +105,10 @@ def test_broken_entry_point_names_the_plugin(tmp_path, monkeypatch, run_harness)
 @pytest.mark.parametrize("what", ["models", "tasks"])
 def test_list_does_not_import_torch(what):
     script = (
-        "import sys; from harness.cli import main; code = main(['list', %r]); "
+        f"import sys; from harness.cli import main; code = main(['list', {what!r}]); "
         "assert 'torch' not in sys.modules, 'torch imported'; "
         "assert 'transformers' not in sys.modules; "
-        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'; sys.exit(code)" % what
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'; sys.exit(code)"
     )
     env = {**os.environ, "COLUMNS": "200"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)

@@ -26,8 +26,8 @@ from .test_encoder_families import minilm_tokenizer_dir, tiny_body
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
-from harness import training  # noqa: E402
 from harness.plugins import charbyte, decoders, encoders, zeroshot  # noqa: E402
+from harness.training import loop as training  # noqa: E402
 
 from . import test_decoders, test_tagging  # noqa: E402
 
@@ -105,8 +105,15 @@ def splits():
 def fit_request(name: str, weights: Path, splits, registry: object, **recipe: object) -> FitRequest:
     spec = registry[name]
     return FitRequest(
-        spec=spec, labels=LABELS, train=splits[0], eval=splits[1], seed=0,
-        recipe={**spec.recipe, **recipe}, device="cpu", weights=str(weights), progress=no_progress,
+        spec=spec,
+        labels=LABELS,
+        train=splits[0],
+        eval=splits[1],
+        seed=0,
+        recipe={**spec.recipe, **recipe},
+        device="cpu",
+        weights=str(weights),
+        progress=no_progress,
     )
 
 
@@ -129,8 +136,9 @@ def charbyte_specs():
 def test_a_bf16_encoder_trains_fp32_weights_and_every_head_weight_moves(bf16_bert: Path, splits) -> None:
     """The issue's failure: one bf16 AdamW step at lr 2e-5 leaves most N(0, 0.02) weights as
     they were. In fp32 every weight of the new head moves."""
-    request = fit_request("bert-base-uncased", bf16_bert, splits, encoder_specs(),
-                          epochs=1, lr=2e-5, batch_size=8, max_length=32)
+    request = fit_request(
+        "bert-base-uncased", bf16_bert, splits, encoder_specs(), epochs=1, lr=2e-5, batch_size=8, max_length=32
+    )
     fitted = encoders.fit_encoder(request)
     check_fp32_training(fitted.model, fitted.details, frozen=None)
     training.seed_everything(request.seed)  # the head is drawn as the fit drew it
@@ -149,15 +157,32 @@ def test_bf16_character_and_byte_models_train_fp32_weights(name: str, splits, tm
 
     torch.manual_seed(0)
     if name == "canine-s":
-        model = CanineModel(CanineConfig(
-            hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_hash_functions=4,
-            num_hash_buckets=64, max_position_embeddings=64, local_transformer_stride=8,
-        ))
+        model = CanineModel(
+            CanineConfig(
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+                num_hash_functions=4,
+                num_hash_buckets=64,
+                max_position_embeddings=64,
+                local_transformer_stride=8,
+            )
+        )
     else:
-        model = T5ForConditionalGeneration(T5Config(
-            vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1, num_heads=4,
-            feed_forward_proj="gated-gelu", tie_word_embeddings=False,
-        ))
+        model = T5ForConditionalGeneration(
+            T5Config(
+                vocab_size=384,
+                d_model=32,
+                d_kv=8,
+                d_ff=64,
+                num_layers=2,
+                num_decoder_layers=1,
+                num_heads=4,
+                feed_forward_proj="gated-gelu",
+                tie_word_embeddings=False,
+            )
+        )
     model.to(torch.bfloat16).save_pretrained(tmp_path, safe_serialization=True)
     fitted = charbyte_specs()[name].fit(fit_request(name, tmp_path, splits, charbyte_specs(), **TINY_RECIPE))
     check_fp32_training(fitted.model, fitted.details, frozen=None)
@@ -288,8 +313,9 @@ def test_the_leaderboard_records_the_training_dtypes(bf16_bert: Path, tiny_confi
     config = tiny_config.read_text(encoding="utf-8") + f'\n[models.minilm-l6]\nweights = "{bf16_bert}"\n'
     tiny_config.write_text(config, encoding="utf-8")
     out = tmp_path / "run"
-    code, _, stderr = run_harness("run", "--models", "minilm-l6", "--tasks", "indications", "--config",
-                                  str(tiny_config), "--out", str(out))
+    code, _, stderr = run_harness(
+        "run", "--models", "minilm-l6", "--tasks", "indications", "--config", str(tiny_config), "--out", str(out)
+    )
     assert code == 0, stderr
     (item,) = [r for r in read_leaderboard(out)["results"] if r["model"] == "minilm-l6"]
     assert item["fit_details"]["trainable_dtype"] == "float32" and item["fit_details"]["frozen_dtype"] is None

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.commands.publish import TextFinder, publish
 from harness.errors import InputError
 from harness.leaderboard import load, schema_errors
-from harness.publish import TextFinder, publish
 
 from . import fakes
 from .conftest import EXAMPLES, write_split
@@ -73,11 +73,33 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "public.toml").write_text(CONFIG.format(public="true"), encoding="utf-8")
     paths = {}
     for seed in "1234":
-        _run("run", "--models", "lookup", "--tasks", "indications,probe", "--config", str(root / "private.toml"),
-             "--seeds", seed, "--out", str(root / f"run{seed}"))
+        _run(
+            "run",
+            "--models",
+            "lookup",
+            "--tasks",
+            "indications,probe",
+            "--config",
+            str(root / "private.toml"),
+            "--seeds",
+            seed,
+            "--out",
+            str(root / f"run{seed}"),
+        )
         paths[seed] = root / f"run{seed}" / "leaderboard.json"
-    _run("run", "--models", "lookup", "--tasks", "indications,probe,robustness", "--config",
-         str(root / "public.toml"), "--seeds", "1", "--out", str(root / "public"))
+    _run(
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe,robustness",
+        "--config",
+        str(root / "public.toml"),
+        "--seeds",
+        "1",
+        "--out",
+        str(root / "public"),
+    )
     paths["public"] = root / "public" / "leaderboard.json"
     return paths
 
@@ -99,7 +121,10 @@ def test_publish_merges_runs_and_adds_to_an_existing_leaderboard(runs, run_harne
     assert out.strip() == f"{target}: 2 runs, 4 items"
     document = load(target)
     assert [(r["task"], r["seed"]) for r in document["results"]] == [
-        ("indications", 1), ("probe", 1), ("indications", 2), ("probe", 2),
+        ("indications", 1),
+        ("probe", 1),
+        ("indications", 2),
+        ("probe", 2),
     ]
     run = document["run"]
     merged = run["merged_from"]
@@ -172,12 +197,15 @@ def _plant_short(document):
     document["run"]["command"]["keyword"] = "  sepsis "  # a whole string equal to a short training text
 
 
-@pytest.mark.parametrize(("plant", "where", "split"), [
-    # paths in the merged document: the planted run comes second
-    (_plant_in_reason, "results/3/reason", "indications/train"),
-    (_plant_as_key, "a key of results/2/fit_details", "indications/train"),
-    (_plant_short, "run/merged_from/1/command/keyword", "indications/train"),
-])
+@pytest.mark.parametrize(
+    ("plant", "where", "split"),
+    [
+        # paths in the merged document: the planted run comes second
+        (_plant_in_reason, "results/3/reason", "indications/train"),
+        (_plant_as_key, "a key of results/2/fit_details", "indications/train"),
+        (_plant_short, "run/merged_from/1/command/keyword", "indications/train"),
+    ],
+)
 def test_private_text_is_refused_naming_the_path_not_the_text(runs, run_harness, tmp_path, plant, where, split):
     planted = _edited(runs["1"], tmp_path / "planted.json", plant)
     target = tmp_path / "board" / "cpu.json"
@@ -216,8 +244,20 @@ def test_robustness_examples_of_a_private_split_are_withheld(runs, run_harness, 
 
 
 def test_missing_data_file_is_refused_unless_data_root_points_at_a_copy(run_harness, tiny_config, tmp_path):
-    assert run_harness("run", "--models", "lookup", "--tasks", "indications", "--config", str(tiny_config),
-                       "--out", str(tmp_path / "run"))[0] == 0
+    assert (
+        run_harness(
+            "run",
+            "--models",
+            "lookup",
+            "--tasks",
+            "indications",
+            "--config",
+            str(tiny_config),
+            "--out",
+            str(tmp_path / "run"),
+        )[0]
+        == 0
+    )
     run, target = str(tmp_path / "run" / "leaderboard.json"), tmp_path / "board.json"
     elsewhere = tmp_path / "usb" / "study"
     elsewhere.parent.mkdir()
@@ -239,7 +279,9 @@ def test_missing_data_file_is_refused_unless_data_root_points_at_a_copy(run_harn
 def _publish_process(run: Path, target: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "publish", str(run), "--to", str(target)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -318,8 +360,9 @@ def test_private_conll_text_is_refused(run_harness, tmp_path, monkeypatch):
     code, _, err = run_harness("publish", str(ner_run), "--to", str(tmp_path / "clean.json"))
     assert (code, err) == (0, ""), err  # entity types, lengths and counts are no text of the data
 
-    planted = _edited(ner_run, tmp_path / "planted.json",
-                      lambda d: d["results"][0]["fit_details"].update({" ".join(NER_SECRET): 1}))
+    planted = _edited(
+        ner_run, tmp_path / "planted.json", lambda d: d["results"][0]["fit_details"].update({" ".join(NER_SECRET): 1})
+    )
     code, out, err = run_harness("publish", str(planted), "--to", str(tmp_path / "refused.json"))
     assert code == 2 and out == ""
     assert "holds text of the private split ner/train" in err and "Jones" not in err
@@ -329,8 +372,9 @@ def test_private_conll_text_is_refused(run_harness, tmp_path, monkeypatch):
 def test_a_published_leaderboard_keeps_every_runs_note_on_its_data(runs, run_harness, tmp_path):
     _run("run", "--models", "gazetteer", "--tasks", "ner", "--profile", "smoke", "--out", str(tmp_path / "silver"))
     target = tmp_path / "board.json"
-    code, _, err = run_harness("publish", str(tmp_path / "silver" / "leaderboard.json"), str(runs["2"]),
-                               "--to", str(target))
+    code, _, err = run_harness(
+        "publish", str(tmp_path / "silver" / "leaderboard.json"), str(runs["2"]), "--to", str(target)
+    )
     assert (code, err) == (0, ""), err
     note = load(target)["run"]["data_note"]
     assert note.count("SILVER-standard corpus") == 1 and note.count("supplied by the user") == 1

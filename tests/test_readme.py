@@ -26,7 +26,13 @@ def test_plugin_example_is_complete_and_short(tmp_path, run_harness, tiny_config
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     code, stdout, _ = run_harness(
-        "run", "--models", "word-nb", "--config", str(tiny_config), "--out", str(tmp_path / "run"),
+        "run",
+        "--models",
+        "word-nb",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(tmp_path / "run"),
         plugins={"word_nb": module},
     )
     assert code == 0, stdout

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from harness.resume import ITEMS
+from harness.core.store import ITEMS
 
 from . import fakes
 from .conftest import read_leaderboard
@@ -32,7 +32,7 @@ def without_timings(value):
 
 # A plugin whose fit stops where the test says: it writes a marker file, then sleeps (to be
 # killed) or raises KeyboardInterrupt (Ctrl-C), on the seed named by $HARNESS_TEST_STOP_SEED.
-STOPPING_PLUGIN = '''
+STOPPING_PLUGIN = """
 import os, pathlib, time
 from harness import ModelSpec, hookimpl
 from tests import fakes
@@ -48,7 +48,7 @@ def fit(request):
 @hookimpl
 def harness_add_models(register):
     register.add(ModelSpec("stopping", "fake", "memorise", fit, markers=("fake",)))
-'''
+"""
 
 
 def run_script(tmp_path: Path) -> Path:
@@ -56,19 +56,34 @@ def run_script(tmp_path: Path) -> Path:
     plugin = tmp_path / "stopping_plugin.py"
     plugin.write_text(STOPPING_PLUGIN, encoding="utf-8")
     script = tmp_path / "run_harness.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path[:0] = [{str(REPO)!r}, {str(tmp_path)!r}]
         import stopping_plugin
         from harness.cli import main
         sys.exit(main(sys.argv[1:], plugins={{"stopping": stopping_plugin}}))
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     return script
 
 
 def run_args(config: Path, out: Path, *more: str) -> list[str]:
-    return ["run", "--models", "stopping,regex", "--tasks", "indications,probe", "--seeds", "1,2,3",
-            "--config", str(config), *more, "--out", str(out)]
+    return [
+        "run",
+        "--models",
+        "stopping,regex",
+        "--tasks",
+        "indications,probe",
+        "--seeds",
+        "1,2,3",
+        "--config",
+        str(config),
+        *more,
+        "--out",
+        str(out),
+    ]
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -78,14 +93,22 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path, tiny_config):
     script = run_script(tmp_path)
-    reference = subprocess.run([sys.executable, str(script), *run_args(tiny_config, tmp_path / "whole")],
-                               env=environment(tmp_path), capture_output=True, text=True, timeout=120)
+    reference = subprocess.run(
+        [sys.executable, str(script), *run_args(tiny_config, tmp_path / "whole")],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert reference.returncode == 0, reference.stderr
 
     out = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(script), *run_args(tiny_config, out)],
-                               env=environment(tmp_path, HARNESS_TEST_STOP_SEED="2"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(script), *run_args(tiny_config, out)],
+        env=environment(tmp_path, HARNESS_TEST_STOP_SEED="2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     marker = tmp_path / "marker"
     deadline = time.monotonic() + 60
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -98,8 +121,13 @@ def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path
     finished = sorted((out / ITEMS).glob("*.json"))
     assert len(finished) == 4  # seed 1: two models x two tasks
 
-    resumed = subprocess.run([sys.executable, str(script), *run_args(tiny_config, out)[:-2], "--resume", str(out)],
-                             env=environment(tmp_path), capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, str(script), *run_args(tiny_config, out)[:-2], "--resume", str(out)],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("finished earlier") == 4
     whole, after_kill = read_leaderboard(tmp_path / "whole"), read_leaderboard(out)
@@ -113,17 +141,22 @@ def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path
 def test_ctrl_c_stops_after_what_finished_and_says_how_to_resume(tmp_path, tiny_config):
     script = run_script(tmp_path)
     out = tmp_path / "run"
-    stopped = subprocess.run([sys.executable, str(script), *run_args(tiny_config, out)],
-                             env=environment(tmp_path, HARNESS_TEST_STOP_SEED="3", HARNESS_TEST_STOP="interrupt"),
-                             capture_output=True, text=True, timeout=120)
+    stopped = subprocess.run(
+        [sys.executable, str(script), *run_args(tiny_config, out)],
+        env=environment(tmp_path, HARNESS_TEST_STOP_SEED="3", HARNESS_TEST_STOP="interrupt"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert stopped.returncode == 130
     assert "8 finished item(s) are saved in" in stopped.stderr
     command = stopped.stderr.strip().splitlines()[-1]
     assert command.startswith("resume with: harness run ") and command.endswith(f"--resume {out}")
     assert "--out" not in command and not (out / "leaderboard.json").exists()
     argv = command.removeprefix("resume with: harness ").split()
-    resumed = subprocess.run([sys.executable, str(script), *argv], env=environment(tmp_path),
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, str(script), *argv], env=environment(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("finished earlier") == 8
     assert read_leaderboard(out)["run"]["summary"]["passed"] == 12
@@ -131,8 +164,19 @@ def test_ctrl_c_stops_after_what_finished_and_says_how_to_resume(tmp_path, tiny_
 
 def test_running_into_the_same_out_skips_finished_items(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
-    args = ("run", "--models", "lookup", "--tasks", "indications,probe", "--seeds", "1,2", "--config",
-            str(tiny_config), "--out", str(out))
+    args = (
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe",
+        "--seeds",
+        "1,2",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(out),
+    )
     code, _, _ = run_harness(*args)
     assert code == 0 and fakes.FIT_CALLS == [("lookup", 1), ("lookup", 2)]
     first = read_leaderboard(out)
@@ -173,8 +217,17 @@ def test_resume_needs_a_run_directory_with_finished_items(run_harness, tmp_path)
 
 def test_errors_and_skips_are_not_kept(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
-    args = ("run", "--models", "broken,gpu-only,lookup", "--tasks", "indications", "--config", str(tiny_config),
-            "--out", str(out))
+    args = (
+        "run",
+        "--models",
+        "broken,gpu-only,lookup",
+        "--tasks",
+        "indications",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(out),
+    )
     assert run_harness(*args)[0] == 1
     assert len(list((out / ITEMS).glob("*.json"))) == 1  # lookup only
     code, _, _ = run_harness(*args)

@@ -21,13 +21,13 @@ from harness import DecisionRule, Fit, LabelledSplit, LoadRequest, ScoreRequest,
 from harness.leaderboard import schema_errors
 from harness.model import FitRequest
 from harness.plugins import baselines
-from harness.probes.variants import KINDS, Variant, generate_variants
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
-from harness.tables_robustness import robustness_tables
 from harness.tasks import robustness
 from harness.tasks.indications import CATEGORIES, _embedded
 from harness.tasks.robustness import PERMUTATIONS, VariantSet
+from harness.tasks.robustness.tables import robustness_tables
+from harness.tasks.robustness.variants import KINDS, Variant, generate_variants
 
 from . import fakes
 from .conftest import EXAMPLES, read_leaderboard, write_split
@@ -102,32 +102,30 @@ class KeywordClassifier:
 
 
 SOURCES = [
-    ("uti", ["urinary"]),                                         # 0: right
-    ("cellulitis", ["skin_soft_tissue"]),                         # 1: right
-    ("uti and cellulitis", ["urinary", "skin_soft_tissue"]),      # 2: right
-    ("UTI", ["urinary"]),                                         # 3: wrong (case-sensitive)
-    ("uti catheter", ["urinary"]),                                # 4: right
-    ("never varied", ["not_informative"]),                        # 5: no variant, not scored
+    ("uti", ["urinary"]),  # 0: right
+    ("cellulitis", ["skin_soft_tissue"]),  # 1: right
+    ("uti and cellulitis", ["urinary", "skin_soft_tissue"]),  # 2: right
+    ("UTI", ["urinary"]),  # 3: wrong (case-sensitive)
+    ("uti catheter", ["urinary"]),  # 4: right
+    ("never varied", ["not_informative"]),  # 5: no variant, not scored
 ]
 # (source row, kind, text, flips?): the classifier's predictions decide every flip.
 HAND_VARIANTS = [
-    (0, "case", "UTI", True),                        # a: {} - 1 error
-    (0, "punctuation", "uti.", False),               # b
-    (1, "deletion", "celluitis", True),              # c: {} - 1 error
-    (1, "case", "CELLULITIS", True),                 # d: {} - 1 error (ties with c: c is worst)
-    (1, "punctuation", "cellulitis.", False),        # e
-    (2, "case", "UTI and cellulitis", True),         # f: {skin} - 1 error (ties with g: f is worst)
-    (2, "deletion", "uti and celluitis", True),      # g: {urinary} - 1 error
-    (3, "case", "uti", True),                        # h: wrong source, right variant
-    (4, "punctuation", "uti catheter.", False),      # i
+    (0, "case", "UTI", True),  # a: {} - 1 error
+    (0, "punctuation", "uti.", False),  # b
+    (1, "deletion", "celluitis", True),  # c: {} - 1 error
+    (1, "case", "CELLULITIS", True),  # d: {} - 1 error (ties with c: c is worst)
+    (1, "punctuation", "cellulitis.", False),  # e
+    (2, "case", "UTI and cellulitis", True),  # f: {skin} - 1 error (ties with g: f is worst)
+    (2, "deletion", "uti and celluitis", True),  # g: {urinary} - 1 error
+    (3, "case", "uti", True),  # h: wrong source, right variant
+    (4, "punctuation", "uti catheter.", False),  # i
 ]
 
 
 def hand_set(public: bool) -> VariantSet:
     split = split_of("hand", SOURCES, public=public)
-    made = tuple(
-        Variant(row, kind, text, labels_of(split.y[row]), f"{kind}@0") for row, kind, text, _ in HAND_VARIANTS
-    )
+    made = tuple(Variant(row, kind, text, labels_of(split.y[row]), f"{kind}@0") for row, kind, text, _ in HAND_VARIANTS)
     return VariantSet(split, made)
 
 
@@ -141,12 +139,16 @@ def test_hand_worked_case_gives_the_known_answers():
     assert fields["seed"] == 7
     split = fields["splits"]["hand"]
     # two predict calls: the five distinct sources used (never row 5), then the nine variants
-    assert classifier.calls == [["uti", "cellulitis", "uti and cellulitis", "UTI", "uti catheter"],
-                                [text for _, _, text, _ in HAND_VARIANTS]]
+    assert classifier.calls == [
+        ["uti", "cellulitis", "uti and cellulitis", "UTI", "uti catheter"],
+        [text for _, _, text, _ in HAND_VARIANTS],
+    ]
     assert (split["variants"], split["sources"]) == (9, 5)
     assert split["invariance_failure_rate"] == pytest.approx(6 / 9)
     assert {k: v["invariance_failure_rate"] for k, v in split["by_kind"].items()} == {
-        "deletion": 1.0, "case": 1.0, "punctuation": 0.0,
+        "deletion": 1.0,
+        "case": 1.0,
+        "punctuation": 0.0,
     }
     assert {k: v["variants"] for k, v in split["by_kind"].items()} == {"deletion": 2, "case": 4, "punctuation": 3}
     # case: the sources of a, d, f are right and h's is wrong; of the variants only h is right
@@ -158,7 +160,9 @@ def test_hand_worked_case_gives_the_known_answers():
     worst = matrix([[], [], ["skin_soft_tissue"], ["urinary"], ["urinary"]])
     expected = f1_score(y, worst, average="weighted", zero_division=0)
     assert split["worst_case_f1_weighted"] == pytest.approx(expected)
-    not_first = f1_score(y, matrix([[], [], ["urinary"], ["urinary"], ["urinary"]]), average="weighted", zero_division=0)
+    not_first = f1_score(
+        y, matrix([[], [], ["urinary"], ["urinary"], ["urinary"]]), average="weighted", zero_division=0
+    )
     assert expected != pytest.approx(not_first)
     # public split: up to three failures per kind, in order, with both predictions
     assert split["examples_withheld"] is False
@@ -166,15 +170,20 @@ def test_hand_worked_case_gives_the_known_answers():
     assert [e["variant_text"] for e in examples["case"]] == ["UTI", "CELLULITIS", "UTI and cellulitis"]
     assert examples["punctuation"] == []
     assert examples["deletion"][1] == {
-        "source_text": "uti and cellulitis", "variant_text": "uti and celluitis", "edit": "deletion@0",
-        "expected": ["skin_soft_tissue", "urinary"], "predicted_original": ["skin_soft_tissue", "urinary"],
+        "source_text": "uti and cellulitis",
+        "variant_text": "uti and celluitis",
+        "edit": "deletion@0",
+        "expected": ["skin_soft_tissue", "urinary"],
+        "predicted_original": ["skin_soft_tissue", "urinary"],
         "predicted_variant": ["urinary"],
     }
     assert split["difference"]["permutations"] == PERMUTATIONS
 
 
 def test_hand_worked_case_on_a_private_split_writes_no_text():
-    split = robustness.score(score_request(hand_data(public=False), KeywordClassifier()))["robustness"]["splits"]["hand"]
+    split = robustness.score(score_request(hand_data(public=False), KeywordClassifier()))["robustness"]["splits"][
+        "hand"
+    ]
     assert split["examples_withheld"] is True and "examples" not in split
     text = json.dumps(split)
     for source, _ in SOURCES:
@@ -189,8 +198,17 @@ def tfidf_classifier():
     baselines.harness_add_models(registry)
     spec = registry["tfidf-lr"]
     train = _embedded("train").sample(600, seed=0)
-    request = FitRequest(spec=spec, labels=CATEGORIES, train=train, eval=train, seed=0, recipe=dict(spec.recipe),
-                         device="cpu", weights=None, progress=no_progress)
+    request = FitRequest(
+        spec=spec,
+        labels=CATEGORIES,
+        train=train,
+        eval=train,
+        seed=0,
+        recipe=dict(spec.recipe),
+        device="cpu",
+        weights=None,
+        progress=no_progress,
+    )
     return baselines.fit_tfidf_lr(request)
 
 
@@ -214,12 +232,18 @@ def test_scores_match_sklearn_on_the_same_predictions(tfidf_classifier, embedded
     original = predict([source.texts[v.source_index] for v in made])
     variant = predict([v.text for v in made])
     for average in ("weighted", "macro"):
-        assert split[f"f1_{average}"]["original"] == pytest.approx(f1_score(y, original, average=average, zero_division=0))
-        assert split[f"f1_{average}"]["variant"] == pytest.approx(f1_score(y, variant, average=average, zero_division=0))
+        assert split[f"f1_{average}"]["original"] == pytest.approx(
+            f1_score(y, original, average=average, zero_division=0)
+        )
+        assert split[f"f1_{average}"]["variant"] == pytest.approx(
+            f1_score(y, variant, average=average, zero_division=0)
+        )
     assert split["difference"]["original_minus_variant"] == pytest.approx(
         split["f1_weighted"]["original"] - split["f1_weighted"]["variant"]
     )
-    assert split["difference"]["ci_low"] <= split["difference"]["original_minus_variant"] <= split["difference"]["ci_high"]
+    assert (
+        split["difference"]["ci_low"] <= split["difference"]["original_minus_variant"] <= split["difference"]["ci_high"]
+    )
     flips = (original != variant).any(axis=1)
     assert split["invariance_failure_rate"] == pytest.approx(flips.mean())
     kinds = np.array([v.kind for v in made])
@@ -242,8 +266,12 @@ def test_duplicating_every_variant_does_not_narrow_the_interval(tfidf_classifier
     twice = VariantSet(made.split, tuple(v for v in made.variants for _ in range(2)))
 
     def difference(variant_set: VariantSet) -> dict:
-        fields = robustness.score(score_request(TaskData(labels=CATEGORIES, extra={
-            "variant_sets": {"external": variant_set}, "seed": 3}), tfidf_classifier))
+        fields = robustness.score(
+            score_request(
+                TaskData(labels=CATEGORIES, extra={"variant_sets": {"external": variant_set}, "seed": 3}),
+                tfidf_classifier,
+            )
+        )
         return fields["robustness"]["splits"]["external"]["difference"]
 
     once, doubled = difference(made), difference(twice)
@@ -283,15 +311,27 @@ def test_same_seed_same_results_and_another_seed_other_variants(tfidf_classifier
 def test_runs_end_to_end_and_shares_the_fit(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup", "--tasks", "indications,robustness", "--config", str(tiny_config),
-        "--out", str(out), "--seeds", "1,2",
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,robustness",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(out),
+        "--seeds",
+        "1,2",
     )
     assert code == 0, stdout
     assert fakes.FIT_CALLS == [("lookup", 1), ("lookup", 2)]  # one fit per seed, shared
     document = read_leaderboard(out)
     assert schema_errors(document) == []
     items = [r for r in document["results"] if r["task"] == "robustness"]
-    assert [(r["seed"], r["status"], r["cost"]["fit_reused"]) for r in items] == [(1, "passed", True), (2, "passed", True)]
+    assert [(r["seed"], r["status"], r["cost"]["fit_reused"]) for r in items] == [
+        (1, "passed", True),
+        (2, "passed", True),
+    ]
     # site_a's 17 short rows admit fewer than the 1,000 asked for: all of them are scored
     texts = [text for text, _ in EXAMPLES] + ["pnuemonia"]
     made = generate_variants(texts, matrix([*(labels for _, labels in EXAMPLES), ["respiratory"]]), CATEGORIES)
@@ -318,8 +358,17 @@ def test_real_baselines_on_the_embedded_data(run_harness, tmp_path, monkeypatch)
     monkeypatch.delenv("HARNESS_DISABLE_PLUGINS")  # every built-in plugin, on robustness items too
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "tfidf-lr,regex", "--tasks", "indications,robustness", "--profile", "smoke",
-        "--robustness-variants", "1000", "--out", str(out),  # the smoke profile's own default is 200
+        "run",
+        "--models",
+        "tfidf-lr,regex",
+        "--tasks",
+        "indications,robustness",
+        "--profile",
+        "smoke",
+        "--robustness-variants",
+        "1000",
+        "--out",
+        str(out),  # the smoke profile's own default is 200
     )
     assert code == 0, stdout
     document = read_leaderboard(out)
@@ -363,15 +412,27 @@ def test_private_text_never_reaches_the_leaderboard_and_public_examples_do(run_h
 def test_config_chooses_splits_seed_and_count(run_harness, tmp_path):
     config = run_config(tmp_path, '[tasks.robustness]\nsplits = ["ward"]\nvariants = 5\nseed = 3\n')
     out = tmp_path / "run"
-    code, _, _ = run_harness("run", "--models", "lookup", "--tasks", "robustness", "--config", str(config),
-                             "--out", str(out))
+    code, _, _ = run_harness(
+        "run", "--models", "lookup", "--tasks", "robustness", "--config", str(config), "--out", str(out)
+    )
     assert code == 0
     document = read_leaderboard(out)
     (item,) = document["results"]
     assert item["robustness"]["seed"] == 3 and list(item["robustness"]["splits"]) == ["ward"]
     assert [p["variants"] for p in document["run"]["data"]["robustness"]] == [5]
-    code, _, _ = run_harness("run", "--models", "lookup", "--tasks", "robustness", "--config", str(config),
-                             "--robustness-variants", "7", "--out", str(out))
+    code, _, _ = run_harness(
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "robustness",
+        "--config",
+        str(config),
+        "--robustness-variants",
+        "7",
+        "--out",
+        str(out),
+    )
     assert code == 0  # the command line wins over the config
     assert read_leaderboard(out)["results"][0]["robustness"]["splits"]["ward"]["variants"] == 7
 
@@ -412,15 +473,27 @@ def test_provenance_counts_every_kind(embedded_tests):
     (entry,) = data.provenance
     variants = data.extra["variant_sets"]["internal"].variants
     assert entry == {
-        "variants_of": "internal", "variants": 90, "sources": len({v.source_index for v in variants}), "seed": 0,
+        "variants_of": "internal",
+        "variants": 90,
+        "sources": len({v.source_index for v in variants}),
+        "seed": 0,
         "by_kind": {kind: sum(v.kind == kind for v in variants) for kind in KINDS},
     }
     assert list(entry["by_kind"]) == list(KINDS)
 
 
 def test_schema_rejects_broken_robustness_items(run_harness, tiny_config, tmp_path):
-    code, _, _ = run_harness("run", "--models", "lookup", "--tasks", "indications,robustness", "--config",
-                             str(tiny_config), "--out", str(tmp_path / "run"))
+    code, _, _ = run_harness(
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,robustness",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 0
     document = read_leaderboard(tmp_path / "run")
     assert schema_errors(document) == []

@@ -18,8 +18,17 @@ from .conftest import EXAMPLES, read_leaderboard
 def test_run_scores_and_shares_one_fit_per_model_and_seed(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup", "--tasks", "indications,probe", "--config", str(tiny_config),
-        "--out", str(out), "--seeds", "1,2",
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(out),
+        "--seeds",
+        "1,2",
     )
     assert code == 0, stdout
     # probe reuses the classifier fitted for indications: one fit per seed, not two
@@ -27,7 +36,10 @@ def test_run_scores_and_shares_one_fit_per_model_and_seed(run_harness, tiny_conf
     document = read_leaderboard(out)
     assert schema_errors(document) == []
     assert [(r["task"], r["seed"], r["status"]) for r in document["results"]] == [
-        ("indications", 1, "passed"), ("probe", 1, "passed"), ("indications", 2, "passed"), ("probe", 2, "passed"),
+        ("indications", 1, "passed"),
+        ("probe", 1, "passed"),
+        ("indications", 2, "passed"),
+        ("probe", 2, "passed"),
     ]
     probe = document["results"][1]
     assert probe["cost"]["fit_reused"] is True and document["results"][0]["cost"]["fit_reused"] is False
@@ -53,8 +65,15 @@ def test_run_scores_and_shares_one_fit_per_model_and_seed(run_harness, tiny_conf
 def test_error_in_one_item_does_not_stop_the_run(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "broken,lookup", "--tasks", "indications,probe", "--config", str(tiny_config),
-        "--out", str(out),
+        "run",
+        "--models",
+        "broken,lookup",
+        "--tasks",
+        "indications,probe",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(out),
     )
     assert code == 1
     document = read_leaderboard(out)
@@ -71,10 +90,17 @@ def test_error_in_one_item_does_not_stop_the_run(run_harness, tiny_config, tmp_p
 
 
 def test_model_that_cannot_run_here_is_skipped_with_its_reason(run_harness, tiny_config, tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.weights.cuda_present", lambda: False)
+    monkeypatch.setattr("harness.core.weights.cuda_present", lambda: False)
     code, stdout, _ = run_harness(
-        "run", "--models", "gpu-only", "--tasks", "indications", "--config", str(tiny_config),
-        "--out", str(tmp_path / "run"),
+        "run",
+        "--models",
+        "gpu-only",
+        "--tasks",
+        "indications",
+        "--config",
+        str(tiny_config),
+        "--out",
+        str(tmp_path / "run"),
     )
     assert code == 0
     (item,) = read_leaderboard(tmp_path / "run")["results"]
@@ -86,9 +112,18 @@ def test_model_that_cannot_run_here_is_skipped_with_its_reason(run_harness, tiny
 def test_collect_only_prints_the_grid_and_writes_nothing(run_harness, tiny_config, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup,broken", "--tasks", "indications,probe,robustness", "--config", str(tiny_config),
-        "--collect-only", "--seeds", "1,2",
-        "--out", str(out),
+        "run",
+        "--models",
+        "lookup,broken",
+        "--tasks",
+        "indications,probe,robustness",
+        "--config",
+        str(tiny_config),
+        "--collect-only",
+        "--seeds",
+        "1,2",
+        "--out",
+        str(out),
     )
     assert code == 0
     assert "indications[lookup-seed1]" in stdout and "probe[broken-seed2]" in stdout
@@ -101,17 +136,28 @@ def test_collect_only_prints_the_grid_and_writes_nothing(run_harness, tiny_confi
     [
         (["-k", "lookup and not probe"], ["indications[lookup-seed42]", "robustness[lookup-seed42]"]),
         (["-k", "probe"], ["probe[lookup-seed42]", "probe[broken-seed42]", "probe[gpu-only-seed42]"]),
-        (["-k", "seed42 and (broken or LOOKUP) and indications"],
-         ["indications[lookup-seed42]", "indications[broken-seed42]"]),
+        (
+            ["-k", "seed42 and (broken or LOOKUP) and indications"],
+            ["indications[lookup-seed42]", "indications[broken-seed42]"],
+        ),
         (["-m", "gpu"], ["indications[gpu-only-seed42]", "probe[gpu-only-seed42]", "robustness[gpu-only-seed42]"]),
-        (["-m", "not gpu", "-k", "broken"],
-         ["indications[broken-seed42]", "probe[broken-seed42]", "robustness[broken-seed42]"]),
+        (
+            ["-m", "not gpu", "-k", "broken"],
+            ["indications[broken-seed42]", "probe[broken-seed42]", "robustness[broken-seed42]"],
+        ),
     ],
 )
 def test_select_items_with_k_and_m(run_harness, tiny_config, args, expected):
     code, stdout, _ = run_harness(
-        "run", "--models", "lookup,broken,gpu-only", "--tasks", "indications,probe,robustness",
-        "--config", str(tiny_config), "--collect-only", *args
+        "run",
+        "--models",
+        "lookup,broken,gpu-only",
+        "--tasks",
+        "indications,probe,robustness",
+        "--config",
+        str(tiny_config),
+        "--collect-only",
+        *args,
     )
     assert code == 0
     listed = [line.split()[0] for line in stdout.splitlines() if line.startswith("  ")]
@@ -144,7 +190,15 @@ def fakes_examples():
 
 def test_smoke_profile_shrinks_data_and_overrides_epochs(run_harness, tmp_path, tiny_config):
     code, _, _ = run_harness(
-        "run", "--models", "lookup", "--tasks", "indications", "--profile", "smoke", "--out", str(tmp_path / "r"),
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path / "r"),
     )
     assert code == 0
     document = read_leaderboard(tmp_path / "r")
@@ -160,7 +214,7 @@ def test_a_remembered_fit_error_does_not_keep_the_half_built_model_alive():
     import traceback
     import weakref
 
-    from harness.runner import release_frames, short_traceback
+    from harness.core.runner import release_frames, short_traceback
 
     class Model:  # stands in for weights on a GPU
         pass

@@ -1,4 +1,4 @@
-"""harness.stats: bootstrap intervals against slow resampling with scikit-learn, paired tests on
+"""harness.scoring.stats: bootstrap intervals against slow resampling with scikit-learn, paired tests on
 cases with a known answer (and against exact enumeration), Holm by hand, bands by construction."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness import stats
-from harness.metrics import multilabel_report
-from harness.stats import bands, bootstrap_ci, bootstrap_replicates, holm, mean_sd, paired_comparison
+from harness.scoring import stats
+from harness.scoring.metrics import multilabel_report
+from harness.scoring.stats import bands, bootstrap_ci, bootstrap_replicates, holm, mean_sd, paired_comparison
 
 LABELS = tuple(f"c{i}" for i in range(12))
 
@@ -172,7 +172,7 @@ def test_p_value_is_the_documented_permutation_test_run_slowly():
     pred_b[:30] = pred_a[:30]  # half the items agree and are never swapped
     result = paired_comparison(y_true, pred_a, pred_b, LABELS, metric="f1_macro", permutations=300, seed=3)
 
-    def macro(pred: np.ndarray) -> float:  # harness.metrics is itself checked against scikit-learn
+    def macro(pred: np.ndarray) -> float:  # harness.scoring.metrics is itself checked against scikit-learn
         return multilabel_report(y_true, pred, LABELS)["f1_macro"]
 
     differs = np.flatnonzero((pred_a != pred_b).any(axis=1))
@@ -197,6 +197,7 @@ def test_p_value_agrees_with_exact_enumeration_of_all_swaps():
     pred_b[fixed] = y_true[fixed]  # B is right where A was wrong on 4 items, wrong on 6 others
     pred_b[broken] = 1 - y_true[broken]
     rows = np.concatenate([fixed, broken])  # 10 differing items, so 2^10 possible swaps
+
     def micro(pred: np.ndarray) -> float:
         return multilabel_report(y_true, pred, LABELS)["f1_micro"]
 
@@ -383,10 +384,12 @@ def test_paired_test_over_seeds_finds_a_model_better_on_every_seed():
     y_true, good_1 = noisy(400, 0.02, seed=26)
     _, good_2 = noisy(400, 0.03, seed=27)
     bad = [np.where(np.random.default_rng(s).random(y_true.shape) < 0.25, 1 - y_true, y_true) for s in (28, 29)]
-    result = paired_comparison(y_true, np.stack([good_1, good_2]), np.stack(bad), LABELS,
-                               resamples=200, permutations=999, seed=0)
+    result = paired_comparison(
+        y_true, np.stack([good_1, good_2]), np.stack(bad), LABELS, resamples=200, permutations=999, seed=0
+    )
     expected = np.mean([f1_score(y_true, p, average="weighted", zero_division=0) for p in (good_1, good_2)]) - np.mean(
-        [f1_score(y_true, p, average="weighted", zero_division=0) for p in bad])
+        [f1_score(y_true, p, average="weighted", zero_division=0) for p in bad]
+    )
     assert result.difference == pytest.approx(expected, abs=1e-12)
     assert result.p_value == pytest.approx(1 / 1000)
     assert result.ci_low > 0
@@ -438,18 +441,20 @@ def test_cluster_bootstrap_is_the_documented_resampling_of_whole_clusters():
     y_true, pred_a = noisy(n, 0.1, seed=45, prevalence=0.4)
     _, pred_b = noisy(n, 0.2, seed=46, prevalence=0.4)
     pred_b = np.where(rng.random(pred_b.shape) < 0.5, pred_b, y_true)
-    result = paired_comparison(y_true, pred_a, pred_b, LABELS, resamples=200, permutations=10, seed=6,
-                               clusters=clusters)
+    result = paired_comparison(
+        y_true, pred_a, pred_b, LABELS, resamples=200, permutations=10, seed=6, clusters=clusters
+    )
     order = list(dict.fromkeys(clusters.tolist()))
     members = [np.flatnonzero(clusters == c) for c in order]
     draws = np.random.default_rng(6).integers(0, len(order), size=(200, len(order)))
     differences = []
     for draw in draws:
         rows = np.concatenate([members[c] for c in draw])
-        differences.append(f1_score(y_true[rows], pred_a[rows], average="weighted", zero_division=0)
-                           - f1_score(y_true[rows], pred_b[rows], average="weighted", zero_division=0))
-    assert (result.ci_low, result.ci_high) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])),
-                                                            abs=1e-12)
+        differences.append(
+            f1_score(y_true[rows], pred_a[rows], average="weighted", zero_division=0)
+            - f1_score(y_true[rows], pred_b[rows], average="weighted", zero_division=0)
+        )
+    assert (result.ci_low, result.ci_high) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])), abs=1e-12)
 
 
 def test_cluster_permutation_agrees_with_exact_enumeration_of_all_cluster_swaps():

@@ -7,7 +7,8 @@ import copy
 from pathlib import Path
 
 from harness.leaderboard import load
-from harness.tables import decision_rule_text, overall_table
+from harness.tables import decision_rule_text
+from harness.tasks.indications.tables import overall_table
 
 MAIN = Path(__file__).parent.parent / "leaderboards" / "synthetic-cpu-default.json"
 
@@ -41,7 +42,11 @@ def test_the_eval_column_is_named_and_explained_as_the_selection_split():
 
 
 def test_rule_texts():
-    assert decision_rule_text({"score": "label_distribution", "threshold": 0.0, "operator": ">=", "top_k": 2}) == "top-2"
-    assert decision_rule_text({"score": "label_distribution", "threshold": 0.2, "operator": ">=", "top_k": 1}) \
+    assert (
+        decision_rule_text({"score": "label_distribution", "threshold": 0.0, "operator": ">=", "top_k": 2}) == "top-2"
+    )
+    assert (
+        decision_rule_text({"score": "label_distribution", "threshold": 0.2, "operator": ">=", "top_k": 1})
         == "top-1, score ≥ 0.2"
+    )
     assert decision_rule_text({"score": "rule", "threshold": 0.5, "operator": ">="}) == "rules"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.ner_metrics import entity_spans
+from harness.scoring.ner_metrics import entity_spans
 from harness.tagged import TaggedSplit, read_conll, read_span_jsonl, tag_set, token_offsets
 
 
@@ -148,10 +148,14 @@ def test_span_jsonl_good_file(tmp_path):
         tmp_path,
         "eval.jsonl",
         jsonl(
-            {"id": 1, "text": text, "entities": [
-                {"start": 15, "end": 28, "label": "Disease"},  # listed out of order on purpose
-                {"start": 0, "end": 7, "label": "Drug"},
-            ]},
+            {
+                "id": 1,
+                "text": text,
+                "entities": [
+                    {"start": 15, "end": 28, "label": "Disease"},  # listed out of order on purpose
+                    {"start": 0, "end": 7, "label": "Drug"},
+                ],
+            },
             {"text": "No findings.", "entities": []},
         )
         + "\n"  # a blank line is skipped
@@ -178,9 +182,12 @@ def test_span_jsonl_round_trips_through_entity_spans(tmp_path):
     words = text.split(" ")
     starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
     entities = [(0, 1, "Drug"), (2, 4, "Drug"), (7, 8, "Disease"), (9, 10, "Disease"), (11, 12, "Disease")]
-    record = {"text": text, "entities": [
-        {"start": starts[a], "end": starts[b - 1] + len(words[b - 1]), "label": t} for a, b, t in entities
-    ]}
+    record = {
+        "text": text,
+        "entities": [
+            {"start": starts[a], "end": starts[b - 1] + len(words[b - 1]), "label": t} for a, b, t in entities
+        ],
+    }
     split = read_span_jsonl(write(tmp_path, "a.jsonl", jsonl(record)), "train", tokenize)
     assert split.sentences == (tuple(words),)
     assert entity_spans(split.tags[0]) == [(t, a, b) for a, b, t in entities]
@@ -202,22 +209,32 @@ DRUG = {"start": 0, "end": 7, "label": "Drug"}
         ({"text": TEXT, "entities": {}}, "'entities' must be a list"),
         ({"text": TEXT, "entities": ["Drug"]}, "entity 1: expected an object"),
         ({"text": TEXT, "entities": [{"start": 0, "end": 7}]}, "entity 1: missing key(s) 'label'"),
-        ({"text": TEXT, "entities": [{"start": 0, "end": 7, "label": "Drug", "type": "x"}]},
-         "entity 1: unknown key(s) 'type'"),
+        (
+            {"text": TEXT, "entities": [{"start": 0, "end": 7, "label": "Drug", "type": "x"}]},
+            "entity 1: unknown key(s) 'type'",
+        ),
         ({"text": TEXT, "entities": [{"start": "0", "end": 7, "label": "Drug"}]}, "must be integers"),
         ({"text": TEXT, "entities": [{"start": False, "end": 7, "label": "Drug"}]}, "must be integers"),
         ({"text": TEXT, "entities": [{"start": 0, "end": 7, "label": ""}]}, "label must be a non-empty string"),
         ({"text": TEXT, "entities": [{"start": 0, "end": 7, "label": "Adverse Event"}]}, "without spaces"),
-        ({"text": TEXT, "entities": [DRUG, {"start": 15, "end": 30, "label": "Disease"}]},
-         "entity 2 (characters 15-30): needs 0 <= start < end <= 22"),
+        (
+            {"text": TEXT, "entities": [DRUG, {"start": 15, "end": 30, "label": "Disease"}]},
+            "entity 2 (characters 15-30): needs 0 <= start < end <= 22",
+        ),
         ({"text": TEXT, "entities": [{"start": -1, "end": 7, "label": "Drug"}]}, "characters -1-7"),
         ({"text": TEXT, "entities": [{"start": 7, "end": 7, "label": "Drug"}]}, "needs 0 <= start < end"),
-        ({"text": TEXT, "entities": [{"start": 8, "end": 21, "label": "Disease"}, {**DRUG, "end": 14}]},
-         "entities at characters 0-14 and 8-21 overlap"),
-        ({"text": TEXT, "entities": [{"start": 0, "end": 5, "label": "Drug"}]},
-         "entity at characters 0-5 (Drug) does not end at a token boundary"),
-        ({"text": TEXT, "entities": [{"start": 7, "end": 14, "label": "Drug"}]},  # starts on the space
-         "entity at characters 7-14 (Drug) does not start at a token boundary"),
+        (
+            {"text": TEXT, "entities": [{"start": 8, "end": 21, "label": "Disease"}, {**DRUG, "end": 14}]},
+            "entities at characters 0-14 and 8-21 overlap",
+        ),
+        (
+            {"text": TEXT, "entities": [{"start": 0, "end": 5, "label": "Drug"}]},
+            "entity at characters 0-5 (Drug) does not end at a token boundary",
+        ),
+        (
+            {"text": TEXT, "entities": [{"start": 7, "end": 14, "label": "Drug"}]},  # starts on the space
+            "entity at characters 7-14 (Drug) does not start at a token boundary",
+        ),
         ({"text": "!!!", "entities": []}, None),  # tokens exist: fine; see the next test for none
     ],
 )
@@ -240,8 +257,10 @@ def test_span_jsonl_refusals_name_file_and_line(tmp_path, record, message):
     [
         ('{"text": "a", "entities": []}\n{"text": "b", "entities": [}\n', "line 2: not valid JSON"),
         ('{"text": "a", "entities": []}\n["a"]\n', "line 2: expected a JSON object, got list"),
-        ('{"id": 12, "text": "a", "entities": []}\n\n{"id": "12", "text": "b", "entities": []}\n',
-         "lines 1 and 3: duplicate id '12'"),
+        (
+            '{"id": 12, "text": "a", "entities": []}\n\n{"id": "12", "text": "b", "entities": []}\n',
+            "lines 1 and 3: duplicate id '12'",
+        ),
         ("", "file is empty"),
     ],
 )

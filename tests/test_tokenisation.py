@@ -16,10 +16,10 @@ import pytest
 
 from harness import FitRequest, ModelSpec, hookimpl
 from harness.leaderboard import schema_errors
-from harness.tables import tokenisation_tables
-from harness.tasks import indication_terms
+from harness.scoring.tokenisation import SEED_TERMS, analyse, clinical_terms, count_terms, fragmented
 from harness.tasks.indications import embedded_path
-from harness.tokenisation import SEED_TERMS, analyse, clinical_terms, count_terms, fragmented
+from harness.tasks.indications import terms as indication_terms
+from harness.tasks.indications.tables import tokenisation_tables
 
 from . import fakes
 from .conftest import EXAMPLES, read_leaderboard, write_split
@@ -54,7 +54,9 @@ def _listed(kind: str) -> set[str]:
 
 
 def test_term_lists_cover_the_seed_probe_and_the_generator_tables():
-    probe = [json.loads(line) for line in (files("harness.probes") / "seed_spotcheck.jsonl").read_text().splitlines()]
+    probe = [
+        json.loads(line) for line in (files("harness.tasks.probe") / "seed_spotcheck.jsonl").read_text().splitlines()
+    ]
     abbreviations, misspellings = _listed("abbreviation"), _listed("misspelling")
     assert {c["input"] for c in probe if c["kind"] == "abbreviation"} <= abbreviations
     assert {c["input"] for c in probe if c["kind"] == "typo"} <= misspellings
@@ -67,10 +69,18 @@ def test_term_lists_cover_the_seed_probe_and_the_generator_tables():
 
 def test_count_terms_whole_words_any_case_longest_first():
     texts = ["?HAP", "cap + UTI", "capsule, recap", "Nec Fasc L leg", "c diff", "pnuemonia vs sespis", "hap hap"]
-    assert count_terms(texts, TERMS) == Counter({
-        ("hap", "HAP"): 1, ("hap", "hap"): 2, ("cap", "cap"): 1, ("uti", "UTI"): 1,
-        ("nec fasc", "Nec Fasc"): 1, ("c diff", "c diff"): 1, ("pnuemonia", "pnuemonia"): 1, ("sespis", "sespis"): 1,
-    })
+    assert count_terms(texts, TERMS) == Counter(
+        {
+            ("hap", "HAP"): 1,
+            ("hap", "hap"): 2,
+            ("cap", "cap"): 1,
+            ("uti", "UTI"): 1,
+            ("nec fasc", "Nec Fasc"): 1,
+            ("c diff", "c diff"): 1,
+            ("pnuemonia", "pnuemonia"): 1,
+            ("sespis", "sespis"): 1,
+        }
+    )
 
 
 def test_a_term_is_split_when_it_has_more_pieces_than_words():
@@ -86,11 +96,19 @@ def test_how_each_tokenizer_splits_the_seed_studys_terms(minilm, byt5, canine):
         return {t["term"]: t["pieces"] for t in analyse(tokenizer, {"t": ["uti"]}, TERMS)["named_terms"]}
 
     # MiniLM's WordPiece keeps "cap" whole (an English word) but splits the clinical-only abbreviations.
-    assert named(minilm) == {"hap": ["ha", "##p"], "cap": ["cap"], "lrti": ["l", "##rti"],
-                             "nec fasc": ["nec", "fa", "##sc"]}
+    assert named(minilm) == {
+        "hap": ["ha", "##p"],
+        "cap": ["cap"],
+        "lrti": ["l", "##rti"],
+        "nec fasc": ["nec", "fa", "##sc"],
+    }
     for tokenizer in (byt5, canine):  # one piece per character (bytes, for ASCII), space included
-        assert named(tokenizer) == {"hap": ["h", "a", "p"], "cap": ["c", "a", "p"], "lrti": ["l", "r", "t", "i"],
-                                    "nec fasc": ["n", "e", "c", " ", "f", "a", "s", "c"]}
+        assert named(tokenizer) == {
+            "hap": ["h", "a", "p"],
+            "cap": ["c", "a", "p"],
+            "lrti": ["l", "r", "t", "i"],
+            "nec fasc": ["n", "e", "c", " ", "f", "a", "s", "c"],
+        }
 
 
 def test_small_split_by_hand(minilm):
@@ -102,12 +120,19 @@ def test_small_split_by_hand(minilm):
     # pieces per character: hap 2/3, lrti 2/4, sespis 3/6 (se|##sp|##is), pnuemonia 4/9; cap is whole.
     # A term is shown as most often written ("hap", not "HAP").
     assert [(t["term"], t["written"], t["pieces"]) for t in found["worst_terms"]] == [
-        ("hap", "hap", ["ha", "##p"]), ("lrti", "lrti", ["l", "##rti"]), ("sespis", "sespis", ["se", "##sp", "##is"]),
-        ("pnuemonia", "pnuemonia", ["p", "##nu", "##emon", "##ia"])]
+        ("hap", "hap", ["ha", "##p"]),
+        ("lrti", "lrti", ["l", "##rti"]),
+        ("sespis", "sespis", ["se", "##sp", "##is"]),
+        ("pnuemonia", "pnuemonia", ["p", "##nu", "##emon", "##ia"]),
+    ]
     assert found["worst_terms"][0]["occurrences"] == 3
     lengths = [2, 2, 3, 1, 4, 6, 3]  # "sespis ?lrti": se|##sp|##is|?|l|##rti
-    assert found["tokens_per_input"] == {"mean": round(sum(lengths) / 7, 2), "median": 3.0,
-                                         "p95": pytest.approx(np.percentile(lengths, 95)), "max": 6}
+    assert found["tokens_per_input"] == {
+        "mean": round(sum(lengths) / 7, 2),
+        "median": 3.0,
+        "p95": pytest.approx(np.percentile(lengths, 95)),
+        "max": 6,
+    }
     assert found["inputs"] == 7
 
 
@@ -176,11 +201,22 @@ def tokenised_run(run_harness, tmp_path, minilm):
     write_split(data / "train.csv", EXAMPLES * 2)
     write_split(data / "ward.csv", [*EXAMPLES, (PATIENT, ["respiratory"]), ("pnuemonia", ["respiratory"])])
     config = tmp_path / "harness.toml"
-    config.write_text('[tasks.indications]\ntrain = "data/train.csv"\neval = "data/train.csv"\n'
-                      'keep_embedded_tests = false\n[tasks.indications.tests.ward]\npath = "data/ward.csv"\n')
-    code, stdout, _ = run_harness("run", "--models", "lookup,lookup-tok", "--tasks", "indications", "--config",
-                                  str(config), "--out", str(tmp_path / "run"),
-                                  plugins={"tokenizer": TokenizerPlugin(minilm)})
+    config.write_text(
+        '[tasks.indications]\ntrain = "data/train.csv"\neval = "data/train.csv"\n'
+        'keep_embedded_tests = false\n[tasks.indications.tests.ward]\npath = "data/ward.csv"\n'
+    )
+    code, stdout, _ = run_harness(
+        "run",
+        "--models",
+        "lookup,lookup-tok",
+        "--tasks",
+        "indications",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "run"),
+        plugins={"tokenizer": TokenizerPlugin(minilm)},
+    )
     assert code == 0, stdout
     return stdout, read_leaderboard(tmp_path / "run"), (tmp_path / "run" / "leaderboard.json").read_text()
 
@@ -197,7 +233,11 @@ def test_run_reports_tokenisation_only_for_models_with_a_tokenizer(tokenised_run
     # abbreviations in the ward set: uti, cap, hap x2, lrti, uti (in "?uti"), nec fasc; cap alone is whole
     assert ward["abbreviations"]["occurrences"] == 7 and ward["abbreviations"]["fragmented"] == 6
     assert {t["term"]: t["occurrences"]["ward"] for t in analysis["named_terms"]} == {
-        "hap": 2, "cap": 1, "lrti": 1, "nec fasc": 1}
+        "hap": 2,
+        "cap": 1,
+        "lrti": 1,
+        "nec fasc": 1,
+    }
     assert "Tokenisation of the test sets" in stdout and "hap→ha·##p" in stdout
     # In any string of the document (numbers such as a throughput of 194881.1 may hold the digits).
     written = "\n".join(strings_of(document))

@@ -4,14 +4,14 @@ that "unseen in train" is judged against what the model saw, not against the who
 from __future__ import annotations
 
 import pytest
-from harness.plugins import encoders
 
 from harness.model import train_rows_of
+from harness.plugins import encoders
 
 from .test_encoders import TINY_RECIPE, request_for, splits, tiny_bert  # noqa: F401  (fixtures)
 
 pytest.importorskip("torch")
-from harness import training
+from harness.training import loop as training
 
 
 def test_a_sampled_fit_names_the_rows_it_trained_on(tiny_bert, splits, monkeypatch):  # noqa: F811

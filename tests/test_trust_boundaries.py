@@ -18,11 +18,18 @@ def folder_with_remote_code(tmp_path: Path) -> tuple[Path, Path]:
     leaves a marker file, as any code could do anything."""
     folder, marker = tmp_path / "weights", tmp_path / "remote-code-ran"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "shipped-with-weights",
-        "auto_map": {"AutoConfig": "configuration_shipped.ShippedConfig",
-                     "AutoModelForSequenceClassification": "configuration_shipped.ShippedModel"},
-    }), encoding="utf-8")
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "shipped-with-weights",
+                "auto_map": {
+                    "AutoConfig": "configuration_shipped.ShippedConfig",
+                    "AutoModelForSequenceClassification": "configuration_shipped.ShippedModel",
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     (folder / "configuration_shipped.py").write_text(
         "import pathlib\n"
         f"pathlib.Path({str(marker)!r}).write_text('ran')\n"
@@ -39,10 +46,10 @@ def test_remote_code_runs_only_with_the_opt_in(tmp_path: Path, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder, marker = folder_with_remote_code(tmp_path)
-    with pytest.raises(Exception):  # transformers refuses: the code is not trusted
+    with pytest.raises(Exception):  # noqa: B017  transformers refuses (its own error type): the code is not trusted
         load_classifier(str(folder), LABELS)
     assert not marker.exists()
-    with pytest.raises(Exception):  # trusted, it runs; the folder has no real weights, so loading fails after
+    with pytest.raises(Exception):  # noqa: B017  trusted, it runs; the folder has no real weights, so loading fails after
         load_classifier(str(folder), LABELS, trust_remote_code=True)
     assert marker.read_text() == "ran"
 

@@ -1,4 +1,4 @@
-"""harness.probes.variants: seeded, label-preserving variants of test inputs.
+"""harness.tasks.robustness.variants: seeded, label-preserving variants of test inputs.
 
 Character noise, hyphenation, case and punctuation are checked against descriptions written
 here (QWERTY geometry, character diffs, a hedging-word list), not against the module's own
@@ -14,10 +14,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from harness.probes import variants
-from harness.probes.variants import KINDS, Variant, generate_variants
-from harness.tasks import indication_terms
 from harness.tasks.indications import CATEGORIES, _embedded
+from harness.tasks.indications import terms as indication_terms
+from harness.tasks.robustness import variants
+from harness.tasks.robustness.variants import KINDS, Variant, generate_variants
 
 # Keyboard rows and their stagger: two keys touch if they are side by side in a row, or in
 # neighbouring rows less than one key-width apart.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import ModelSpec, hookimpl
-from harness.weights import MODELS_DIR_ENV, WeightOptions, find_weights, search_weights, skip_reason
+from harness.core.weights import MODELS_DIR_ENV, WeightOptions, find_weights, search_weights, skip_reason
 
 from . import fakes
 from .conftest import read_leaderboard
@@ -264,8 +264,16 @@ def test_run_never_touches_the_network_and_skips_missing_weights(
     plugin = _plugin(model=needs_weights())
     FIT_REQUESTS.clear()
     code, stdout, _ = run_harness(
-        "run", "--models", "needs-weights,lookup", "--tasks", "indications", "--profile", "smoke",
-        "--out", str(tmp_path / "run"), plugins={"weights_test": plugin},
+        "run",
+        "--models",
+        "needs-weights,lookup",
+        "--tasks",
+        "indications",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path / "run"),
+        plugins={"weights_test": plugin},
     )
     assert code == 0, stdout
     results = {item["model"]: item for item in read_leaderboard(tmp_path / "run")["results"]}
@@ -321,8 +329,16 @@ def test_opt_ins_are_off_unless_given(run_harness, places, tmp_path):
     hf_folder(places.models / "needs-weights")
     FIT_REQUESTS.clear()
     code, _, _ = run_harness(
-        "run", "--models", "needs-weights", "--tasks", "indications", "--profile", "smoke",
-        "--out", str(tmp_path / "run"), plugins={"weights_test": _plugin(model=needs_weights())},
+        "run",
+        "--models",
+        "needs-weights",
+        "--tasks",
+        "indications",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path / "run"),
+        plugins={"weights_test": _plugin(model=needs_weights())},
     )
     (request,) = FIT_REQUESTS
     assert code == 0 and (request.allow_pickle, request.trust_remote_code) == (False, False)
@@ -333,20 +349,35 @@ def test_weights_in_the_config_are_relative_to_it(run_harness, places, tmp_path)
     config = _config(tmp_path, '[models.needs-weights]\nweights = "mine/bert"\n')
     FIT_REQUESTS.clear()
     code, _, _ = run_harness(
-        "run", "--models", "needs-weights", "--tasks", "indications", "--profile", "smoke", "--config", str(config),
-        "--out", str(tmp_path / "run"), plugins={"weights_test": _plugin(model=needs_weights())},
+        "run",
+        "--models",
+        "needs-weights",
+        "--tasks",
+        "indications",
+        "--profile",
+        "smoke",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "run"),
+        plugins={"weights_test": _plugin(model=needs_weights())},
     )
     (request,) = FIT_REQUESTS
     assert code == 0 and request.weights == str(folder)
 
 
 def test_config_weights_paths(tmp_path, monkeypatch):
-    from harness.config import RunConfig
+    from harness.core.config import RunConfig
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    config = RunConfig(path=tmp_path / "conf" / "harness.toml", models={
-        "relative": {"weights": "w/bert"}, "home": {"weights": "~/w"}, "absolute": {"weights": "/srv/w"},
-    })
+    config = RunConfig(
+        path=tmp_path / "conf" / "harness.toml",
+        models={
+            "relative": {"weights": "w/bert"},
+            "home": {"weights": "~/w"},
+            "absolute": {"weights": "/srv/w"},
+        },
+    )
     assert config.weights_for("relative") == str(tmp_path / "conf" / "w" / "bert")
     assert config.weights_for("home") == str(tmp_path / "home" / "w")
     assert config.weights_for("absolute") == "/srv/w"

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from harness import PluginError
+from harness.core.weights import find_weights
 from harness.model import DecisionRule, FitRequest
 from harness.plugins import zeroshot
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
-from harness.weights import find_weights
 
 from .test_baselines import LABELS, make_split
 from .test_decoders import needs_smollm2, save_tiny_decoder
@@ -27,13 +27,45 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Single-token answer words of the tiny tokenizer (words of the test phrases).
-TINY_ANSWERS = dict(zip(LABELS, ["uti", "cap", "cholangitis", "meningitis", "cellulitis", "tonsillitis",
-                                 "osteomyelitis", "endocarditis", "sepsis", "prophylaxis", "review", "iv"]))
+TINY_ANSWERS = dict(
+    zip(
+        LABELS,
+        [
+            "uti",
+            "cap",
+            "cholangitis",
+            "meningitis",
+            "cellulitis",
+            "tonsillitis",
+            "osteomyelitis",
+            "endocarditis",
+            "sepsis",
+            "prophylaxis",
+            "review",
+            "iv",
+        ],
+    )
+)
 # Answers of one to three tokens; two pairs share their first token.
-TINY_MULTI_TOKEN = dict(zip(LABELS, [
-    "urinary sepsis", "chest infection", "biliary sepsis", "vp shunt infection", "wound infection", "dental abscess",
-    "septic arthritis", "line infection", "sepsis", "surgical prophylaxis", "chest pain", "dental review",
-]))
+TINY_MULTI_TOKEN = dict(
+    zip(
+        LABELS,
+        [
+            "urinary sepsis",
+            "chest infection",
+            "biliary sepsis",
+            "vp shunt infection",
+            "wound infection",
+            "dental abscess",
+            "septic arthritis",
+            "line infection",
+            "sepsis",
+            "surgical prophylaxis",
+            "chest pain",
+            "dental review",
+        ],
+    )
+)
 
 
 def spec():
@@ -51,8 +83,14 @@ def request_for(weights: Path, **recipe: object) -> FitRequest:
     model = spec()
     split = make_split("train", 8, 1)
     return FitRequest(
-        spec=model, labels=LABELS, train=split, eval=split, seed=0,
-        recipe={**model.recipe, "cpu_bf16_inference": False, **recipe}, device="cpu", weights=str(weights),
+        spec=model,
+        labels=LABELS,
+        train=split,
+        eval=split,
+        seed=0,
+        recipe={**model.recipe, "cpu_bf16_inference": False, **recipe},
+        device="cpu",
+        weights=str(weights),
         progress=no_progress,
     )
 
@@ -170,8 +208,25 @@ def test_top_k_rule_keeps_the_best_label_and_ties() -> None:
 
 
 # Leading and trailing spaces, punctuation, digits, case, accents, an empty and a blank text.
-SPLIT_TEXTS = ["sepsis", "urinary tract infection", "?sepsis", " cap", "  cap", "uti.", "CAP d3/5 IV", "",
-               " ", "cellulitis  l leg ", "n/a", "pneumonia\n", "érysipèle", "'quoted'", "ENT", "-", "12h"]
+SPLIT_TEXTS = [
+    "sepsis",
+    "urinary tract infection",
+    "?sepsis",
+    " cap",
+    "  cap",
+    "uti.",
+    "CAP d3/5 IV",
+    "",
+    " ",
+    "cellulitis  l leg ",
+    "n/a",
+    "pneumonia\n",
+    "érysipèle",
+    "'quoted'",
+    "ENT",
+    "-",
+    "12h",
+]
 
 
 @needs_smollm2

@@ -10,10 +10,11 @@ from typing import Any
 from rich.markup import escape
 
 from harness import hookimpl
-from harness.decision import decision_from_document
-from harness.render import fit_to_width, make_console
-from harness.skips import group_skips, reason_kind
-from harness.tables import Table, all_tables, human_seconds, overall_table, summary_line
+from harness.report.render import fit_to_width, make_console
+from harness.report.skips import group_skips, reason_kind
+from harness.report.tables import model_table, summary_line, task_tables
+from harness.scoring.decision import decision_from_document
+from harness.tables import Table, human_seconds
 
 REPORTS = ("full", "summary")
 _CRITERIA = {"train_seconds": "training time", "params": "parameters"}
@@ -31,8 +32,12 @@ def console():
 
 @hookimpl
 def harness_addoption(parser) -> None:
-    parser.add_argument("--report", choices=REPORTS, default="full",
-                        help="full: every table (default); summary: the decision, the overall table and the summary line")
+    parser.add_argument(
+        "--report",
+        choices=REPORTS,
+        default="full",
+        help="full: every table (default); summary: the decision, the overall table and the summary line",
+    )
 
 
 @hookimpl
@@ -57,7 +62,9 @@ def print_skips(out, skipped: list[tuple[str, str]]) -> None:
     """One line per kind of skip reason: the models, and the command that fixes it."""
     groups = group_skips(skipped)
     if groups:
-        out.print(f"[yellow]{sum(len(g.models) for g in groups)} models will be skipped[/] (full reasons in the leaderboard):")
+        out.print(
+            f"[yellow]{sum(len(g.models) for g in groups)} models will be skipped[/] (full reasons in the leaderboard):"
+        )
     for group in groups:
         fix = f" [dim]→[/] {escape(group.fix)}" if group.fix else ""
         out.print(f"  [yellow]{escape(group.reason)}[/]: {escape(', '.join(group.models))}{fix}")
@@ -81,14 +88,19 @@ def harness_item_finished(report) -> None:
 
 @hookimpl
 def harness_run_finished(
-    session, document: dict[str, Any], leaderboard_path: Path | None, exit_code: int, artifacts: list[Path]
+    session,
+    document: dict[str, Any],
+    leaderboard_path: Path | None,
+    exit_code: int,
+    artifacts: list[Path],
+    tables: list[Table] | None = None,
 ) -> None:
     out = console()
     if session.collect_only:
         out.print(f"{len(session.items)} items collected")
         return
     report = getattr(session.options, "report", "full")
-    print_results(out, document, report)
+    print_results(out, document, task_tables(document) if tables is None else tables, report)
     errors = [r for r in session.reports if r.outcome == "error"]
     if errors or session.summary_errors:
         out.rule("errors", style="red")
@@ -109,13 +121,13 @@ def harness_run_finished(
     out.rule(f"[{style}]{summary_line(session.counts(), seconds)}[/]", style=style)
 
 
-def print_results(out, document: dict[str, Any], report: str = "full") -> None:
-    """The decision, then every table (``full``) or the overall results alone (``summary``),
-    each fitted to the console's width."""
+def print_results(out, document: dict[str, Any], tables: list[Table], report: str = "full") -> None:
+    """The decision, then the models and every task's table (``full``) or the tasks' headline
+    tables alone (``summary``), each fitted to the console's width."""
     if not document["results"]:
         return
     print_decision(out, document)
-    tables = all_tables(document) if report == "full" else [overall_table(document)]
+    tables = [model_table(document), *tables] if report == "full" else [t for t in tables if t.headline]
     for table in tables:
         if table is None:
             continue
@@ -125,10 +137,13 @@ def print_results(out, document: dict[str, Any], report: str = "full") -> None:
 
 
 def print_decision(out, document: dict[str, Any]) -> None:
-    summary = document.get("summaries", {}).get("indications", {})
-    decision = summary.get("decision") or decision_from_document(document)
-    if not decision or not decision["test_sets"]:
-        return
+    for task, summary in document.get("summaries", {}).items():
+        decision = summary.get("decision") or decision_from_document(document, task)
+        if decision and decision["test_sets"]:
+            _print_decision(out, decision)
+
+
+def _print_decision(out, decision: dict[str, Any]) -> None:
     metric = {"f1_weighted": "weighted F1"}.get(decision["metric"], decision["metric"])
     out.print()
     criteria = ", then ".join(_CRITERIA.get(c, c) for c in decision["cheapest_by"])

@@ -20,15 +20,28 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.tables import FAIL, PASS, Table, _grouped, _passed, _test_splits, all_tables, human_count, human_seconds
+from harness.tables import (
+    CLASSIFICATION_FIELD,
+    FAIL,
+    PASS,
+    TAGGING_FIELD,
+    Table,
+    grouped_by_model,
+    human_count,
+    human_seconds,
+    passed_entries,
+    tasks_with,
+    test_splits,
+)
 
-CLASSIFICATION, NER = "indications", "ner"
 # Tables the page draws in its own way (the overall table with whiskers, heatmaps, model cards).
 DRAWN_ELSEWHERE = ("Models", "Overall results (weighted F1)", "Per-class F1 (")
 # Generic tables by section, in page order: the first prefix that matches a title wins.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Comparisons and site shift", ("Model comparison", "Site shift", "Prevalence", "Weighted F1 on strings",
-                                    "Overall results")),
+    (
+        "Comparisons and site shift",
+        ("Model comparison", "Site shift", "Prevalence", "Weighted F1 on strings", "Overall results"),
+    ),
     ("Decision rule and calibration", ("Decision thresholds", "Calibration")),
     ("Probe", ("Probe",)),
     ("Robustness", ("Robustness",)),
@@ -54,19 +67,23 @@ def data_kind(document: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- the overall table
 
 
-def _comparisons(document: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _comparisons(document: dict[str, Any], task: str) -> dict[str, dict[str, dict[str, Any]]]:
     """Test set -> model -> its entry in the run's comparison (band, seed-mean CI). A merged
     leaderboard has none at the top: its runs' bands cannot be joined, so none are drawn."""
-    comparisons = document.get("summaries", {}).get(CLASSIFICATION, {}).get("comparisons", {})
+    comparisons = document.get("summaries", {}).get(task, {}).get("comparisons", {})
     return {split: {m["model"]: m for m in c["models"]} for split, c in comparisons.items()}
 
 
 def _classification_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = _passed(document["results"], CLASSIFICATION)
-    compared = _comparisons(document)
+    return [row for task in tasks_with(document, CLASSIFICATION_FIELD) for row in _task_rows(document, task)]
+
+
+def _task_rows(document: dict[str, Any], task: str) -> list[dict[str, Any]]:
+    entries = passed_entries(document["results"], task)
+    compared = _comparisons(document, task)
     rows = []
-    for split in _test_splits(entries):
-        for model, group in _grouped([e for e in entries if split in e["metrics"]]).items():
+    for split in test_splits(entries):
+        for model, group in grouped_by_model([e for e in entries if split in e["metrics"]]).items():
             estimate = _mean(e["metrics"][split]["f1_weighted"] for e in group)
             low = high = band = None
             if model in compared.get(split, {}):
@@ -75,27 +92,40 @@ def _classification_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
             elif len(group) == 1 and split in group[0].get("confidence_intervals", {}):
                 interval = group[0]["confidence_intervals"][split]["f1_weighted"]
                 low, high = interval["low"], interval["high"]
-            rows.append(_row(CLASSIFICATION, split, model, group, "weighted F1", estimate, low, high, band))
+            rows.append(_row(task, split, model, group, "weighted F1", estimate, low, high, band))
     return rows
 
 
 def _ner_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = _passed(document["results"], NER)
-    splits = list(dict.fromkeys(s for e in entries for s in e["ner"] if s not in ("train", "eval")))
+    return [row for task in tasks_with(document, TAGGING_FIELD) for row in _tagging_rows(document, task)]
+
+
+def _tagging_rows(document: dict[str, Any], task: str) -> list[dict[str, Any]]:
+    entries = passed_entries(document["results"], task)
+    splits = list(dict.fromkeys(s for e in entries for s in e[TAGGING_FIELD] if s not in ("train", "eval")))
     rows = []
     for split in splits:
-        for model, group in _grouped([e for e in entries if split in e["ner"]]).items():
-            estimate = _mean(e["ner"][split]["strict"]["micro"]["f1"] for e in group)
-            rows.append(_row(NER, split, model, group, "strict F1", estimate, None, None, None))
+        for model, group in grouped_by_model([e for e in entries if split in e[TAGGING_FIELD]]).items():
+            estimate = _mean(e[TAGGING_FIELD][split]["strict"]["micro"]["f1"] for e in group)
+            rows.append(_row(task, split, model, group, "strict F1", estimate, None, None, None))
     return rows
 
 
 def _row(task, split, model, group, metric, estimate, low, high, band) -> dict[str, Any]:
     info, costs = group[0]["model_info"], [e["cost"] for e in group]
     return {
-        "task": task, "test_set": split, "model": model, "family": info["family"],
-        "regime": info["fine_tuning_regime"], "seeds": len(group), "metric": metric,
-        "estimate": estimate, "low": low, "high": high, "band": band, "params": info["params"],
+        "task": task,
+        "test_set": split,
+        "model": model,
+        "family": info["family"],
+        "regime": info["fine_tuning_regime"],
+        "seeds": len(group),
+        "metric": metric,
+        "estimate": estimate,
+        "low": low,
+        "high": high,
+        "band": band,
+        "params": info["params"],
         "params_text": human_count(info["params"]),
         "train_seconds": _mean(c["train_seconds"] for c in costs),
         "train_text": human_seconds(_mean(c["train_seconds"] for c in costs)),
@@ -122,28 +152,38 @@ def decisions(document: dict[str, Any]) -> list[dict[str, Any]]:
     one (``summaries.indications.decision``), else its comparisons' bands."""
     runs = document["run"].get("merged_from") or [{"summaries": document.get("summaries", {})}]
     out = []
-    for index, run in enumerate(runs):
-        summary = run.get("summaries", {}).get(CLASSIFICATION, {})
-        if not summary.get("decision") and not summary.get("comparisons"):
-            continue
-        label = run.get("file", "") + (f" ({run['timestamp_utc']})" if "timestamp_utc" in run else "")
-        out.append({"run": label if "merged_from" in document["run"] else "", "decision": summary.get("decision"),
-                    "bands": _bands_of(summary.get("comparisons", {}))})
+    for run in runs:
+        for summary in run.get("summaries", {}).values():
+            if not summary.get("decision") and not summary.get("comparisons"):
+                continue
+            label = run.get("file", "") + (f" ({run['timestamp_utc']})" if "timestamp_utc" in run else "")
+            out.append(
+                {
+                    "run": label if "merged_from" in document["run"] else "",
+                    "decision": summary.get("decision"),
+                    "bands": _bands_of(summary.get("comparisons", {})),
+                }
+            )
     return out
 
 
 def heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Per test set: categories (with support) × models, the seed-mean per-class F1."""
-    from harness.report.plots import heatmap
+    from harness.report.plots import classified, heatmap
 
-    entries = _passed(document["results"], CLASSIFICATION)
+    entries = classified(document)
     out = []
-    for split in _test_splits(entries):
+    for split in test_splits(entries):
         data = heatmap(document, split)
         per_class = next(e for e in entries if split in e["metrics"])["metrics"][split]["per_class"]
-        rows = [{"category": c, "support": per_class[c]["support"],
-                 "f1": [None if value != value else value for value in column]}  # NaN: not scored
-                for c, column in zip(data.categories, zip(*data.values))]
+        rows = [
+            {
+                "category": c,
+                "support": per_class[c]["support"],
+                "f1": [None if value != value else value for value in column],
+            }  # NaN: not scored
+            for c, column in zip(data.categories, zip(*data.values))
+        ]
         out.append({"test_set": split, "models": list(data.models), "rows": rows})
     return out
 
@@ -151,22 +191,41 @@ def heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
 def scatter(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     from harness.report.plots import TIME_FLOOR_SECONDS, scatter_points
 
-    return {split: [{"model": p.model, "f1": p.f1, "seconds": p.seconds, "seeds": p.seeds,
-                     "x": max(p.seconds, TIME_FLOOR_SECONDS)} for p in points]
-            for split, points in scatter_points(document).items()}
+    return {
+        split: [
+            {
+                "model": p.model,
+                "f1": p.f1,
+                "seconds": p.seconds,
+                "seeds": p.seeds,
+                "x": max(p.seconds, TIME_FLOOR_SECONDS),
+            }
+            for p in points
+        ]
+        for split, points in scatter_points(document).items()
+    }
 
 
 def model_cards(document: dict[str, Any]) -> list[dict[str, Any]]:
     """One card per model: what it is, and per item its outcome (with a skip or error reason)."""
     cards: dict[str, dict[str, Any]] = {}
     for item in document["results"]:
-        card = cards.setdefault(item["model"], {"model": item["model"], "info": item["model_info"],
-                                                "recipe": item["model_info"].get("recipe"), "outcomes": [],
-                                                "fit_details": None, "decision_rule": None})
+        card = cards.setdefault(
+            item["model"],
+            {
+                "model": item["model"],
+                "info": item["model_info"],
+                "recipe": item["model_info"].get("recipe"),
+                "outcomes": [],
+                "fit_details": None,
+                "decision_rule": None,
+            },
+        )
         card["outcomes"].append({"name": item["name"], "status": item["status"], "reason": item["reason"]})
         if item["status"] == "passed" and card["fit_details"] is None and item.get("fit_details"):
-            card["fit_details"] = {k: json.dumps(v) if isinstance(v, list | dict) else v
-                                   for k, v in item["fit_details"].items()}
+            card["fit_details"] = {
+                k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in item["fit_details"].items()
+            }
         if item.get("decision_rule") and card["decision_rule"] is None:
             rule = item["decision_rule"]
             card["decision_rule"] = f"{rule['score']} {rule['operator']} {rule['threshold']}"
@@ -195,8 +254,13 @@ def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     templates = files("harness.report") / "templates"
-    environment = Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["j2", "html"]),
-                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=select_autoescape(["j2", "html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     environment.filters["f3"] = lambda x: "–" if x is None else f"{x:.3f}"
     environment.filters["heat"] = heat_colour
     environment.globals.update(PASS=PASS, FAIL=FAIL)
@@ -216,27 +280,37 @@ def inline_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_html(document: dict[str, Any], title: str = "") -> str:
-    """The page of a validated leaderboard document, as one string."""
+def render_html(document: dict[str, Any], title: str = "", tables: list[Table] | None = None) -> str:
+    """The page of a validated leaderboard document, as one string; ``tables``: what the tasks'
+    ``harness_tables`` hooks return for it (by default, the installed plugins')."""
     from markupsafe import Markup
 
+    from harness.report.tables import model_table, task_tables
+
+    tables = [model_table(document), *(task_tables(document) if tables is None else tables)]
     environment, templates = _environment()
     run = document["run"]
     return environment.get_template("report.html.j2").render(
-        title=title or f"Leaderboard {run['timestamp_utc']}", run=run, data_kind=data_kind(document),
-        merged=run.get("merged_from", []), decisions=decisions(document), overall=overall_rows(document),
-        heatmaps=heatmaps(document), sections=sections(all_tables(document)), cards=model_cards(document),
+        title=title or f"Leaderboard {run['timestamp_utc']}",
+        run=run,
+        data_kind=data_kind(document),
+        merged=run.get("merged_from", []),
+        decisions=decisions(document),
+        overall=overall_rows(document),
+        heatmaps=heatmaps(document),
+        sections=sections(tables),
+        cards=model_cards(document),
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(page_data(document))),
     )
 
 
-def write_html(document: dict[str, Any], path: Path, title: str = "") -> Path:
+def write_html(document: dict[str, Any], path: Path, tables: list[Table] | None = None, title: str = "") -> Path:
     """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be."""
     from harness.atomic import write_atomically
 
-    text = render_html(document, title or path.stem)
+    text = render_html(document, title or path.stem, tables)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)

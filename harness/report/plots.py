@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
 from harness.atomic import temporary_beside
-from harness.tables import _grouped, _passed, _test_splits
+from harness.tables import CLASSIFICATION_FIELD, grouped_by_model, passed_entries, tasks_with, test_splits
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-TASK = "indications"
 FORMATS = ("png", "svg")
 SCATTER_STEM = "f1_vs_training_time"
 HEATMAP_PREFIX = "per_class_f1_"
@@ -64,13 +63,15 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", name) or "_"
 
 
-def passed_entries(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return _passed(document["results"], TASK)
+def classified(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The passed results of the first task with classification metrics (the plots' task)."""
+    tasks = tasks_with(document, CLASSIFICATION_FIELD)
+    return passed_entries(document["results"], tasks[0]) if tasks else []
 
 
 def _by_model(entries: Iterable[dict[str, Any]], split: str) -> dict[str, list[dict[str, Any]]]:
     """Model -> its entries (one per seed) that scored ``split``, models in first-seen order."""
-    return _grouped([e for e in entries if split in e["metrics"]])
+    return grouped_by_model([e for e in entries if split in e["metrics"]])
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -79,9 +80,9 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
     """Test split -> one point per model: weighted F1 against training time."""
-    entries = passed_entries(document)
+    entries = classified(document)
     points: dict[str, list[Point]] = {}
-    for split in _test_splits(entries):
+    for split in test_splits(entries):
         points[split] = []
         for model, runs in _by_model(entries, split).items():
             f1, f1_sd = _mean_sd([r["metrics"][split]["f1_weighted"] for r in runs])
@@ -93,19 +94,23 @@ def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
 def heatmap(document: dict[str, Any], split: str) -> Heatmap:
     """Per-class F1 of ``split``: models sorted by that split's mean weighted F1, best first;
     categories in the order of the first result's ``per_class``."""
-    grouped = _by_model(passed_entries(document), split)
+    grouped = _by_model(classified(document), split)
     if not grouped:
-        raise ValueError(f"no passed {TASK} result scored split {split!r}")
+        raise ValueError(f"no passed classification result scored split {split!r}")
     categories = tuple(next(iter(grouped.values()))[0]["metrics"][split]["per_class"])
     # sorted() is stable: models tied on F1 keep the leaderboard's order
-    ranked = sorted(grouped.items(),
-                    key=lambda kv: -statistics.fmean(r["metrics"][split]["f1_weighted"] for r in kv[1]))
+    ranked = sorted(
+        grouped.items(), key=lambda kv: -statistics.fmean(r["metrics"][split]["f1_weighted"] for r in kv[1])
+    )
     rows = []
     for _, runs in ranked:
         cells = []
         for category in categories:
-            scores = [r["metrics"][split]["per_class"][category]["f1"] for r in runs
-                      if category in r["metrics"][split]["per_class"]]
+            scores = [
+                r["metrics"][split]["per_class"][category]["f1"]
+                for r in runs
+                if category in r["metrics"][split]["per_class"]
+            ]
             cells.append(statistics.fmean(scores) if scores else float("nan"))
         rows.append(tuple(cells))
     return Heatmap(split, tuple(model for model, _ in ranked), categories, tuple(rows))
@@ -138,14 +143,19 @@ def _new_figure(width: float, height: float) -> Figure:
 
 # Where a model's label may go, tried in turn: offset (points) from its marker, and alignment.
 _LABEL_SPOTS = (
-    (6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "bottom"), (-6, -4, "right", "top"),
-    (0, 9, "center", "bottom"), (0, -9, "center", "top"),
+    (6, 4, "left", "bottom"),
+    (6, -4, "left", "top"),
+    (-6, 4, "right", "bottom"),
+    (-6, -4, "right", "top"),
+    (0, 9, "center", "bottom"),
+    (0, -9, "center", "top"),
 )
 _MARKER_SIZE = 7.0  # points
 
 
-def _place_labels(figure: Figure, axes, anchors: dict[str, tuple[float, float]],
-                  markers: list[tuple[float, float]]) -> None:
+def _place_labels(
+    figure: Figure, axes, anchors: dict[str, tuple[float, float]], markers: list[tuple[float, float]]
+) -> None:
     """Label each model beside its marker, on the first side where the label overlaps no earlier
     label, no marker and stays inside the axes (greedy; the first side when none is free).
 
@@ -158,8 +168,7 @@ def _place_labels(figure: Figure, axes, anchors: dict[str, tuple[float, float]],
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
     half = _MARKER_SIZE * figure.dpi / 72 / 2
-    taken = [Bbox.from_bounds(px - half, py - half, 2 * half, 2 * half)
-             for px, py in axes.transData.transform(markers)]
+    taken = [Bbox.from_bounds(px - half, py - half, 2 * half, 2 * half) for px, py in axes.transData.transform(markers)]
     for model, (x, y) in anchors.items():
         placed = None
         for spot in _LABEL_SPOTS:
@@ -227,22 +236,30 @@ def scatter_figure(document: dict[str, Any], points: dict[str, list[Point]] | No
         xs = [max(p.seconds, TIME_FLOOR_SECONDS) for p in series]
         clipped |= any(p.seconds < TIME_FLOOR_SECONDS for p in series)
         # A log axis cannot go below the floor: shorten the lower time bar there.
-        x_low = [x - max(p.seconds - p.seconds_sd, TIME_FLOOR_SECONDS) if p.seconds > TIME_FLOOR_SECONDS else 0.0
-                 for x, p in zip(xs, series)]
+        x_low = [
+            x - max(p.seconds - p.seconds_sd, TIME_FLOOR_SECONDS) if p.seconds > TIME_FLOOR_SECONDS else 0.0
+            for x, p in zip(xs, series)
+        ]
         x_high = [p.seconds_sd if p.seconds > TIME_FLOOR_SECONDS else 0.0 for p in series]
         # One seed: no bars at all (zero-length bars would still draw their caps).
         spread = any(p.seeds > 1 for p in series)
         axes.errorbar(
-            xs, [p.f1 for p in series], yerr=[p.f1_sd for p in series] if spread else None,
+            xs,
+            [p.f1 for p in series],
+            yerr=[p.f1_sd for p in series] if spread else None,
             xerr=[x_low, x_high] if spread else None,
-            fmt=_MARKERS[index % len(_MARKERS)], markersize=7, capsize=3, alpha=0.85, label=_text(split),
+            fmt=_MARKERS[index % len(_MARKERS)],
+            markersize=7,
+            capsize=3,
+            alpha=0.85,
+            label=_text(split),
         )
         for x, p in zip(xs, series):
             anchors.setdefault(p.model, (x, p.f1))
     floor = f"; 0 s drawn at {TIME_FLOOR_SECONDS:g} s" if clipped else ""
     axes.set_xlabel(f"Training time (s, log scale{floor})")
     axes.set_ylabel("Weighted F1")
-    axes.set_title(_title(document, f"Weighted F1 vs training time ({TASK})"))
+    axes.set_title(_title(document, f"Weighted F1 vs training time ({(tasks_with(document, 'metrics') or [''])[0]})"))
     axes.grid(True, which="major", alpha=0.3)
     # Outside the axes: inside, "best" still lands on a point as often as not.
     axes.legend(title="Test set", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
@@ -264,8 +281,9 @@ def heatmap_figure(document: dict[str, Any], data: Heatmap) -> Figure:
     figure = _new_figure(max(6.0, 1.2 + 0.75 * columns), max(3.0, 1.8 + 0.4 * rows))
     axes = figure.add_subplot()
     image = axes.imshow(np.ma.masked_invalid(values), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-    axes.set_xticks(range(columns), [_text(c) for c in data.categories], rotation=45, ha="right",
-                    rotation_mode="anchor", fontsize=8)
+    axes.set_xticks(
+        range(columns), [_text(c) for c in data.categories], rotation=45, ha="right", rotation_mode="anchor", fontsize=8
+    )
     axes.set_yticks(range(rows), [_text(m) for m in data.models], fontsize=8)
     for i in range(rows):
         for j in range(columns):
@@ -317,7 +335,7 @@ def write_plots(document: dict[str, Any], out_dir: Path) -> list[Path]:
     name first and renamed only when all of them saved, so a failure leaves no plot, half or
     whole, from this call (and no temporary file); the error is raised.
     """
-    if not passed_entries(document):
+    if not classified(document):
         return []
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

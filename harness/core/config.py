@@ -1,0 +1,119 @@
+"""The run's TOML config: ``[tasks.NAME]`` tables for data, ``[models.NAME]`` for weights and recipes.
+
+Every key is checked before anything runs; a typo names the file and the key.
+``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), and two opt-ins that are
+off unless the user turns them on for that model: ``allow_pickle`` (load pickled ``.bin``
+weights) and ``trust_remote_code`` (run the model's own modelling code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.core.weights import WeightOptions
+from harness.errors import InputError
+from harness.registry import ModelRegistry, TaskRegistry
+
+MODEL_OPT_INS = ("allow_pickle", "trust_remote_code")
+MODEL_KEYS = frozenset({"weights", "recipe", *MODEL_OPT_INS})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    path: Path | None = None
+    tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sha256: str | None = None
+
+    def task_table(self, name: str) -> Mapping[str, Any]:
+        return self.tasks.get(name, {})
+
+    def weights_for(self, model: str) -> str | None:
+        weights = self.models.get(model, {}).get("weights")
+        if weights is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return str(base / Path(weights).expanduser())
+
+    def weight_options(self, model: str) -> WeightOptions:
+        table = self.models.get(model, {})
+        return WeightOptions(
+            path=self.weights_for(model),
+            allow_pickle=table.get("allow_pickle", False),
+            trust_remote_code=table.get("trust_remote_code", False),
+        )
+
+    def recipe_for(self, model: str) -> Mapping[str, Any]:
+        return self.models.get(model, {}).get("recipe", {})
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(where, f"expected a table, got {type(value).__name__}")
+    return value
+
+
+def _check_class_weighting(where: str, recipe: Mapping[str, Any]) -> None:
+    """Class weighting is off by default (TOML has no null): "balanced", or for the torch
+    loss's ``pos_weight`` a positive number."""
+    weight = recipe.get("pos_weight", "balanced")
+    number = isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0
+    if weight != "balanced" and not number:
+        raise InputError(f"{where}.pos_weight", f'expected "balanced" or a positive number, got {weight!r}')
+    if recipe.get("class_weight", "balanced") != "balanced":
+        raise InputError(f"{where}.class_weight", f'expected "balanced", got {recipe["class_weight"]!r}')
+
+
+def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    if not path.is_file():
+        raise InputError(str(path), "config file not found")
+    raw = path.read_bytes()
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid UTF-8") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(str(path), f"malformed TOML: {err}") from None
+    for key in document:
+        if key not in {"tasks", "models"}:
+            raise InputError(f"{path}: {key}", "unknown key; the config has [tasks.NAME] and [models.NAME] tables")
+    task_tables = _table(f"{path}: tasks", document.get("tasks", {}))
+    for name, table in task_tables.items():
+        where = f"{path}: tasks.{name}"
+        if name not in tasks:
+            raise InputError(where, f"unknown task; known: {', '.join(tasks.names())}")
+        for key in _table(where, table):
+            if key not in tasks[name].config_keys:
+                allowed = ", ".join(sorted(tasks[name].config_keys)) or "none"
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {allowed}")
+    model_tables = _table(f"{path}: models", document.get("models", {}))
+    for name, table in model_tables.items():
+        where = f"{path}: models.{name}"
+        if name not in models:
+            raise InputError(where, f"unknown model; known: {', '.join(models.names())}")
+        for key in _table(where, table):
+            if key not in MODEL_KEYS:
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(MODEL_KEYS))}")
+        if "weights" in table and not isinstance(table["weights"], str):
+            raise InputError(f"{where}.weights", f"expected a folder path (a string), got {table['weights']!r}")
+        for key in MODEL_OPT_INS:
+            if key in table and not isinstance(table[key], bool):
+                raise InputError(f"{where}.{key}", f"expected true or false, got {table[key]!r}")
+        recipe = _table(f"{where}.recipe", table.get("recipe", {}))
+        allowed = {*models[name].recipe, *models[name].tag_recipe}
+        for key in recipe:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
+        _check_class_weighting(f"{where}.recipe", recipe)
+        subword = recipe.get("label_subword", "first")  # the tagger's (harness.training.tagging)
+        if subword not in ("first", "last"):
+            raise InputError(f"{where}.recipe.label_subword", f"expected 'first' or 'last', got {subword!r}")
+    return RunConfig(path=path, tasks=task_tables, models=model_tables, sha256=hashlib.sha256(raw).hexdigest())

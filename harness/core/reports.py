@@ -1,0 +1,83 @@
+"""What a run produces: one report per item, and the session that holds them (pytest's
+``reports.py``: the runner imports these; these never import the runner)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.core.collect import Item
+from harness.core.config import RunConfig
+from harness.core.profiles import Profile
+from harness.model import ModelSpec
+from harness.registry import ModelRegistry, TaskRegistry
+from harness.task import TaskData
+
+if TYPE_CHECKING:
+    from harness.core.store import ItemStore
+
+Outcome = Literal["passed", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    item: Item
+    outcome: Outcome
+    reason: str | None = None
+    seconds: float = 0.0
+    fields: Mapping[str, Any] = field(default_factory=dict)  # the task's result fields
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    cost: Mapping[str, Any] = field(default_factory=dict)
+    fit_details: Mapping[str, Any] = field(default_factory=dict)
+    traceback: str | None = None
+    retained: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for summarise; never written
+    resumed: bool = False  # read back from the run directory, finished by an earlier run
+
+
+@dataclass
+class Session:
+    options: argparse.Namespace
+    config: RunConfig
+    profile: Profile
+    models: ModelRegistry
+    tasks: TaskRegistry
+    seeds: tuple[int, ...]
+    data: dict[str, TaskData] = field(default_factory=dict)
+    items: list[Item] = field(default_factory=list)
+    deselected: int = 0
+    reports: list[ItemReport] = field(default_factory=list)
+    summaries: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> run-level section
+    summary_errors: dict[str, str] = field(default_factory=dict)  # task -> traceback
+    device: str = "cpu"
+    # Each task's effective config table and each fit's effective recipe, computed once: the
+    # load and the fit use them, and the resume key hashes these same objects.
+    task_tables: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    recipes: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    store: ItemStore | None = None  # finished items of the run directory (resume)
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    @property
+    def collect_only(self) -> bool:
+        return bool(getattr(self.options, "collect_only", False))
+
+    def recipe(self, model: ModelSpec, task: str) -> Mapping[str, Any]:
+        """``model``'s effective recipe for a fit on ``task`` on this session's device: the
+        profile's (with any CPU and tagging recipe), then the config's overrides."""
+        key = (model.name, task, self.device)
+        if key not in self.recipes:
+            tagging = self.tasks[task].kind == "tagging"
+            self.recipes[key] = {
+                **self.profile.recipe_for(model, self.device, tagging=tagging),
+                **self.config.recipe_for(model.name),
+            }
+        return self.recipes[key]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"passed": 0, "skipped": 0, "error": 0}
+        for report in self.reports:
+            counts[report.outcome] += 1
+        return counts

@@ -1,0 +1,272 @@
+"""Running the grid: load data, collect items, run each one, never stop on a failure."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from harness.core.collect import Item, collect, pick
+from harness.core.config import RunConfig
+from harness.core.cost import measure, training_flops
+from harness.core.hooks import Hooks
+from harness.core.profiles import Profile
+from harness.core.reports import ItemReport, Session
+from harness.core.store import item_key
+from harness.core.weights import find_weights, skip_reason
+from harness.errors import EXIT_INTERRUPTED, PluginError, warnings_held
+from harness.leaderboard import CORE_ITEM_FIELDS
+from harness.model import FitRequest, ModelSpec, TagRequest
+from harness.progress import ProgressFactory
+from harness.registry import ModelRegistry, TaskRegistry
+from harness.tagged import tag_set
+from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest
+
+
+def short_traceback(err: BaseException, frames: int = 4) -> str:
+    """The last few frames: enough to find the bug, short enough for a console."""
+    lines = traceback.format_exception(type(err), err, err.__traceback__, limit=-frames)
+    text = "".join(lines).rstrip()
+    return text if len(text) < 3000 else text[-3000:]
+
+
+def release_frames(err: BaseException) -> BaseException:
+    """``err`` with the local variables of its finished frames (and of its causes') cleared.
+
+    A failed fit is remembered until its last item, and its traceback's frames would keep the
+    half-built model alive: on one GPU, the next fit of the same model (another task) would find
+    the memory still taken. The frames' code and line numbers stay, so the traceback still prints.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+    return err
+
+
+def load_task_data(session: Session, task_names: list[str]) -> None:
+    """Load (and so validate) every selected task's data, and what they are fitted on."""
+    needed: list[str] = []
+    for name in task_names:
+        fits_on = session.tasks[name].fits_on
+        if fits_on not in session.tasks:
+            owner = session.tasks.owner(name)
+            raise PluginError(owner, f"task {name!r} is fitted on unknown task {fits_on!r}")
+        for dependency in (fits_on, name):
+            if dependency not in needed:
+                needed.append(dependency)
+    for name in needed:
+        spec = session.tasks[name]
+        upstream = session.data.get(spec.fits_on) if spec.fits_on != name else None
+        session.task_tables[name] = session.profile.task_table(spec, session.config.task_table(name))
+        request = LoadRequest(
+            table=session.task_tables[name],
+            options=session.options,
+            config_path=session.config.path,
+            upstream=upstream,
+        )
+        session.data[name] = session.profile.shrink(spec.load(request))
+
+
+def pick_device(session: Session, requested: str) -> str:
+    wants_torch = any("torch" in item.model.needs for item in session.items if item.skip_reason is None)
+    if requested != "auto" or not wants_torch:
+        return "cpu" if requested == "auto" else requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class FitCache:
+    """Session-scoped fits: one per (model, training task, seed), released after last use."""
+
+    def __init__(self, session: Session, progress: ProgressFactory) -> None:
+        self.session = session
+        self.progress = progress
+        self._fits: dict[tuple[str, str, int], Fit | BaseException] = {}
+        self._last_use = {item.fit_key: index for index, item in enumerate(session.items)}
+
+    def getter(self, item: Item, on_fit: Callable[[], None]) -> Callable[[], Fit]:
+        def fitted() -> Fit:
+            key = item.fit_key
+            if key not in self._fits:
+                on_fit()
+                try:
+                    self._fits[key] = self._fit(item.model, item.task.fits_on, item.seed)
+                except Exception as err:  # remembered: later items of this fit error the same way
+                    self._fits[key] = release_frames(err)
+            fit = self._fits[key]
+            if isinstance(fit, BaseException):
+                raise fit
+            return fit
+
+        return fitted
+
+    def _fit(self, model: ModelSpec, task: str, seed: int) -> Fit:
+        session = self.session
+        data = session.data[task]
+        tagging = session.tasks[task].kind == "tagging"
+        options = session.config.weight_options(model.name)
+        weights, _ = find_weights(model, options)
+        recipe = dict(session.recipe(model, task))  # a copy: a plugin that edits it cannot change the key
+        common = {
+            "spec": model,
+            "train": data.splits["train"],
+            "eval": data.splits["eval"],
+            "seed": seed,
+            "recipe": recipe,
+            "device": session.device,
+            "weights": str(weights) if weights else None,
+            "progress": self.progress,
+            "allow_pickle": options.allow_pickle,
+            "trust_remote_code": options.trust_remote_code,
+        }
+        with measure() as cost:
+            if tagging:
+                fitted = model.tag(TagRequest(tag_set=tag_set(data.labels), **common))
+            else:
+                fitted = model.fit(FitRequest(labels=data.labels, **common))
+        return Fit(fitted, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
+
+    def release_after(self, index: int, item: Item) -> None:
+        if self._last_use.get(item.fit_key) == index:
+            self._fits.pop(item.fit_key, None)
+
+
+def _model_info(item: Item, fit: Fit | None) -> dict[str, Any]:
+    info = item.model.info()
+    info["trainable_params"] = None
+    if fit is not None:
+        info["params"] = int(fit.classifier.params)
+        info["trainable_params"] = int(fit.classifier.trainable_params)
+    return info
+
+
+def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFactory) -> ItemReport:
+    if item.skip_reason:
+        return ItemReport(item, "skipped", item.skip_reason, model_info=_model_info(item, None))
+    fitted_here = False
+
+    def mark_fitted() -> None:
+        nonlocal fitted_here
+        fitted_here = True
+
+    fitted = fits.getter(item, mark_fitted)
+    retained: dict[str, Any] = {}
+    request = ScoreRequest(item.model, item.seed, session.data[item.task.name], fitted, progress, retained.__setitem__)
+    with measure() as cost:
+        try:
+            fields = dict(item.task.score(request))
+            _refuse_core_fields(item, session, fields)
+            error = None
+        except Exception as err:
+            fields, error = {}, err
+    fit = None
+    try:
+        fit = fitted() if (error is None or fitted_here) else None
+    except Exception:
+        fit = None
+    info = _model_info(item, fit)
+    if error is not None:
+        reason = f"{type(error).__name__}: {error}"
+        return ItemReport(item, "error", reason[:500], cost.seconds, model_info=info, traceback=short_traceback(error))
+    train = fit.train_seconds if fit else 0.0
+    item_cost = {
+        "train_seconds": round(train, 3),
+        "predict_seconds": round(max(cost.seconds - (train if fitted_here else 0.0), 0.0), 3),
+        "fit_reused": not fitted_here,
+        "peak_rss_mb": _round(max(filter(None, [cost.peak_rss_mb, fit.peak_rss_mb if fit else None]), default=None)),
+        "peak_cuda_mb": _round(fit.peak_cuda_mb if fit else None),
+    }
+    details = dict(fit.classifier.details) if fit else {}
+    item_cost["train_flops_estimate"] = training_flops(
+        info["params"], info["trainable_params"], details.get("train_tokens")
+    )
+    return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details, retained=retained)
+
+
+def _refuse_core_fields(item: Item, session: Session, fields: Mapping[str, Any]) -> None:
+    """A task's result must not overwrite what the harness writes for every item (its cost, status...)."""
+    clash = sorted(CORE_ITEM_FIELDS & set(fields))
+    if clash:
+        name = item.task.name
+        raise PluginError(
+            session.tasks.owner(name),
+            f"task {name!r} returned result field(s) "
+            f"{', '.join(map(repr, clash))}, which the harness writes itself; rename them",
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def build_session(
+    options: argparse.Namespace, models: ModelRegistry, tasks: TaskRegistry, config: RunConfig, profile: Profile
+) -> Session:
+    model_names = pick(options.models, models.names(), "model")
+    task_names = pick(options.tasks, tasks.names(), "task")
+    seeds = tuple(options.seeds)
+    session = Session(options, config, profile, models, tasks, seeds)
+    # Data and weights are checked here, before anything runs; a warning (e.g. test rows seen in
+    # train) is printed only once all of it passed, so bad input shows its one error line alone.
+    with warnings_held():
+        load_task_data(session, task_names)
+        session.items, session.deselected = collect(
+            [models[n] for n in model_names],
+            [tasks[n] for n in task_names],
+            seeds,
+            lambda spec: skip_reason(spec, config.weight_options(spec.name)),
+            keyword=options.keyword,
+            markers=options.markers,
+        )
+    return session
+
+
+def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> int:
+    """Run every collected item; return 1 if any errored, else 0."""
+    hooks.collection_finished(session, session.items)
+    if session.collect_only:
+        return 0
+    session.device = pick_device(session, getattr(session.options, "device", "auto"))
+    fits = FitCache(session, progress)
+    try:
+        for index, item in enumerate(session.items):
+            store = None if item.skip_reason else session.store
+            key = item_key(item, session) if store is not None else None
+            report = store.load(item, key) if store is not None and store.exists() else None
+            if report is None:
+                if not item.skip_reason:
+                    hooks.item_started(item)
+                report = run_item(item, session, fits, progress)
+                if store is not None and report.outcome == "passed":
+                    store.save(key, report)
+            fits.release_after(index, item)
+            session.reports.append(report)
+            hooks.item_finished(report)
+    except KeyboardInterrupt:  # what finished is saved already; the caller says how to resume
+        return EXIT_INTERRUPTED
+    summarise_tasks(session)
+    session.finished = time.time()
+    return 1 if session.counts()["error"] or session.summary_errors else 0
+
+
+def summarise_tasks(session: Session) -> None:
+    """Each task's run-level section (e.g. model comparisons); a failure is recorded, not raised."""
+    for name, data in session.data.items():
+        spec = session.tasks[name]
+        passed = [r for r in session.reports if r.item.task.name == name and r.outcome == "passed"]
+        if spec.summarise is None or not passed:
+            continue
+        items = tuple(
+            ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info, r.cost) for r in passed
+        )
+        request = SummaryRequest(data, items, session.seeds)
+        try:
+            session.summaries[name] = dict(spec.summarise(request))
+        except Exception as err:
+            session.summary_errors[name] = short_traceback(err)

@@ -1,0 +1,175 @@
+"""Finished items kept in the run directory, so that a run killed at hour seven resumes there.
+
+Each passed item is stored under ``RUN_DIR/items/`` as ``<key>.json`` (its report, as the
+leaderboard holds it) and ``<key>.npz`` (what its task retained for the run's summary, e.g.
+test-set predictions: never part of a leaderboard). The key is a SHA-256 of everything that
+determines the item's result: the model's spec and effective recipe and its weights' location,
+the task's data (provenance hashes, its config table and the task options), the seed, the
+device and profile, and the harness's version and commit. Change any of them and the item runs
+again; change nothing and it is read back.
+
+Files are written under temporary names and renamed, the ``.json`` last: a run killed at any
+point leaves either a whole item or no item, never half of one. Only passed items are stored:
+an item that errored or was skipped runs (or is skipped) again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.atomic import write_atomically
+
+if TYPE_CHECKING:
+    from harness.core.collect import Item
+    from harness.core.reports import ItemReport, Session
+
+ITEMS = "items"
+FORMAT = 1  # of the stored item files; a change makes old ones unreadable, so they run again
+# Options that choose which items run or where results go, not what an item computes.
+_NOT_PART_OF_AN_ITEM = frozenset(
+    {"command", "models", "tasks", "seeds", "keyword", "markers", "collect_only", "out", "resume", "config", "device"}
+)
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready and order-independent (sets and tuples become sorted or plain lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def item_key(item: Item, session: Session) -> str:
+    """What determines the item's result, hashed."""
+    from harness import __version__
+    from harness.core.document import git_commit
+
+    model, task = item.model, item.task
+    tasks = [task.name] if task.fits_on == task.name else [task.fits_on, task.name]
+    basis = {
+        "format": FORMAT,
+        "harness": [__version__, git_commit()],
+        "model": {
+            "name": model.name,
+            "family": model.family,
+            "regime": model.fine_tuning_regime,
+            "hub_id": model.hub_id,
+            "recipe": session.recipe(model, task.fits_on),
+            "weights": session.config.weight_options(model.name),
+        },
+        "tasks": {
+            name: {
+                "provenance": session.data[name].provenance,
+                "table": session.task_tables[name],
+            }
+            for name in tasks
+        },
+        "options": {k: v for k, v in vars(session.options).items() if k not in _NOT_PART_OF_AN_ITEM},
+        "seed": item.seed,
+        "device": session.device,
+        "profile": session.profile.name,
+    }
+    encoded = json.dumps(_canonical(basis), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _flatten(retained: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
+    """``{"test_predictions": {"internal": array}}`` -> ``{"test_predictions/internal": array}``."""
+    flat: dict[str, np.ndarray] = {}
+    for key, value in retained.items():
+        if "/" in key:
+            raise ValueError(f"retained key {key!r} must not contain '/'")
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = np.asarray(value)
+    return flat
+
+
+def _unflatten(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split("/")
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return out
+
+
+class ItemStore:
+    """The finished items of one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = run_dir / ITEMS
+
+    def exists(self) -> bool:
+        return self.folder.is_dir()
+
+    def count(self) -> int:
+        return len(list(self.folder.glob("*.json"))) if self.exists() else 0
+
+    def load(self, item: Item, key: str) -> ItemReport | None:
+        """The stored report of ``item``, or None if it has not finished (or cannot be read)."""
+        from harness.core.reports import ItemReport
+
+        path = self.folder / f"{key}.json"
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            with np.load(self.folder / f"{key}.npz", allow_pickle=False) as arrays:
+                retained = _unflatten({name: arrays[name] for name in arrays.files})
+        except (OSError, ValueError, KeyError):  # not there, or damaged: run the item again
+            return None
+        if stored.get("format") != FORMAT or stored.get("name") != item.name:
+            return None
+        return ItemReport(
+            item,
+            "passed",
+            None,
+            stored["seconds"],
+            stored["fields"],
+            stored["model_info"],
+            stored["cost"],
+            stored["fit_details"],
+            retained=retained,
+            resumed=True,
+        )
+
+    def save(self, key: str, report: ItemReport) -> None:
+        """Store a passed item: its arrays first, then the report that marks it finished."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        arrays = _flatten(report.retained)
+        write_atomically(self.folder / f"{key}.npz", lambda stream: np.savez(stream, **arrays))
+        stored = {
+            "format": FORMAT,
+            "name": report.item.name,
+            "seconds": report.seconds,
+            "fields": report.fields,
+            "model_info": report.model_info,
+            "cost": report.cost,
+            "fit_details": report.fit_details,
+        }
+        text = json.dumps(stored, ensure_ascii=False, default=_plain)
+        write_atomically(self.folder / f"{key}.json", lambda stream: stream.write(text.encode("utf-8")))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays in a task's fields, as JSON would have them in the leaderboard."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

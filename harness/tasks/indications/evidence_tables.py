@@ -1,0 +1,321 @@
+"""Tables of the evidence behind a choice: comparisons and bands, thresholds, calibration, site
+shift, prevalence, train/test overlap and cost, built from a leaderboard document.
+
+Like :mod:`harness.tables`, whose :class:`Table` they return, these read only the document, so
+``harness show`` re-renders a published leaderboard as the run printed it. With several seeds
+a model's numbers are means over its seeds (± the sample sd where the table says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from harness.scoring.stats import mean_sd
+from harness.tables import (
+    Table,
+    grouped_by_model,
+    human_count,
+    human_seconds,
+    mean_sd_cell,
+    passed_entries,
+    signed,
+    test_splits,
+)
+
+TASK = "indications"
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _interval(low: float, high: float, with_sign: bool = False) -> str:
+    form = signed if with_sign else _f
+    return f"[{form(low)}, {form(high)}]"
+
+
+def _mean(entries: Iterable[dict[str, Any]], value: Callable[[dict[str, Any]], float | None]) -> float | None:
+    values = [v for v in (value(e) for e in entries) if v is not None]
+    return mean_sd(values)[0] if values else None
+
+
+def _seeds_note(document: dict[str, Any]) -> str:
+    seeds = document["run"]["seeds"]
+    return f"mean over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+
+
+def _synthetic_note(document: dict[str, Any]) -> str:
+    return " SYNTHETIC data (not patient records)." if document["run"].get("synthetic_data") else ""
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def comparison_tables(document: dict[str, Any]) -> list[Table]:
+    """Per test set: models in bands of statistically indistinguishable weighted F1."""
+    summary = document.get("summaries", {}).get(TASK, {})
+    tables = []
+    for split, comparison in summary.get("comparisons", {}).items():
+        pairs = {(p["a"], p["b"]): p for p in comparison["pairs"]}
+        ranked = comparison["models"]
+        rows = []
+        for index, model in enumerate(ranked):
+            step = "–"
+            if index + 1 < len(ranked):
+                below = ranked[index + 1]["model"]
+                pair = pairs.get((model["model"], below))
+                if pair is not None:
+                    step = (
+                        f"{signed(pair['difference'])} {_interval(pair['ci_low'], pair['ci_high'], True)}, "
+                        f"p = {pair['p_holm']:.3g}"
+                    )
+            rows.append(
+                (
+                    str(model["band"]),
+                    model["model"],
+                    _f(model["estimate"]),
+                    _interval(model["low"], model["high"]),
+                    step,
+                )
+            )
+        caption = (
+            f"{comparison['metric'].replace('_', ' ')}, {_seeds_note(document)}; "
+            f"{int(comparison['confidence'] * 100)}% percentile bootstrap CIs ({comparison['resamples']} resamples, "
+            f"seed {comparison['bootstrap_seed']}); paired permutation tests ({comparison['permutations']} per pair), "
+            f"Holm-adjusted over {len(comparison['pairs'])} pairs. Every model in a band is better than every model "
+            f"in the bands below (adjusted p ≤ {comparison['alpha']}).{_synthetic_note(document)}"
+        )
+        excluded = summary.get("excluded", [])
+        if excluded:
+            caption += " Not compared: " + "; ".join(f"{e['model']} ({e['reason']})" for e in excluded) + "."
+        headers = ("Band", "Model", "Weighted F1", "95% CI", "vs next: Δ [95% CI], Holm p")
+        tables.append(Table(f"Model comparison ({split} test set)", headers, tuple(rows), caption))
+    return tables
+
+
+# --------------------------------------------------------------------------- thresholds, calibration
+
+
+def threshold_table(document: dict[str, Any]) -> Table | None:
+    """Weighted F1 at the model's own rule beside per-class thresholds tuned on eval."""
+    grouped = {
+        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "metrics_tuned" in e[0]
+    }
+    if not grouped:
+        return None
+    splits = test_splits([e for entries in grouped.values() for e in entries])
+    rows = []
+    for model, entries in grouped.items():
+        cells = []
+        for split in splits:
+            fixed = [e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]]
+            tuned = [e["metrics_tuned"][split]["f1_weighted"] for e in entries if split in e["metrics_tuned"]]
+            cells += [mean_sd_cell(fixed, 3), mean_sd_cell(tuned, 3)]
+        searched = _mean(entries, lambda e: sum(e["tuned_thresholds"]["tuned"].values())) or 0.0
+        rows.append((model, *cells, f"{searched:.0f}" if float(searched).is_integer() else f"{searched:.1f}"))
+    headers = (
+        "Model",
+        *(f"{s.capitalize()} {rule}" for s in splits for rule in ("F1 fixed", "F1 tuned")),
+        "Classes searched",
+    )
+    caption = (
+        f"weighted F1; fixed = the model's own decision rule (0.5 for sigmoid scores); tuned = one threshold "
+        f"per class chosen on the eval split only (grid 0.05–0.95), from the logits of the epoch that eval chose, "
+        f"never on a test set; {_seeds_note(document)}." + _synthetic_note(document)
+    )
+    return Table("Decision thresholds: fixed vs tuned on eval", headers, tuple(rows), caption)
+
+
+def calibration_table(document: dict[str, Any]) -> Table | None:
+    grouped = {
+        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "calibration" in e[0]
+    }
+    if not grouped:
+        return None
+    rows = []
+    for model, entries in grouped.items():
+        for split in entries[0]["calibration"]:
+            if split == "eval":
+                continue
+            cells = [
+                _f(_mean(entries, lambda e, q=q, split=split: e["calibration"][split]["macro"][q]))
+                for q in ("ece", "brier", "pr_auc", "roc_auc")
+            ]
+            rows.append((model, split, *cells))
+    caption = (
+        "mean over the 12 classes (where defined) of: expected calibration error (10 equal-width bins), "
+        "Brier score, PR-AUC (average precision), ROC-AUC; per class in the leaderboard. Rule-based and "
+        f"zero-shot scores are not probabilities of each class; read their ECE with that in mind. "
+        f"{_seeds_note(document)}.{_synthetic_note(document)}"
+    )
+    return Table(
+        "Calibration and ranking", ("Model", "Test set", "ECE", "Brier", "PR-AUC", "ROC-AUC"), tuple(rows), caption
+    )
+
+
+# --------------------------------------------------------------------------- site shift, prevalence, overlap
+
+
+def site_shift_tables(document: dict[str, Any]) -> list[Table]:
+    shift = document.get("summaries", {}).get(TASK, {}).get("site_shift")
+    if not shift or not shift["models"]:
+        return []
+    models = list(shift["models"])
+    others = list(dict.fromkeys(o for by_other in shift["models"].values() for o in by_other))
+    tables = []
+    for other in others:
+        first = next(by_other[other] for by_other in shift["models"].values() if other in by_other)
+        rows = []
+        for name in ["f1_weighted", *first["per_class_f1"]]:
+            cells = []
+            for model in models:
+                found = shift["models"][model].get(other)
+                if found is None:
+                    cells.append("–")
+                    continue
+                d = found["f1_weighted"] if name == "f1_weighted" else found["per_class_f1"][name]
+                cells.append(f"{signed(d['difference'])} {_interval(d['low'], d['high'], True)}")
+            rows.append(("weighted F1" if name == "f1_weighted" else name, *cells))
+        caption = (
+            f"F1 on {other} minus F1 on {shift['reference']} with {int(first['confidence'] * 100)}% bootstrap "
+            f"intervals (each test set resampled on its own, {first['resamples']} resamples); "
+            f"{_seeds_note(document)}; an interval that excludes 0 is a shift beyond sampling noise."
+            + _synthetic_note(document)
+        )
+        tables.append(Table(f"Site shift: {other} − {shift['reference']}", ("Category", *models), tuple(rows), caption))
+    return tables
+
+
+def prevalence_table(document: dict[str, Any]) -> Table | None:
+    provenance = [p for p in document["run"]["data"].get(TASK, []) if "support" in p]
+    if not provenance:
+        return None
+    categories = list(provenance[0]["support"])
+    rows = [
+        (category, *(f"{100 * p['support'][category] / p['rows']:.1f}%" if p["rows"] else "–" for p in provenance))
+        for category in categories
+    ]
+    rows.append(("rows", *(str(p["rows"]) for p in provenance)))
+    synthetic = [p["split"] for p in provenance if p["synthetic"]]
+    caption = "share of rows with each category (a row may have several)"
+    if synthetic:
+        caption += f"; SYNTHETIC splits: {', '.join(synthetic)}"
+    return Table("Prevalence per split", ("Category", *(p["split"] for p in provenance)), tuple(rows), caption)
+
+
+def overlap_tables(document: dict[str, Any]) -> list[Table]:
+    overlap = document.get("summaries", {}).get(TASK, {}).get("overlap")
+    if not overlap:
+        return []
+    rows = [
+        (
+            split,
+            str(o["rows"]),
+            f"{o['rows_in_train']} ({100 * o['rows_in_train_share']:.0f}%)",
+            str(o["rows_in_train_normalised"]),
+            f"{o['distinct_in_train']}/{o['distinct']}",
+        )
+        for split, o in overlap.items()
+    ]
+    counts = Table(
+        "Train/test overlap",
+        ("Test set", "Rows", "Rows in train", "Ignoring case/spaces", "Distinct strings in train"),
+        tuple(rows),
+        "exact string matches with the training split; clinical indications repeat verbatim, "
+        "so a model that memorises looks better on the seen rows than it is" + _synthetic_note(document),
+    )
+    grouped = {
+        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "metrics_unseen" in e[0]
+    }
+    splits = list(overlap)
+    model_rows = []
+    for model, entries in grouped.items():
+        cells = []
+        for split in splits:
+            cells.append(
+                mean_sd_cell([e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]], 3)
+            )
+            cells.append(
+                mean_sd_cell(
+                    [
+                        e["metrics_unseen"][split]["f1_weighted"]
+                        for e in entries
+                        if split in e.get("metrics_unseen", {})
+                    ],
+                    3,
+                )
+            )
+        model_rows.append((model, *cells))
+    headers = ("Model", *(f"{s.capitalize()} {which}" for s in splits for which in ("all rows", "unseen only")))
+    unseen = Table(
+        "Weighted F1 on strings unseen in training",
+        headers,
+        tuple(model_rows),
+        f"unseen = the test rows whose text does not occur verbatim in the training rows that model's fit "
+        f"trained on (a row-sampled fit, e.g. a CPU recipe's, saw only its sample); {_seeds_note(document)}",
+    )
+    return [counts, unseen] if model_rows else [counts]
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def _flops(x: float | None) -> str:
+    if x is None:
+        return "–"
+    exponent = len(f"{int(x):d}") - 1
+    return f"{x / 10**exponent:.1f}e{exponent}"
+
+
+def cost_table(document: dict[str, Any]) -> Table | None:
+    grouped = grouped_by_model(passed_entries(document["results"], TASK))
+    if not grouped:
+        return None
+    rows = []
+    for model, entries in grouped.items():
+        info = entries[0]["model_info"]
+        latency = _mean(entries, lambda e: (e.get("inference") or {}).get("seconds_per_input"))
+        throughput = _mean(entries, lambda e: (e.get("inference") or {}).get("inputs_per_second"))
+        rows.append(
+            (
+                model,
+                human_count(info["params"]),
+                human_count(info["trainable_params"]),
+                human_seconds(_mean(entries, lambda e: e["cost"]["train_seconds"])),
+                _flops(_mean(entries, lambda e: e["cost"].get("train_flops_estimate"))),
+                "–" if latency is None else f"{1000 * latency:.2f}",
+                "–" if throughput is None else f"{throughput:.0f}",
+                _f(_mean(entries, lambda e: e["cost"]["peak_rss_mb"]), 0),
+                _f(_mean(entries, lambda e: e["cost"]["peak_cuda_mb"]), 0),
+            )
+        )
+    headers = (
+        "Model",
+        "Params",
+        "Trainable",
+        "Training time",
+        "Train FLOPs (est.)",
+        "ms/input",
+        "Inputs/s",
+        "Peak RSS MB",
+        "Peak CUDA MB",
+    )
+    caption = (
+        f"on {document['run']['device']}; FLOPs ≈ (4 N + 2 N_trainable) × training tokens, not for classical "
+        f"models; latency = test-set prediction time / inputs, in the recipe's batches; {_seeds_note(document)}"
+    )
+    return Table("Cost", headers, tuple(rows), caption)
+
+
+def evidence_tables(document: dict[str, Any]) -> list[Table]:
+    tables: list[Table | None] = [
+        *comparison_tables(document),
+        threshold_table(document),
+        calibration_table(document),
+        *site_shift_tables(document),
+        prevalence_table(document),
+        *overlap_tables(document),
+        cost_table(document),
+    ]
+    return [t for t in tables if t is not None]

@@ -1,0 +1,782 @@
+"""The shared torch training loop for transformer multi-label classifiers.
+
+Every torch model family uses it (encoders now, decoders later). In order: seed python, numpy
+and torch; tokenise once without padding; each epoch, batch examples of similar token length
+together (batch order shuffled with the seed) and pad each batch only to its longest member;
+AdamW with linear warm-up and decay, optionally with a higher learning rate for the head; BCE
+on the logits; after each epoch, score the eval split and keep the weights of the epoch with
+the best weighted F1 at sigmoid >= 0.5, restored at the end.
+
+On a CUDA out-of-memory error the loop halves the rows per pass and carries on: in training it
+accumulates the gradients of the smaller passes into the same optimizer step (the effective
+batch, the schedule and so the fit stay the same); in prediction it splits the batch. The smaller
+size is kept for the rest of the fit; out of memory with one row is an error
+(:class:`OutOfMemoryAtBatchOne`). The sizes used go in the fit details (:class:`BatchSizes`).
+
+Dynamic padding matters on a CPU: indication strings are a handful of tokens. Fine-tuning
+MiniLM for 4 epochs on the embedded data the seed study's way (every batch padded to 128
+tokens, batch 8) took 9.7x longer than this loop with its recipe, for weighted F1 0.975 vs
+0.969 (benchmarks/minilm_padding.py).
+
+torch is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from harness.data import sample_rows
+from harness.model import DecisionRule
+from harness.progress import ProgressFactory, no_progress
+from harness.scoring.metrics import multilabel_report
+from harness.training.out_of_memory import (  # re-exported: the loops' public names
+    BatchSizes as BatchSizes,
+)
+from harness.training.out_of_memory import (
+    OutOfMemoryAtBatchOne as OutOfMemoryAtBatchOne,
+)
+from harness.training.out_of_memory import (
+    chunks as chunks,
+)
+from harness.training.out_of_memory import (
+    free_accelerator_memory as free_accelerator_memory,
+)
+from harness.training.out_of_memory import (
+    halve_on_out_of_memory as halve_on_out_of_memory,
+)
+from harness.training.out_of_memory import (
+    is_out_of_memory as is_out_of_memory,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.model import FitRequest
+
+Features = list[dict[str, list[int]]]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The recipe keys this loop reads; other keys in a recipe are ignored here."""
+
+    epochs: int = 5
+    batch_size: int = 8
+    lr: float = 2e-5
+    head_lr: float | None = None  # learning rate for the head parameters; None: ``lr`` for all
+    weight_decay: float = 0.01  # not applied to 1-D parameters (biases, norm scales)
+    warmup_ratio: float = 0.0
+    max_length: int = 64
+    max_grad_norm: float | None = 1.0
+    eval_batch_size: int = 64
+    padding: Literal["longest", "max_length"] = "longest"  # "max_length": the seed study's way
+    group_by_length: bool = True
+    gradient_checkpointing: bool = False
+    mixed_precision: bool = True  # CUDA only: bf16 autocast if native (not emulated), else fp16 + GradScaler
+    # Predict under bf16 autocast on CPUs with native bf16 matmuls (AVX512-BF16/AMX): 1.8x faster
+    # for SmolLM2 here; training stays fp32 (bf16 gave it no gain on this CPU).
+    cpu_bf16_inference: bool = False
+    num_threads: int | None = None  # None: torch's default
+    max_train_rows: int | None = None  # train on a fixed random sample of this many rows (CPU recipes)
+    # Class weighting in the loss: None (off, the seed study's way), "balanced" (each class's
+    # positives weighted by negatives / positives in the training rows), or one number for all.
+    pos_weight: str | float | None = None
+
+    @classmethod
+    def from_recipe(cls, recipe: Mapping[str, Any]) -> TrainingConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in recipe.items() if key in known})
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    eval_loss: float
+    eval_f1_weighted: float
+    train_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    best_epoch: int
+    history: tuple[EpochRecord, ...]
+    train_examples: int
+    best_eval_logits: np.ndarray | None = None  # the eval split's logits at the best epoch
+    train_tokens: int = 0  # tokens of every training batch of every epoch, padding included
+    pos_weight: tuple[float, ...] | None = None
+    batch_sizes: BatchSizes | None = None
+    train_rows: tuple[int, ...] | None = None  # the train split's rows trained on (a sample); None: all
+
+    def details(self) -> dict[str, Any]:
+        """JSON-serialisable summary for the leaderboard's fit details."""
+        seconds = sum(r.train_seconds for r in self.history) or float("inf")
+        return {
+            "best_epoch": self.best_epoch,
+            "epochs_run": len(self.history),
+            "eval_f1_weighted_by_epoch": [round(r.eval_f1_weighted, 6) for r in self.history],
+            "eval_loss_by_epoch": [round(r.eval_loss, 6) for r in self.history],
+            "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
+            "train_examples_per_second": round(len(self.history) * self.train_examples / seconds, 2),
+            "train_rows_used": self.train_examples,
+            "train_tokens": self.train_tokens,
+            "pos_weight": None if self.pos_weight is None else [round(w, 4) for w in self.pos_weight],
+            **(self.batch_sizes.details() if self.batch_sizes is not None else {}),
+        }
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No load reports or progress bars while loading: new heads are expected and go in details."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+# --- data: tokenising, batching, padding --------------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Features:
+    """Token ids per text, truncated to ``max_length`` and not padded."""
+    if not texts:
+        return []
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    features = [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
+    for feature in features:
+        fill_empty(tokenizer, feature)
+    return features
+
+
+def fill_empty(tokenizer: Any, feature: dict[str, list[int]]) -> bool:
+    """Give an empty row one unknown token in place (True if it was empty).
+
+    A decoder adds no special tokens, so a text its tokenizer drops entirely (e.g. only
+    characters outside its vocabulary) would give an empty row, which no model can run on.
+    """
+    if feature["input_ids"]:
+        return False
+    filler = next(
+        (t for t in (tokenizer.unk_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None), 0
+    )
+    for key in feature:
+        feature[key] = [filler] if key == "input_ids" else [1 if key == "attention_mask" else 0]
+    return True
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None, *, chunk_batches: int = 50
+) -> list[np.ndarray]:
+    """Indices in batches of similar length, each example exactly once.
+
+    Without ``rng`` (prediction): sorted by length. With it (training): shuffled, cut into
+    chunks of ``chunk_batches`` batches, sorted by length within each chunk, and the batch
+    order shuffled, so batches differ from epoch to epoch but stay nearly pad-free.
+    """
+    lengths = np.asarray(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+    else:
+        shuffled = rng.permutation(len(lengths))
+        chunk = batch_size * chunk_batches
+        chunks = np.split(shuffled, range(chunk, len(shuffled), chunk))
+        order = np.concatenate([part[np.argsort(lengths[part], kind="stable")] for part in chunks])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Plain random batches (no length grouping), as a default trainer makes them."""
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def epoch_batches(lengths: Sequence[int], config: TrainingConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's batches of the examples with these token ``lengths``: length-grouped if the
+    recipe's ``group_by_length``, else plainly shuffled (each draws from ``rng``)."""
+    if config.group_by_length:
+        return length_grouped_batches(lengths, config.batch_size, rng)
+    return shuffled_batches(len(lengths), config.batch_size, rng)
+
+
+def collate(tokenizer: Any, features: Features, config: TrainingConfig) -> dict[str, torch.Tensor]:
+    if config.padding == "max_length":
+        return tokenizer.pad(features, padding="max_length", max_length=config.max_length, return_tensors="pt")
+    return tokenizer.pad(features, padding="longest", return_tensors="pt")
+
+
+# --- devices and precision ----------------------------------------------------------------
+
+
+def prepare_device(model: Any, device: str, config: TrainingConfig) -> None:
+    """Move ``model`` to ``device`` and set its training precision (:func:`set_training_precision`).
+
+    Both training loops (classification, tagging) call this before building the optimizer.
+    """
+    import torch
+
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: free speed on Ampere+
+        torch.backends.cudnn.allow_tf32 = True
+    model.to(device)
+    set_training_precision(model, device, autocast_dtype(device, config))
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def set_training_precision(model: Any, device: str, autocast: torch.dtype | None) -> None:
+    """Every trainable parameter in fp32; a half-precision frozen body in the autocast dtype.
+
+    transformers loads a checkpoint in the dtype its config declares, so a bf16 checkpoint
+    would train bf16 weights: an AdamW step below half a bf16 ulp leaves a weight unchanged.
+    Mixed precision comes from autocast, never from the stored weights. Frozen floating
+    tensors (a LoRA body, buffers) stored in bf16/fp16 stay in half precision only on a GPU that
+    trains under autocast, cast once to its dtype (half the memory of fp32; autocast computes
+    in that dtype anyway); otherwise they become fp32, as nothing would compute in half. An
+    fp32 body is never lowered, and 4-bit weights (integer storage) are left alone.
+    """
+    import torch
+
+    keep_half = device.startswith("cuda") and autocast is not None
+    frozen_dtype = autocast if keep_half else torch.float32
+    for parameter in model.parameters():
+        if not parameter.is_floating_point() or parameter.dtype == torch.float32:
+            continue
+        if parameter.requires_grad:
+            parameter.data = parameter.data.to(torch.float32)
+        elif parameter.dtype in (torch.bfloat16, torch.float16) and parameter.dtype != frozen_dtype:
+            parameter.data = parameter.data.to(frozen_dtype)
+    for buffer in model.buffers():
+        if buffer.dtype in (torch.bfloat16, torch.float16) and buffer.dtype != frozen_dtype:
+            buffer.data = buffer.data.to(frozen_dtype)
+
+
+def dtype_summary(parameters: Iterable[Any]) -> str | None:
+    """The storage dtypes of ``parameters``, most parameters first ("nf4+float32"); None if none.
+
+    A bitsandbytes 4-bit weight counts as its quantisation type (nf4, fp4), not its uint8 storage.
+    """
+    counts: dict[str, int] = {}
+    for parameter in parameters:
+        state = getattr(parameter, "quant_state", None)
+        name = getattr(state, "quant_type", None) or str(parameter.dtype).removeprefix("torch.")
+        counts[name] = counts.get(name, 0) + logical_numel(parameter)
+    return "+".join(sorted(counts, key=lambda name: (-counts[name], name))) or None
+
+
+def precision_details(model: Any, device: str, config: TrainingConfig) -> dict[str, Any]:
+    """The fit-details keys of a trained model's precision, read from its parameters."""
+    parameters = list(model.parameters())
+    autocast = autocast_dtype(device, config)
+    return {
+        "trainable_dtype": dtype_summary(p for p in parameters if p.requires_grad),
+        "frozen_dtype": dtype_summary(p for p in parameters if not p.requires_grad),
+        "autocast_dtype": None if autocast is None else str(autocast).removeprefix("torch."),
+        "gradient_scaler": uses_gradient_scaler(device, config),
+    }
+
+
+def cuda_has_bf16() -> bool:
+    """Whether the GPU computes bf16 natively (Ampere and later).
+
+    torch's ``is_bf16_supported()`` says yes by default on a V100 or T4 too, where bf16 is only
+    emulated (and slow): there the loop must take fp16 with a gradient scaler instead.
+    """
+    import torch
+
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def autocast_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
+    """bf16 where the GPU computes it natively, else fp16; None (fp32) on the CPU."""
+    import torch
+
+    if not device.startswith("cuda") or not config.mixed_precision:
+        return None
+    return torch.bfloat16 if cuda_has_bf16() else torch.float16
+
+
+def uses_gradient_scaler(device: str, config: TrainingConfig) -> bool:
+    """fp16 gradients underflow without a GradScaler; bf16 and fp32 need none."""
+    import torch
+
+    return autocast_dtype(device, config) == torch.float16
+
+
+def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
+
+
+def inference_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
+    """The autocast dtype for prediction: the training one, or bf16 on a CPU that has it."""
+    import torch
+
+    if device == "cpu" and config.cpu_bf16_inference and cpu_has_bf16():
+        return torch.bfloat16
+    return autocast_dtype(device, config)
+
+
+def cpu_has_bf16() -> bool:
+    import torch
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(probe and probe()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+# --- prediction ---------------------------------------------------------------------------
+
+
+def predict_logits(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    config: TrainingConfig,
+    device: str,
+    progress: ProgressFactory = no_progress,
+    description: str = "predict",
+    sizes: BatchSizes | None = None,
+) -> np.ndarray:
+    """Logits (texts x labels) in the order of ``texts``, batched by length.
+
+    A batch that runs out of GPU memory is split into halves (and so on, down to one row);
+    ``sizes.eval`` starts the passes at that size and is lowered to the size that fitted, so a
+    caller that keeps ``sizes`` does not hit the error again. Without it: the recipe's size.
+    """
+    sizes = sizes if sizes is not None else BatchSizes.from_config(config)
+    features = encode(tokenizer, texts, config.max_length)
+    logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
+    batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
+    dtype = inference_dtype(device, config)
+
+    def predict_part(part: np.ndarray) -> None:
+        inputs = collate(tokenizer, [features[i] for i in part], config).to(device)
+        with autocast(device, dtype):
+            logits[part] = model(**inputs).logits.float().cpu().numpy()
+
+    model.eval()
+    predict_in_batches(batches, sizes, predict_part, progress, description)
+    return logits
+
+
+def predict_in_batches(
+    batches: Sequence[np.ndarray],
+    sizes: BatchSizes,
+    predict_part: Callable[[np.ndarray], None],
+    progress: ProgressFactory = no_progress,
+    description: str = "predict",
+) -> None:
+    """``predict_part(rows)`` over every batch under ``torch.inference_mode``, each batch in passes
+    of ``sizes.eval`` rows: a pass that runs out of GPU memory is split into halves (down to one
+    row) and ``sizes.eval`` is lowered to the size that fitted, for this and later batches.
+
+    Shared by every prediction loop (classification logits, token tags); ``predict_part`` stores
+    its results itself, so a retried batch simply overwrites what a failed pass wrote.
+    """
+    import torch
+
+    def run(rows: np.ndarray, size: int) -> None:
+        for part in chunks(rows, size):
+            predict_part(part)
+
+    with torch.inference_mode(), progress(description, len(batches)) as advance:
+        for rows in batches:
+            _, sizes.eval, retries = halve_on_out_of_memory(
+                lambda size, rows=rows: run(rows, size), sizes.eval, len(rows), "prediction"
+            )
+            sizes.retries += retries
+            advance()
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # overflow-free
+
+
+def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
+    logits = logits.astype(np.float64)
+    return float(np.mean(np.logaddexp(0.0, logits) - targets * logits)) if logits.size else 0.0
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def parameter_groups(model: Any, config: TrainingConfig, head_prefixes: Sequence[str]) -> list[dict[str, Any]]:
+    """AdamW groups: head vs body learning rate, decay vs no decay (1-D parameters)."""
+    groups: dict[tuple[float, float], list[Any]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        in_head = config.head_lr is not None and name.startswith(tuple(head_prefixes))
+        lr = config.head_lr if in_head else config.lr
+        decay = config.weight_decay if parameter.ndim >= 2 else 0.0
+        groups.setdefault((lr, decay), []).append(parameter)
+    return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in groups.items()]
+
+
+def linear_schedule(optimizer: Any, warmup_steps: int, total_steps: int) -> Any:
+    """Linear warm-up from 0 then linear decay to 0 (as transformers' default schedule)."""
+    import torch
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def snapshot_trainable(model: Any) -> dict[str, torch.Tensor]:
+    """A CPU copy of the trainable parameters: all that training changes (LoRA: the adapters)."""
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+
+
+def restore_trainable(model: Any, saved: Mapping[str, torch.Tensor]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in saved:
+                parameter.copy_(saved[name])
+
+
+def pos_weights(config: TrainingConfig, y: np.ndarray) -> np.ndarray | None:
+    """Per-class weights of positive examples in the loss, from the recipe's ``pos_weight``.
+
+    "balanced" gives negatives / positives per class in the training rows (1 for a class
+    with no positive row, where there is nothing to up-weight).
+    """
+    setting = config.pos_weight
+    if setting is None:
+        return None
+    if setting == "balanced":
+        positives = y.sum(axis=0).astype(float)
+        return np.where(positives > 0, (len(y) - positives) / np.maximum(positives, 1), 1.0)
+    if isinstance(setting, int | float) and not isinstance(setting, bool) and setting > 0:
+        return np.full(y.shape[1], float(setting))
+    raise ValueError(f"recipe pos_weight must be 'balanced' or a positive number, not {setting!r}")
+
+
+@dataclass(frozen=True)
+class _EpochTotals:
+    loss: float
+    tokens: int
+
+
+def _train_epoch(
+    model: Any,
+    tokenizer: Any,
+    features: Features,
+    targets: np.ndarray,
+    batches: list[np.ndarray],
+    stepper: _Stepper,
+    config: TrainingConfig,
+    device: str,
+    advance: Callable[[int], None],
+    sizes: BatchSizes,
+    pos_weight: np.ndarray | None = None,
+) -> _EpochTotals:
+    """One pass over ``batches``, one optimizer step per batch, each batch in passes of
+    ``sizes.micro`` rows (lowered, for this and later batches, when a pass runs out of memory)."""
+    import torch
+
+    dtype = autocast_dtype(device, config)
+    weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
+
+    def backward(part: np.ndarray, share: float) -> tuple[float, int]:
+        return _backward(model, tokenizer, features, targets, part, share, config, device, dtype, weight, stepper)
+
+    model.train()
+    return accumulated_epoch(batches, stepper, sizes, backward, advance)
+
+
+def accumulated_epoch(
+    batches: Sequence[np.ndarray],
+    stepper: _Stepper,
+    sizes: BatchSizes,
+    backward: Callable[[np.ndarray, float], tuple[float, int]],
+    advance: Callable[[int], None],
+    weight_of: Callable[[np.ndarray], float] = len,
+) -> _EpochTotals:
+    """One optimizer step per batch, each batch in passes of ``sizes.micro`` rows (lowered, for
+    this and later batches, when a pass runs out of GPU memory).
+
+    ``backward(rows, share)`` runs forward and backward over ``rows`` with its mean loss scaled by
+    ``share`` and returns (that unscaled mean loss, the tokens of the padded pass). A pass's share
+    is ``weight_of(its rows) / weight_of(the batch's rows)``: rows for a per-row loss (the default),
+    labelled tokens for a per-token one, so the summed gradient is the gradient of the whole batch's
+    mean loss, as if it had run in one pass. The epoch's loss is the mean over that weight.
+    Shared by every training loop (classification, token tagging).
+    """
+
+    def accumulate(rows: np.ndarray, size: int) -> tuple[float, int]:
+        stepper.zero_grad()  # a retry starts over: a failed pass may have left partial gradients
+        loss_sum, tokens, total = 0.0, 0, weight_of(rows)
+        for part in chunks(rows, size):
+            part_weight = weight_of(part)
+            loss, part_tokens = backward(part, part_weight / total if total else 0.0)
+            loss_sum, tokens = loss_sum + loss * part_weight, tokens + part_tokens
+        return loss_sum, tokens
+
+    total_loss, total_weight, tokens = 0.0, 0.0, 0
+    for rows in batches:
+        (loss_sum, batch_tokens), sizes.micro, retries = halve_on_out_of_memory(
+            lambda size, rows=rows: accumulate(rows, size), sizes.micro, len(rows), "training", stepper.zero_grad
+        )
+        sizes.retries += retries
+        stepper.step()
+        total_loss += loss_sum
+        total_weight += weight_of(rows)
+        tokens += batch_tokens
+        advance(1)
+    return _EpochTotals(total_loss / max(1, total_weight), tokens)
+
+
+def _backward(
+    model: Any,
+    tokenizer: Any,
+    features: Features,
+    targets: np.ndarray,
+    rows: np.ndarray,
+    share: float,
+    config: TrainingConfig,
+    device: str,
+    dtype: torch.dtype | None,
+    weight: torch.Tensor | None,
+    stepper: _Stepper,
+) -> tuple[float, int]:
+    """Forward and backward over ``rows`` with the loss scaled by ``share``; returns (the
+    unscaled mean loss, the tokens of the padded pass). Its tensors die with this frame."""
+    import torch
+    import torch.nn.functional as F
+
+    inputs = collate(tokenizer, [features[i] for i in rows], config).to(device)
+    labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
+    with autocast(device, dtype):
+        logits = model(**inputs).logits
+    loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
+    stepper.backward(loss * share)
+    return loss.item(), int(inputs["input_ids"].numel())
+
+
+@dataclass(frozen=True)
+class _Stepper:
+    """Backward passes that accumulate gradients, then one clipped optimizer and schedule step.
+
+    With fp16 each pass's loss is scaled by the GradScaler; the sum is unscaled, clipped and
+    stepped once, so accumulation does not change what the scaler sees per step.
+    """
+
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    parameters: list[Any]
+    max_grad_norm: float | None
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)  # None, not zeros: frees the gradient memory
+
+    def backward(self, loss: Any) -> None:
+        self.scaler.scale(loss).backward()
+
+    def step(self) -> None:
+        import torch
+
+        if self.max_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+
+def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig) -> _Stepper:
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    return _Stepper(optimizer, scheduler, scaler, parameters, config.max_grad_norm)
+
+
+def optimizer_stepper(
+    model: Any, config: TrainingConfig, device: str, head_prefixes: Sequence[str], train_rows: int
+) -> _Stepper:
+    """AdamW over the trainable parameters (``head_lr`` for ``head_prefixes``), the linear
+    schedule over ``epochs`` x the batches of ``train_rows`` rows, and a GradScaler when the
+    device trains under fp16 autocast."""
+    import torch
+
+    total_steps = math.ceil(train_rows / config.batch_size) * config.epochs
+    optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr)
+    scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    scaler = torch.amp.GradScaler("cuda", enabled=uses_gradient_scaler(device, config))
+    return _optimizer_step(model, optimizer, scheduler, scaler, config)
+
+
+def train_classifier(
+    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()
+) -> TrainingResult:
+    """Fine-tune ``model`` (a ``...ForSequenceClassification``) in place; return its history.
+
+    ``head_prefixes`` name the parameters that get ``head_lr`` (e.g. ``("classifier.",)``).
+    On return the model holds the weights of the best epoch and is in eval mode.
+    """
+
+    config = TrainingConfig.from_recipe(request.recipe)
+    seed_everything(request.seed)
+    prepare_device(model, request.device, config)
+    train = request.train.sample(config.max_train_rows, request.seed)
+    sampled = sample_rows(len(request.train), config.max_train_rows, request.seed)  # the rows ``train`` holds
+    rows = None if sampled is None else tuple(int(i) for i in sampled)
+    weights = pos_weights(config, train.y)
+    features = encode(tokenizer, train.texts, config.max_length)
+    lengths = [len(f["input_ids"]) for f in features]
+    rng = np.random.default_rng(request.seed)
+    stepper = optimizer_stepper(model, config, request.device, head_prefixes, len(features))
+    sizes = BatchSizes.from_config(config)
+
+    history: list[EpochRecord] = []
+    tokens = 0
+    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
+    for epoch in range(1, config.epochs + 1):
+        batches = epoch_batches(lengths, config, rng)
+        started = time.perf_counter()
+        with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
+            totals = _train_epoch(
+                model, tokenizer, features, train.y, batches, stepper, config, request.device, advance, sizes, weights
+            )
+        tokens += totals.tokens
+        seconds = time.perf_counter() - started
+        logits = predict_logits(
+            model,
+            tokenizer,
+            request.eval.texts,
+            config,
+            request.device,
+            request.progress,
+            f"eval {epoch}/{config.epochs}",
+            sizes,
+        )
+        f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
+        history.append(EpochRecord(epoch, totals.loss, bce_with_logits(logits, request.eval.y), f1, seconds))
+        if best is None or f1 > best[0]:  # ties keep the earlier epoch
+            best = (f1, epoch, snapshot_trainable(model), logits)
+    if best is not None:
+        restore_trainable(model, best[2])
+    model.eval()
+    used = None if weights is None else tuple(float(w) for w in weights)
+    if best is None:
+        return TrainingResult(
+            0, tuple(history), len(features), train_tokens=tokens, pos_weight=used, batch_sizes=sizes, train_rows=rows
+        )
+    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used, sizes, rows)
+
+
+def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
+    return multilabel_report(y_true, scores >= threshold, labels)["f1_weighted"]
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """(all parameters, trainable parameters), counting a 4-bit weight by its logical shape
+    (bitsandbytes packs two 4-bit values into each stored byte)."""
+    params = list(model.parameters())
+    return sum(logical_numel(p) for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def logical_numel(parameter: Any) -> int:
+    state = getattr(parameter, "quant_state", None)
+    return math.prod(state.shape) if state is not None else parameter.numel()
+
+
+@dataclass(eq=False)
+class TorchClassifier:
+    """A fine-tuned transformer classifier (implements :class:`harness.FittedClassifier`)."""
+
+    model: Any
+    tokenizer: Any
+    config: TrainingConfig
+    device: str
+    params: int
+    trainable_params: int
+    details: dict[str, Any]
+    progress: ProgressFactory = no_progress
+    decision_rule: DecisionRule = DecisionRule(score="sigmoid")
+
+    # The eval split was predicted with the best weights during training: scoring it again
+    # reuses those logits (an LLM on a CPU takes seconds per hundred rows).
+    known: tuple[tuple[str, ...], np.ndarray] | None = None
+    # The sizes the fit ended at (None: the recipe's). Kept here rather than in the frozen
+    # config, and shared with the training run: test sets then start at the eval batch size
+    # that fitted, instead of running out of memory at the recipe's size once per test set.
+    batch_sizes: BatchSizes | None = None
+    train_rows: tuple[int, ...] | None = None  # see FittedClassifier: the rows a sampled fit trained on
+
+    def remember(self, texts: Sequence[str], logits: np.ndarray | None) -> TorchClassifier:
+        if logits is not None:
+            self.known = (tuple(texts), logits)
+        return self
+
+    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+        if self.known is not None and tuple(texts) == self.known[0]:
+            return sigmoid(self.known[1])
+        if self.batch_sizes is None:
+            self.batch_sizes = BatchSizes.from_config(self.config)
+        retries = self.batch_sizes.retries
+        logits = predict_logits(
+            self.model, self.tokenizer, texts, self.config, self.device, self.progress, sizes=self.batch_sizes
+        )
+        if self.batch_sizes.retries != retries:  # the runner copies these after each item: it sees the change
+            self.details.update(self.batch_sizes.details())
+        return sigmoid(logits)
+
+
+def fine_tune(
+    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = (), **details: Any
+) -> TorchClassifier:
+    """Train with :func:`train_classifier` and wrap the result for the runner.
+
+    ``details`` (e.g. newly initialised parameter names) are added to the fit's details.
+    """
+    result = train_classifier(model, tokenizer, request, head_prefixes)
+    params, trainable = count_parameters(model)
+    config = TrainingConfig.from_recipe(request.recipe)
+    classifier = TorchClassifier(
+        model=model,
+        tokenizer=tokenizer,
+        config=config,
+        device=request.device,
+        params=params,
+        trainable_params=trainable,
+        details={**result.details(), **precision_details(model, request.device, config), **details},
+        progress=request.progress,
+        batch_sizes=result.batch_sizes,
+        train_rows=result.train_rows,
+    )
+    return classifier.remember(request.eval.texts, result.best_eval_logits)

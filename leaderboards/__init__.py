@@ -1,1 +1,0 @@
-"""The leaderboard JSON Schema (installed as ``harness.leaderboards``) and published leaderboards."""

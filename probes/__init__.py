@@ -1,1 +1,0 @@
-"""Probe files (JSONL), installed as ``harness.probes``."""
