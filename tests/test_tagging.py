@@ -140,8 +140,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 from harness.plugins import decoders, encoders  # noqa: E402
-from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
-from harness.training import tagging
+from harness.training import (
+    loop as training,  # noqa: E402  (needs torch to be useful)
+    tagging,
+)
 
 from .test_decoders import tiny_config  # noqa: E402
 from .test_encoder_families import minilm_tokenizer_dir, tiny_body  # noqa: E402
@@ -274,8 +276,7 @@ def test_wordpiece_labels_only_the_first_sub_word_of_each_word(wordpiece) -> Non
 
 def test_byte_level_bpe_skips_the_leading_space_of_each_token() -> None:
     """A GPT-2-style tokenizer (SmolLM2's kind) whose offsets include the space of " word"."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from tokenizers import decoders as token_decoders
+    from tokenizers import Tokenizer, decoders as token_decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())

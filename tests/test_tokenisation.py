@@ -17,8 +17,7 @@ import pytest
 from harness import FitRequest, ModelSpec, hookimpl
 from harness.leaderboard import schema_errors
 from harness.scoring.tokenisation import SEED_TERMS, analyse, clinical_terms, count_terms, fragmented
-from harness.tasks.indications import embedded_path
-from harness.tasks.indications import terms as indication_terms
+from harness.tasks.indications import embedded_path, terms as indication_terms
 from harness.tasks.indications.tables import tokenisation_tables
 
 from . import fakes

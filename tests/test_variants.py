@@ -14,8 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from harness.tasks.indications import CATEGORIES, _embedded
-from harness.tasks.indications import terms as indication_terms
+from harness.tasks.indications import CATEGORIES, _embedded, terms as indication_terms
 from harness.tasks.robustness import variants
 from harness.tasks.robustness.variants import KINDS, Variant, generate_variants
 

@@ -40,10 +40,13 @@ from typing import Any
 from harness import ModelSpec, PluginError, hookimpl
 from harness.model import FitRequest, FittedClassifier, FittedTagger, TagRequest
 from harness.plugins.study import SEED_000, SEED_002, SMOLLM2, SMOLLM2_PARAMS
-from harness.training.loading import CACHE_ENV as CACHE_ENV  # re-exported for callers of the plugin
-from harness.training.loading import cache_dir as cache_dir
-from harness.training.loading import gguf_as_safetensors as gguf_as_safetensors
-from harness.training.loading import set_padding, weights_folder
+from harness.training.loading import (
+    CACHE_ENV as CACHE_ENV,  # re-exported for callers of the plugin
+    cache_dir as cache_dir,
+    gguf_as_safetensors as gguf_as_safetensors,
+    set_padding,
+    weights_folder,
+)
 
 # The seed study's LoRA (MedGemma 4B, BioMistral 7B, Qwen2.5-7B): r=16 on a single 32 GB GPU
 # with fp16 mixed precision, otherwise the study's shared recipe (5 epochs, batch 8, best
@@ -318,8 +321,7 @@ def tag_decoder(request: TagRequest) -> FittedTagger:
     linear ``score`` head on each word's first token, no generation), LoRA on the recipe's
     target modules with the head trained in full, and for a recipe with ``quantization`` the
     same 4-bit QLoRA path as classification (the AVX512-BF16 fix included)."""
-    from harness.training import loop as training
-    from harness.training import tagging
+    from harness.training import loop as training, tagging
 
     recipe = dict(request.recipe)
     quantized = recipe.get("quantization") is not None

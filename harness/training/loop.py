@@ -40,20 +40,10 @@ from harness.progress import ProgressFactory, no_progress
 from harness.scoring.metrics import multilabel_report
 from harness.training.out_of_memory import (  # re-exported: the loops' public names
     BatchSizes as BatchSizes,
-)
-from harness.training.out_of_memory import (
     OutOfMemoryAtBatchOne as OutOfMemoryAtBatchOne,
-)
-from harness.training.out_of_memory import (
     chunks as chunks,
-)
-from harness.training.out_of_memory import (
     free_accelerator_memory as free_accelerator_memory,
-)
-from harness.training.out_of_memory import (
     halve_on_out_of_memory as halve_on_out_of_memory,
-)
-from harness.training.out_of_memory import (
     is_out_of_memory as is_out_of_memory,
 )
 
