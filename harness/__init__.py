@@ -15,12 +15,13 @@ train models, when they train.
 from harness.data import LabelledSplit
 from harness.errors import HarnessError, InputError, PluginError, UsageError
 from harness.hookspecs import hookimpl, hookspec
-from harness.model import DecisionRule, FitRequest, FittedClassifier, ModelSpec
+from harness.model import ClassificationSetup, DecisionRule, FitRequest, FittedClassifier, ModelSpec
 from harness.task import Fit, LoadRequest, ScoreRequest, TaskData, TaskSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClassificationSetup",
     "DecisionRule",
     "Fit",
     "FitRequest",

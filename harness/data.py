@@ -32,7 +32,12 @@ def sample_rows(size: int, limit: int | None, seed: int) -> np.ndarray | None:
 
 @dataclass(frozen=True, eq=False)
 class LabelledSplit:
-    """One split of a multi-label data set: texts and a 0/1 matrix (rows x labels)."""
+    """One split of a classification data set: texts and a 0/1 matrix (rows x labels).
+
+    Multi-label rows hold any number of 1s; multi-class rows exactly one (one-hot); a binary
+    task has one column, its positive label. A sentence-pair task (NLI) has ``pairs``, the
+    second text of each row; models read :attr:`inputs`.
+    """
 
     name: str
     texts: tuple[str, ...]
@@ -41,16 +46,23 @@ class LabelledSplit:
     sha256: str
     synthetic: bool
     public: bool
+    pairs: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def inputs(self) -> tuple[str, ...] | tuple[tuple[str, str], ...]:
+        """What a model reads: the texts, or (text, text_pair) tuples for a pair task."""
+        return self.texts if self.pairs is None else tuple(zip(self.texts, self.pairs))
 
     def sample(self, limit: int | None, seed: int) -> LabelledSplit:
         """This split, or a random sample of ``limit`` rows kept in their original order."""
         rows = sample_rows(len(self), limit, seed)
         if rows is None:
             return self
-        return dataclasses.replace(self, texts=tuple(self.texts[i] for i in rows), y=self.y[rows])
+        pairs = None if self.pairs is None else tuple(self.pairs[i] for i in rows)
+        return dataclasses.replace(self, texts=tuple(self.texts[i] for i in rows), y=self.y[rows], pairs=pairs)
 
     def provenance(self, labels: Sequence[str]) -> dict[str, Any]:
         """What the leaderboard may say about this split: never its text."""
@@ -83,13 +95,14 @@ def read_text_file(path: Path) -> tuple[str, str]:
     return text, hashlib.sha256(raw).hexdigest()
 
 
-def _csv_records(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+def _csv_records(path: Path, text: str, delimiter: str = ",") -> tuple[list[str], list[dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = list(reader.fieldnames or [])
     try:
         records = list(reader)
     except csv.Error as err:
-        raise InputError(str(path), f"line {reader.line_num}: malformed CSV ({err})") from None
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise InputError(str(path), f"line {reader.line_num}: malformed {kind} ({err})") from None
     return columns, records
 
 
@@ -110,23 +123,61 @@ def _jsonl_records(path: Path, text: str) -> tuple[list[str], list[dict[str, Any
     return list(columns), records
 
 
-RECORD_SUFFIXES = frozenset({".csv", ".jsonl", ".json", ".ndjson"})  # files of rows: read_records reads them
+def _parquet_records(path: Path) -> tuple[list[str], list[dict[str, Any]], str]:
+    if not path.is_file():
+        raise InputError(str(path), "file not found")
+    raw = path.read_bytes()
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise InputError(str(path), "reading Parquet needs pyarrow: pip install pyarrow") from None
+    if raw[:4] != b"PAR1" or raw[-4:] != b"PAR1":
+        raise InputError(str(path), "not a Parquet file (no PAR1 magic bytes); check the file or set format")
+    try:
+        table = parquet.read_table(io.BytesIO(raw))
+    except Exception as err:  # pyarrow raises its own error types for damaged files
+        raise InputError(str(path), f"unreadable Parquet file ({type(err).__name__}: {err})") from None
+    return list(table.column_names), table.to_pylist(), hashlib.sha256(raw).hexdigest()
 
 
-def read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], str]:
-    """Read a CSV (``.csv``) or JSON-lines (``.jsonl``/``.json``) file into records."""
-    suffix = path.suffix.lower()
-    if suffix not in RECORD_SUFFIXES:
-        raise InputError(str(path), f"unsupported file type {suffix!r}: use .csv or .jsonl")
-    text, digest = read_text_file(path)
-    reader = _csv_records if suffix == ".csv" else _jsonl_records
-    columns, records = reader(path, text)
+# The files of rows read_records reads, by ending; ``format`` names one of FORMATS instead.
+FORMAT_OF_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+RECORD_SUFFIXES = frozenset(FORMAT_OF_SUFFIX)
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+
+def read_records(path: Path, format: str | None = None) -> tuple[list[str], list[dict[str, Any]], str]:
+    """Read a CSV, TSV, JSON-lines or Parquet file into records: by its ending, or ``format``."""
+    if format is None:
+        suffix = path.suffix.lower()
+        if suffix not in FORMAT_OF_SUFFIX:
+            raise InputError(
+                str(path), f"unsupported file type {suffix!r}: use .csv, .tsv, .jsonl or .parquet (or set format)"
+            )
+        format = FORMAT_OF_SUFFIX[suffix]
+    if format == "parquet":
+        columns, records, digest = _parquet_records(path)
+    else:
+        text, digest = read_text_file(path)
+        if format == "jsonl":
+            columns, records = _jsonl_records(path, text)
+        else:
+            columns, records = _csv_records(path, text, "\t" if format == "tsv" else ",")
     if not records:
         raise InputError(str(path), "no data rows")
     return columns, records, digest
 
 
-def _label_value(value: Any) -> int | None:
+def label_value(value: Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int | float) and value in (0, 1):
@@ -136,7 +187,7 @@ def _label_value(value: Any) -> int | None:
     return None
 
 
-def _check_unique_ids(path: Path, records: Sequence[Mapping[str, Any]], id_column: str) -> None:
+def check_unique_ids(path: Path, records: Sequence[Mapping[str, Any]], id_column: str) -> None:
     """Two rows with one id mean a file joined or exported twice: its rows would count twice.
     Blank ids are not ids (an export may leave some empty) and are not compared."""
     first_row: dict[str, int] = {}
@@ -186,7 +237,7 @@ def load_split(
             str(path), f"missing column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}"
         )
     if id_column:
-        _check_unique_ids(path, records, id_column)
+        check_unique_ids(path, records, id_column)
     texts: list[str] = []
     y = np.zeros((len(records), len(labels)), dtype=np.int8)
     for row, record in enumerate(records, start=1):
@@ -195,7 +246,7 @@ def load_split(
             raise InputError(str(path), f"row {row}: empty or missing text in column {text_column!r}")
         texts.append(text)
         for j, label in enumerate(labels):
-            value = _label_value(record.get(columns_for[label]))
+            value = label_value(record.get(columns_for[label]))
             if value is None:
                 raise InputError(
                     str(path),

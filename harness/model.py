@@ -13,7 +13,59 @@ if TYPE_CHECKING:
     from harness.progress import ProgressFactory
     from harness.tagged import TaggedSplit
 
-ScoreKind = Literal["sigmoid", "probability", "rule", "label_distribution"]
+ScoreKind = Literal["sigmoid", "softmax", "probability", "rule", "label_distribution"]
+Problem = Literal["multi-label", "multi-class", "binary"]
+# One input: a text, or for a sentence-pair task (NLI) a (text, text_pair) tuple.
+Input = str | tuple[str, str]
+# Joins a pair for a model without a pair encoding (tf-idf, a decoder, a zero-shot prompt).
+PAIR_SEPARATOR = "\n"
+
+
+def joined(item: Input, separator: str = PAIR_SEPARATOR) -> str:
+    """One string for an input: a text as it is, a pair as ``text + separator + text_pair``."""
+    return item if isinstance(item, str) else f"{item[0]}{separator}{item[1]}"
+
+
+@dataclass(frozen=True)
+class ClassificationSetup:
+    """What a classifier must know about its task beyond the labels.
+
+    ``problem``: "multi-label" (any number of labels per input: sigmoid scores, a threshold);
+    "multi-class" (exactly one: a softmax over the labels, prediction = argmax); "binary" (one
+    label, the positive one: a sigmoid score and a threshold). Labels are a 0/1 matrix in every
+    case: one-hot rows for multi-class, one column for binary.
+
+    ``text_pairs``: inputs are (text, text_pair) tuples (sentence-pair tasks such as NLI); a
+    model encodes them with its tokenizer's pair encoding, or joins them with
+    :data:`PAIR_SEPARATOR` where it has none (and says so in its fit details).
+
+    ``long_text``: what a model with a maximum input length does with a longer input:
+    "truncate" (keep the start) or "chunk" (windows of its maximum length overlapping by
+    ``chunk_overlap`` tokens; scores pooled over windows: max for multi-label and binary, the
+    mean of the probabilities for multi-class).
+
+    ``label_descriptions`` (label -> the words a zero-shot model answers with) and
+    ``task_description`` (what is being classified, in a few words) are for prompts.
+    ``single_answer_multi_label``: a zero-shot model may answer a multi-label task with one
+    label per input (the seed study's way for indications, and the default); a config-defined
+    multi-label task sets it false, and zero-shot skips it.
+    """
+
+    problem: Problem = "multi-label"
+    text_pairs: bool = False
+    long_text: Literal["truncate", "chunk"] = "truncate"
+    chunk_overlap: int = 32
+    label_descriptions: Mapping[str, str] = field(default_factory=dict)
+    task_description: str = ""
+    single_answer_multi_label: bool = True
+    # What an epoch (or any recipe choice on eval) is chosen by: a key of
+    # harness.scoring.metrics.multilabel_report on the 0/1 predictions ("f1_weighted",
+    # "f1_macro", or "f1_micro", which is accuracy for multi-class).
+    selection_metric: str = "f1_weighted"
+
+    def describe(self, label: str) -> str:
+        """The words for ``label``: its description, or its name with underscores as spaces."""
+        return self.label_descriptions.get(label) or label.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -30,6 +82,7 @@ class DecisionRule:
     threshold: float = 0.5
     operator: Literal[">=", ">"] = ">="
     top_k: int | None = None
+    argmax: bool = False  # multi-class: exactly the highest-scoring label (the first on a tie)
 
     def apply(self, scores: np.ndarray, thresholds: Sequence[float] | None = None) -> np.ndarray:
         """0/1 predictions (int8) of the shape of ``scores``, one row per item, one column per label.
@@ -40,6 +93,13 @@ class DecisionRule:
         highest scores of each row, ties at the k-th all kept) depends only on the scores, never
         on the thresholds.
         """
+        if self.argmax:
+            import numpy as np
+
+            hit = np.zeros(scores.shape, dtype="int8")
+            if scores.size:
+                hit[np.arange(len(scores)), np.argmax(scores, axis=1)] = 1
+            return hit
         cut: Any = self.threshold
         if thresholds is not None:
             import numpy as np
@@ -61,6 +121,8 @@ class DecisionRule:
         rule: dict[str, Any] = {"score": self.score, "threshold": self.threshold, "operator": self.operator}
         if self.top_k is not None:
             rule["top_k"] = self.top_k
+        if self.argmax:
+            rule["argmax"] = True
         return rule
 
 
@@ -78,8 +140,11 @@ class FittedClassifier(Protocol):
     trainable_params: int
     details: Mapping[str, Any]  # e.g. best_epoch, epochs run; written to the leaderboard
 
-    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text, one column per label (in the order of ``FitRequest.labels``)."""
+    def predict_scores(self, texts: Sequence[Input]) -> np.ndarray:
+        """One row per input, one column per label (in the order of ``FitRequest.labels``).
+
+        Inputs are texts, or (text, text_pair) tuples for a sentence-pair task.
+        """
         ...
 
 
@@ -104,6 +169,7 @@ class FitRequest:
     progress: ProgressFactory
     allow_pickle: bool = False  # the user opted in to pickled ``.bin`` weights for this model
     trust_remote_code: bool = False  # the user opted in to this model's own modelling code
+    setup: ClassificationSetup = field(default_factory=ClassificationSetup)
 
 
 class FittedTagger(Protocol):
@@ -170,6 +236,10 @@ class ModelSpec:
     # The network's shape, for comparisons across architectures (the NER cost ratio of decoders
     # to encoders): "encoder", "decoder", "encoder-decoder"; None for models without one.
     architecture: str | None = None
+    # Why this model cannot take a classification task with these labels and set-up (a rule
+    # table knows only its own labels; a zero-shot model answers one label), or None. Items
+    # get the reason as their skip reason.
+    refuses: Callable[[tuple[str, ...], ClassificationSetup], str | None] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from harness.errors import PluginError
 from harness.model import ModelSpec
@@ -41,6 +42,12 @@ class _Registry(Generic[Spec]):
         self._specs[spec.name] = spec
         self._owner[spec.name] = self._plugin
 
+    def replace(self, spec: Spec) -> None:
+        """Put ``spec`` in place of the registered spec of its name (same owner)."""
+        if spec.name not in self._specs:
+            raise KeyError(spec.name)
+        self._specs[spec.name] = spec
+
     def owner(self, name: str) -> str:
         return self._owner[name]
 
@@ -63,5 +70,35 @@ class ModelRegistry(_Registry[ModelSpec]):
 
 
 class TaskRegistry(_Registry[TaskSpec]):
+    """Tasks, and the task kinds a config can define tasks of (``[tasks.NAME] kind = ...``)."""
+
     kind = "task"
     spec_type = TaskSpec
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kinds: dict[str, Callable[[str, Mapping[str, Any], str], TaskSpec]] = {}
+        self._kind_owner: dict[str, str] = {}
+
+    def add_kind(self, kind: str, factory: Callable[[str, Mapping[str, Any], str], TaskSpec]) -> None:
+        """Let a config define tasks of ``kind``: ``factory(name, table, where)`` returns the task
+        (raising ``InputError`` for a bad table; ``where`` names the table in messages)."""
+        if kind in self._kinds:
+            raise PluginError(
+                self._plugin, f"task kind {kind!r} is already registered by plugin {self._kind_owner[kind]!r}"
+            )
+        self._kinds[kind] = factory
+        self._kind_owner[kind] = self._plugin
+
+    def kinds(self) -> list[str]:
+        return list(self._kinds)
+
+    def add_from_config(self, name: str, table: Mapping[str, Any], where: str) -> None:
+        """Register the task a config table of a known ``kind`` defines."""
+        from harness.errors import InputError
+
+        if not _NAME.match(name):
+            raise InputError(where, "a task name must be lower-case letters, digits, '.', '_' or '-'")
+        spec = self._kinds[table["kind"]](name, table, where)
+        self._plugin = f"config ({where})"
+        self.add(spec)

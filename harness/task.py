@@ -12,7 +12,7 @@ from harness.errors import InputError
 
 if TYPE_CHECKING:
     from harness.data import LabelledSplit
-    from harness.model import FittedClassifier, ModelSpec
+    from harness.model import ClassificationSetup, FittedClassifier, ModelSpec
     from harness.progress import ProgressFactory
 
 
@@ -29,6 +29,7 @@ class TaskData:
     extra: Mapping[str, Any] = field(default_factory=dict)
     provenance: tuple[Mapping[str, Any], ...] = ()
     note: str = ""  # what a reader of the results must know about this data (e.g. that it is synthetic)
+    setup: ClassificationSetup | None = None  # a classification task's problem, pairs, long-text rule...
 
     @property
     def test_splits(self) -> dict[str, LabelledSplit]:
@@ -43,6 +44,7 @@ class LoadRequest:
     options: argparse.Namespace
     config_path: Path | None  # relative paths in the table are relative to this file's folder
     upstream: TaskData | None  # the data of the task this one's classifiers were fitted on
+    upstream_name: str | None = None  # that task's name
 
     def resolve(self, path: str) -> Path:
         base = self.config_path.parent if self.config_path else Path.cwd()
@@ -177,3 +179,9 @@ class TaskSpec:
     # Defaults under ``[tasks.NAME]`` per profile (the config's own keys win), e.g. a smaller
     # ``{"smoke": {"variants": 200}}`` for a quick check.
     profile_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A task that scores another task's classifiers (the probe, robustness) and can follow any
+    # classification task: ``[tasks.NAME] task = "smoking"`` picks it, else the first classification
+    # task of ``--tasks``; ``fits_on`` is the default when the run selects none.
+    follows: bool = False
+    # Part of ``--tasks all``; the embedded examples are not (they run when named).
+    in_all: bool = True

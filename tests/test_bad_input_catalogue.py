@@ -462,6 +462,161 @@ def _(s: Setting) -> Case:
     return Case(("list", "models"), ("'broken'", "broken_plugin", "not installed"))
 
 
+# --- a classification task of your own (issue 14) ---------------------------------------------
+SMOKING_ROWS = "id,note,status\nr1,current smoker,current\nr2,quit in 2009,former\nr3,never smoked,never\n"
+
+
+def own_task(s: Setting, keys: str = "", files: dict[str, str | bytes] | None = None, tail: str = "") -> Path:
+    """A config with [tasks.smoking], a multi-class task on three small CSVs (changed by ``files``)."""
+    written = {"train.csv": SMOKING_ROWS, "eval.csv": SMOKING_ROWS, "test.csv": SMOKING_ROWS, **(files or {})}
+    for name, content in written.items():
+        path = s.tmp / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    body = (
+        '[tasks.smoking]\nkind = "classification"\nproblem = "multi-class"\n'
+        'train = { path = "train.csv", text_column = "note", label_column = "status" }\n'
+        f'eval = "eval.csv"\n{keys}[tasks.smoking.tests.internal]\npath = "test.csv"\n{tail}'
+    )
+    return config_file(s, body)
+
+
+def own_case(s: Setting, config: Path, *names: str, tasks: str = "smoking") -> Case:
+    return run_case(s, config, *names, models="tfidf-lr", extra=("--tasks", tasks))
+
+
+@case("unknown-task-kind")
+def _(s: Setting) -> Case:
+    config = config_file(s, '[tasks.smoking]\nkind = "regression"\n')
+    return own_case(s, config, "bad.toml", "tasks.smoking.kind", "'regression'")
+
+
+@case("unknown-problem")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace('"multi-class"', '"multiclass"')
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.smoking.problem", "'multiclass'")
+
+
+@case("bad-task-name")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace("tasks.smoking", "tasks.Smoking")
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.Smoking", "lower-case", tasks="indications")
+
+
+@case("unknown-task-key")
+def _(s: Setting) -> Case:
+    return own_case(s, own_task(s, 'label_colum = "status"\n'), "bad.toml", "tasks.smoking.label_colum", "unknown key")
+
+
+@case("no-label-column-named")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace(', label_column = "status"', "")
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.smoking.train", "label_column")
+
+
+@case("label-column-missing")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"eval.csv": SMOKING_ROWS.replace(",status", ",smoking")})
+    return own_case(s, config, "eval.csv", "missing column", "'status'")
+
+
+@case("several-labels-in-multi-class")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"train.csv": SMOKING_ROWS.replace("quit in 2009,former", "quit,former;current")})
+    return own_case(s, config, "train.csv", "row 2", "'former;current'")
+
+
+@case("unseen-test-label")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"test.csv": SMOKING_ROWS.replace("never smoked,never", "passive smoke,passive")})
+    return own_case(s, config, "test.csv", "row 3", "'passive'")
+
+
+@case("labels-not-in-train")
+def _(s: Setting) -> Case:
+    config = own_task(s, 'labels = ["current", "former", "never", "unknown"]\n')
+    return own_case(s, config, "bad.toml", "tasks.smoking.labels", "'unknown'", "train.csv")
+
+
+@case("label-description-of-unknown-label")
+def _(s: Setting) -> Case:
+    config = own_task(s, 'label_descriptions = { currant = "current smoker" }\n')
+    return own_case(s, config, "bad.toml", "tasks.smoking.label_descriptions.currant", "unknown label")
+
+
+@case("unknown-primary-metric")
+def _(s: Setting) -> Case:
+    return own_case(s, own_task(s, 'primary_metric = "f1"\n'), "bad.toml", "tasks.smoking.primary_metric", "'f1'")
+
+
+@case("unknown-format")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace('eval = "eval.csv"', 'eval = { path = "eval.csv", format = "xlsx" }')
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.smoking.eval.format", "'xlsx'")
+
+
+BINARY = "id,sentence,ade\nr1,rash on amoxicillin,yes\nr2,amoxicillin for CAP,no\nr3,AKI after gentamicin,yes\n"
+
+
+def binary_task(s: Setting, rows: str, keys: str = "") -> Path:
+    for name in ("train.csv", "eval.csv", "test.csv"):
+        (s.tmp / name).write_text(BINARY if name != "test.csv" else rows, encoding="utf-8")
+    return config_file(
+        s,
+        '[tasks.ade]\nkind = "classification"\nproblem = "binary"\n'
+        f'train = {{ path = "train.csv", text_column = "sentence", label_column = "ade" }}\n{keys}'
+        'eval = "eval.csv"\n[tasks.ade.tests.internal]\npath = "test.csv"\n',
+    )
+
+
+@case("binary-value-not-yes-or-no")
+def _(s: Setting) -> Case:
+    config = binary_task(s, BINARY.replace("for CAP,no", "for CAP,maybe"))
+    return own_case(s, config, "test.csv", "row 2", "'maybe'", tasks="ade")
+
+
+@case("binary-third-value")
+def _(s: Setting) -> Case:
+    rows = BINARY.replace(",yes", ",ade").replace(",no", ",none")
+    config = binary_task(s, rows.replace("gentamicin,ade", "gentamicin,unsure"), 'positive_label = "ade"\n')
+    for name in ("train.csv", "eval.csv"):
+        (s.tmp / name).write_text(rows, encoding="utf-8")
+    return own_case(s, config, "test.csv", "row 3", "'unsure'", tasks="ade")
+
+
+@case("empty-text-pair")
+def _(s: Setting) -> Case:
+    good = '{"premise": "CXR shows consolidation", "hypothesis": "pneumonia", "label": "entailment"}\n'
+    bad = '{"premise": "afebrile", "hypothesis": " ", "label": "neutral"}\n'
+    for name, content in {"train.jsonl": good + bad, "eval.jsonl": good, "test.jsonl": good}.items():
+        (s.tmp / name).write_text(content, encoding="utf-8")
+    config = config_file(
+        s,
+        '[tasks.nli]\nkind = "classification"\nproblem = "multi-class"\ntext_column = "premise"\n'
+        'text_pair_column = "hypothesis"\nlabel_column = "label"\ntrain = "train.jsonl"\neval = "eval.jsonl"\n'
+        '[tasks.nli.tests.internal]\npath = "test.jsonl"\n',
+    )
+    return own_case(s, config, "train.jsonl", "row 2", "'hypothesis'", tasks="nli")
+
+
+@case("not-parquet")
+def _(s: Setting) -> Case:
+    config = own_task(
+        s, files={"site_b.parquet": SMOKING_ROWS}, tail='[tasks.smoking.tests.site_b]\npath = "site_b.parquet"\n'
+    )
+    return own_case(s, config, "site_b.parquet", "not a Parquet file")
+
+
+@case("probe-without-cases-for-task")
+def _(s: Setting) -> Case:
+    return own_case(s, own_task(s), "tasks.probe", "'smoking'", "--probe-file", tasks="smoking,probe")
+
+
+@case("follow-unknown-task")
+def _(s: Setting) -> Case:
+    config = own_task(s, tail='[tasks.robustness]\ntask = "smokin"\n')
+    return own_case(s, config, "bad.toml", "tasks.robustness.task", "'smokin'", tasks="smoking,robustness")
+
+
 # ------------------------------------------------------------------------------------ the doc
 @dataclass(frozen=True)
 class Row:

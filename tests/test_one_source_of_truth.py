@@ -9,7 +9,7 @@ import pytest
 
 from harness.core import store as resume
 from harness.core.profiles import Profile
-from harness.tasks import indications
+from harness.tasks import classification as indications  # indications is a preset of this kind: its code
 
 from .conftest import read_leaderboard
 
@@ -47,7 +47,11 @@ def test_the_resume_key_hashes_the_recipe_and_table_the_run_used(run_harness, ti
     )
     loaded: list[dict] = []
     real_load = indications.load
-    monkeypatch.setattr(indications, "load", lambda request: loaded.append(dict(request.table)) or real_load(request))
+    monkeypatch.setattr(
+        indications,
+        "load",
+        lambda request, name, preset: loaded.append(dict(request.table)) or real_load(request, name, preset),
+    )
     hashed: list[dict] = []
     canonical = resume._canonical
     monkeypatch.setattr(

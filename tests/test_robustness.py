@@ -447,7 +447,7 @@ def test_config_chooses_splits_seed_and_count(run_harness, tmp_path):
         ('splits = "ward"', ["tasks.robustness.splits", "list"]),
         ("splits = []", ["tasks.robustness.splits", "at least one", "site_a, ward"]),
         ('splits = ["site_b"]', ["tasks.robustness.splits", "'site_b'", "known: site_a, ward"]),
-        ("variant = 10", ["tasks.robustness.variant", "unknown key", "seed, splits, variants"]),
+        ("variant = 10", ["tasks.robustness.variant", "unknown key", "seed, splits, task, variants"]),
     ],
 )
 def test_bad_config_names_the_key(run_harness, tmp_path, table, expected):

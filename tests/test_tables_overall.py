@@ -8,13 +8,13 @@ from pathlib import Path
 
 from harness.leaderboard import load
 from harness.tables import decision_rule_text
-from harness.tasks.indications.tables import overall_table
+from harness.tasks.classification.tables import overall_table
 
 MAIN = Path(__file__).parent.parent / "leaderboards" / "synthetic-cpu-default.json"
 
 
 def test_each_model_shows_its_own_decision_rule():
-    table = overall_table(load(MAIN))
+    table = overall_table(load(MAIN), "f1_weighted", "indications")
     column = table.headers.index("Decision rule")
     rules = {row[0]: row[column] for row in table.rows}
     assert rules["regex"] == "rules"
@@ -29,13 +29,13 @@ def test_the_rule_column_follows_the_leaderboard_not_the_first_model():
     for entry in changed["results"]:
         if entry["model"] == "minilm-l6" and entry["task"] == "indications":
             entry["decision_rule"] = {"score": "sigmoid", "threshold": 0.3, "operator": ">"}
-    rules = {row[0]: row for row in overall_table(changed).rows}
-    column = overall_table(changed).headers.index("Decision rule")
+    rules = {row[0]: row for row in overall_table(changed, "f1_weighted", "indications").rows}
+    column = overall_table(changed, "f1_weighted", "indications").headers.index("Decision rule")
     assert rules["minilm-l6"][column] == "score > 0.3" and rules["tfidf-lr"][column] == "score ≥ 0.5"
 
 
 def test_the_eval_column_is_named_and_explained_as_the_selection_split():
-    table = overall_table(load(MAIN))
+    table = overall_table(load(MAIN), "f1_weighted", "indications")
     assert "Eval (selection) F1" in table.headers and "Eval F1" not in table.headers
     assert "best epoch" in table.caption and "tuned thresholds" in table.caption
     assert "held out" in table.caption

@@ -17,8 +17,8 @@ import pytest
 from harness import FitRequest, ModelSpec, hookimpl
 from harness.leaderboard import schema_errors
 from harness.scoring.tokenisation import SEED_TERMS, analyse, clinical_terms, count_terms, fragmented
+from harness.tasks.classification.tables import tokenisation_tables
 from harness.tasks.indications import embedded_path, terms as indication_terms
-from harness.tasks.indications.tables import tokenisation_tables
 
 from . import fakes
 from .conftest import EXAMPLES, read_leaderboard, write_split
@@ -274,11 +274,11 @@ def test_schema_checks_the_tokenisation_property(tokenised_run):
 
 def test_table_names_synthetic_test_sets(tokenised_run):
     _, document, _ = tokenised_run
-    overview, named = tokenisation_tables(document)
+    overview, named = tokenisation_tables(document, "indications")
     assert overview.rows[0][:2] == ("lookup-tok", "ward") and "SYNTHETIC" not in overview.caption
     assert named.headers == ("Model", *SEED_TERMS)
     assert named.rows == (("lookup-tok", "ha·##p", "cap", "l·##rti", "nec·fa·##sc"),)
     for provenance in document["run"]["data"]["indications"]:
         provenance["synthetic"] = True
-    overview, _ = tokenisation_tables(document)
+    overview, _ = tokenisation_tables(document, "indications")
     assert overview.caption.endswith("SYNTHETIC test sets (not patient records): ward")

@@ -23,7 +23,7 @@ def test_a_sampled_fit_names_the_rows_it_trained_on(tiny_bert, splits, monkeypat
         encoded.append(tuple(texts))
         return real(tokenizer, texts, max_length)
 
-    monkeypatch.setattr(training, "encode", spy)
+    monkeypatch.setattr("harness.training.encoding.encode", spy)  # the loop encodes through it
     recipe = {**TINY_RECIPE, "epochs": 1, "max_train_rows": 50}
     fitted = encoders.fit_encoder(request_for(tiny_bert, train, eval_, seed=3, **recipe))
     rows = list(fitted.train_rows)

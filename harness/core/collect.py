@@ -154,16 +154,21 @@ def collect(
     skip_reason: Callable[[ModelSpec], str | None],
     keyword: str | None = None,
     markers: str | None = None,
+    refusal: Callable[[ModelSpec, TaskSpec], str | None] = lambda model, task: None,
 ) -> tuple[list[Item], int]:
     """Return (selected items, number deselected). Seed-major, then model, then task, so a
-    model's fit is used by all its tasks back to back and can then be released."""
+    model's fit is used by all its tasks back to back and can then be released.
+
+    ``refusal(model, task)`` says why a model cannot take that task's data (its labels or
+    problem), e.g. a rule table that knows only its own labels."""
     models, tasks = list(models), list(tasks)
     if keyword:
         compile_expression(keyword)  # fail on a bad expression even when the grid is empty
     if markers:
         compile_expression(markers)
     reasons = {m.name: skip_reason(m) for m in models}
-    items = [Item(m, t, seed, cannot_do(m, t) or reasons[m.name]) for seed in seeds for m in models for t in tasks]
+    why = {(m.name, t.name): cannot_do(m, t) or refusal(m, t) or reasons[m.name] for m in models for t in tasks}
+    items = [Item(m, t, seed, why[m.name, t.name]) for seed in seeds for m in models for t in tasks]
     selected = [
         item
         for item in items

@@ -87,8 +87,16 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
     task_tables = _table(f"{path}: tasks", document.get("tasks", {}))
     for name, table in task_tables.items():
         where = f"{path}: tasks.{name}"
+        if name not in tasks and isinstance(table, Mapping) and "kind" in table:
+            if table["kind"] not in tasks.kinds():
+                raise InputError(
+                    f"{where}.kind", f"unknown task kind {table['kind']!r}; known: {', '.join(tasks.kinds())}"
+                )
+            tasks.add_from_config(name, table, where)
         if name not in tasks:
-            raise InputError(where, f"unknown task; known: {', '.join(tasks.names())}")
+            kinds = " or ".join(f'kind = "{k}"' for k in tasks.kinds())
+            hint = f"; or define a task of your own with {kinds}" if kinds else ""
+            raise InputError(where, f"unknown task; known: {', '.join(tasks.names())}{hint}")
         for key in _table(where, table):
             if key not in tasks[name].config_keys:
                 allowed = ", ".join(sorted(tasks[name].config_keys)) or "none"

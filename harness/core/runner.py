@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -16,13 +17,13 @@ from harness.core.profiles import Profile
 from harness.core.reports import ItemReport, Session
 from harness.core.store import item_key
 from harness.core.weights import find_weights, skip_reason
-from harness.errors import EXIT_INTERRUPTED, PluginError, warnings_held
+from harness.errors import EXIT_INTERRUPTED, InputError, PluginError, warnings_held
 from harness.leaderboard import CORE_ITEM_FIELDS
-from harness.model import FitRequest, ModelSpec, TagRequest
+from harness.model import ClassificationSetup, FitRequest, ModelSpec, TagRequest
 from harness.progress import ProgressFactory
 from harness.registry import ModelRegistry, TaskRegistry
 from harness.tagged import tag_set
-from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest
+from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskSpec
 
 
 def short_traceback(err: BaseException, frames: int = 4) -> str:
@@ -68,6 +69,7 @@ def load_task_data(session: Session, task_names: list[str]) -> None:
             options=session.options,
             config_path=session.config.path,
             upstream=upstream,
+            upstream_name=spec.fits_on if upstream is not None else None,
         )
         session.data[name] = session.profile.shrink(spec.load(request))
 
@@ -129,7 +131,8 @@ class FitCache:
             if tagging:
                 fitted = model.tag(TagRequest(tag_set=tag_set(data.labels), **common))
             else:
-                fitted = model.fit(FitRequest(labels=data.labels, **common))
+                setup = data.setup or ClassificationSetup()
+                fitted = model.fit(FitRequest(labels=data.labels, setup=setup, **common))
         return Fit(fitted, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
 
     def release_after(self, index: int, item: Item) -> None:
@@ -209,7 +212,9 @@ def build_session(
     options: argparse.Namespace, models: ModelRegistry, tasks: TaskRegistry, config: RunConfig, profile: Profile
 ) -> Session:
     model_names = pick(options.models, models.names(), "model")
-    task_names = pick(options.tasks, tasks.names(), "task")
+    every = [name for name in tasks.names() if tasks[name].in_all]
+    task_names = every if options.tasks.strip() == "all" else pick(options.tasks, tasks.names(), "task")
+    follow_classification_task(tasks, task_names, config)
     seeds = tuple(options.seeds)
     session = Session(options, config, profile, models, tasks, seeds)
     # Data and weights are checked here, before anything runs; a warning (e.g. test rows seen in
@@ -223,8 +228,37 @@ def build_session(
             lambda spec: skip_reason(spec, config.weight_options(spec.name)),
             keyword=options.keyword,
             markers=options.markers,
+            refusal=lambda model, task: refusal(session, model, task),
         )
     return session
+
+
+def follow_classification_task(tasks: TaskRegistry, task_names: list[str], config: RunConfig) -> None:
+    """Point each selected task that ``follows`` at its classification task: the one its table's
+    ``task`` key names, else the first selected classification task that fits on itself."""
+    own = [n for n in task_names if tasks[n].kind == "classification" and tasks[n].fits_on == n]
+    for name in task_names:
+        spec = tasks[name]
+        if not spec.follows:
+            continue
+        chosen = config.task_table(name).get("task")
+        if chosen is not None:
+            where = f"{config.path}: tasks.{name}.task"
+            known = [n for n in tasks.names() if tasks[n].kind == "classification" and tasks[n].fits_on == n]
+            if chosen not in known:
+                raise InputError(where, f"not a classification task: {chosen!r}; known: {', '.join(known)}")
+        else:
+            chosen = own[0] if own else spec.fits_on
+        if chosen != spec.fits_on:
+            tasks.replace(dataclasses.replace(spec, fits_on=chosen))
+
+
+def refusal(session: Session, model: ModelSpec, task: TaskSpec) -> str | None:
+    """The model's reason not to take the data its task's classifiers are fitted on, if any."""
+    data = session.data.get(task.fits_on)
+    if model.refuses is None or task.kind != "classification" or data is None:
+        return None
+    return model.refuses(tuple(data.labels), data.setup or ClassificationSetup())
 
 
 def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> int:

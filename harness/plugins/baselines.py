@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from harness import DecisionRule, ModelSpec, hookimpl
-from harness.model import FitRequest, FittedClassifier
+from harness.model import ClassificationSetup, FitRequest, FittedClassifier, joined
 
 # --- the rule table -----------------------------------------------------------------------
 # A named source fires on any of its patterns.
@@ -338,6 +338,13 @@ def fit_regex(request: FitRequest) -> FittedClassifier:
     return RuleClassifier(request.labels, details={"labels_without_rules": unknown})
 
 
+def regex_refuses(labels: tuple[str, ...], setup: ClassificationSetup) -> str | None:
+    """A task whose labels are not all categories of the rule table is not one it can label."""
+    if set(labels) <= set(RULE_LABELS):
+        return None
+    return f"its rules know only the indications task's {len(RULE_LABELS)} categories"
+
+
 # --- learned baselines: one binary model per label on shared features ----------------------
 
 
@@ -370,6 +377,40 @@ class PerLabelClassifier:
         return scores
 
 
+@dataclass(eq=False)
+class MultiClassClassifier:
+    """A vectoriser and one multi-class model over the labels: scores are its class
+    probabilities (each row sums to 1) and the prediction is their argmax.
+
+    A label absent from the training data scores 0; with a single class seen, it scores 1.
+    """
+
+    features: Callable[[Sequence[str]], Any]
+    model: Any | None  # None when training saw fewer than two classes
+    classes: np.ndarray  # the label column of each of the model's classes, in its order
+    labels: int
+    params: int
+    details: dict[str, Any]
+    decision_rule: DecisionRule = DecisionRule(score="softmax", threshold=0.0, argmax=True)
+    one_thread: bool = False
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params
+
+    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+        scores = np.zeros((len(texts), self.labels), dtype=np.float64)
+        if not texts or not len(self.classes):
+            return scores
+        if self.model is None:
+            scores[:, self.classes] = 1.0
+            return scores
+        x = self.features(texts)
+        with one_openmp_thread() if self.one_thread else contextlib.nullcontext():
+            scores[:, self.classes] = self.model.predict_proba(x)
+        return scores
+
+
 def one_openmp_thread() -> contextlib.AbstractContextManager[Any]:
     """scikit-learn's boosted trees on small data gain little from a second core, and their
     OpenMP threads spin when the CPU is shared: measured 8x slower beside a torch job."""
@@ -392,6 +433,28 @@ def fit_per_label(x: Any, y: np.ndarray, make_model: Callable[[], Any]) -> tuple
     return models, constant
 
 
+def fit_multi_class(x: Any, y: np.ndarray, make_model: Callable[[], Any]) -> tuple[Any | None, np.ndarray, list[int]]:
+    """Fit one ``make_model()`` on the one-hot rows' classes; returns (model or None, the
+    label column of each of its classes, indices of labels that never occur in training)."""
+    target = y.argmax(axis=1) if len(y) else np.zeros(0, dtype=int)
+    classes = np.unique(target)
+    absent = [j for j in range(y.shape[1]) if j not in classes]
+    if len(classes) < 2:
+        return None, classes, list(range(y.shape[1]))
+    model = make_model().fit(x, target)
+    return model, np.asarray(model.classes_), absent
+
+
+def problem_details(setup: ClassificationSetup) -> dict[str, Any]:
+    """The fit details every baseline records about its task (no maximum length: no ``long_text``)."""
+    return {"problem": setup.problem, **({"pair_encoding": "joined"} if setup.text_pairs else {})}
+
+
+def as_texts(inputs: Sequence[Any], setup: ClassificationSetup) -> Sequence[str]:
+    """n-gram features have no pair encoding: a (text, text_pair) input is read joined."""
+    return [joined(item) for item in inputs] if setup.text_pairs else inputs
+
+
 def _word_and_char_tfidf() -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_union
@@ -403,25 +466,38 @@ def _word_and_char_tfidf() -> Any:
 
 
 def fit_tfidf_lr(request: FitRequest) -> FittedClassifier:
+    """One logistic regression per label; for a multi-class task, one multinomial one."""
     from sklearn.linear_model import LogisticRegression
 
-    recipe = request.recipe
-    vectoriser = _word_and_char_tfidf().fit(request.train.texts)
-    x = vectoriser.transform(request.train.texts)
+    recipe, setup = request.recipe, request.setup
+    multi_class = setup.problem == "multi-class"
+    texts = as_texts(request.train.inputs, setup)
+    vectoriser = _word_and_char_tfidf().fit(texts)
+    x = vectoriser.transform(texts)
 
     def make_model() -> Any:
         return LogisticRegression(
             C=recipe["C"],
             max_iter=recipe["max_iter"],
             class_weight=recipe.get("class_weight"),
-            solver="liblinear",
+            solver="lbfgs" if multi_class else "liblinear",  # liblinear is one-vs-rest only
             random_state=request.seed,
         )
 
+    def features(inputs: Sequence[Any]) -> Any:
+        return vectoriser.transform(as_texts(inputs, setup))
+
+    if multi_class:
+        model, classes, constant = fit_multi_class(x, request.train.y, make_model)
+        params = 0 if model is None else model.coef_.size + model.intercept_.size
+        details = {"features": int(x.shape[1]), "constant_labels": [request.labels[j] for j in constant]}
+        details |= problem_details(setup)
+        return MultiClassClassifier(features, model, classes, len(request.labels), params, details)
     models, constant = fit_per_label(x, request.train.y, make_model)
     params = sum(m.coef_.size + m.intercept_.size if not isinstance(m, float) else 1 for m in models)
     details = {"features": int(x.shape[1]), "constant_labels": [request.labels[j] for j in constant]}
-    return PerLabelClassifier(vectoriser.transform, models, params, details)
+    details |= problem_details(setup)
+    return PerLabelClassifier(features if setup.text_pairs else vectoriser.transform, models, params, details)
 
 
 def fit_char_gbt(request: FitRequest) -> FittedClassifier:
@@ -430,18 +506,23 @@ def fit_char_gbt(request: FitRequest) -> FittedClassifier:
     from sklearn.feature_selection import SelectKBest, chi2
     from sklearn.pipeline import make_pipeline
 
-    recipe = request.recipe
+    recipe, setup = request.recipe, request.setup
+    multi_class = setup.problem == "multi-class"
+    texts = as_texts(request.train.inputs, setup)
     vectoriser = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 4), max_features=recipe["max_features"], sublinear_tf=True, dtype=np.float32
-    ).fit(request.train.texts)
+    ).fit(texts)
 
-    def features(texts: Sequence[str]) -> np.ndarray:
-        return vectoriser.transform(texts).toarray()
+    def features(inputs: Sequence[Any]) -> np.ndarray:
+        return vectoriser.transform(as_texts(inputs, setup)).toarray()
+
+    # One multi-class model's trees serve every class, so they get every class's share of n-grams.
+    selected = recipe["features_per_label"] * (len(request.labels) if multi_class else 1)
 
     def make_model() -> Any:
         # scikit-learn's trees are not sparsity-aware as XGBoost is: each label's trees see only
         # the n-grams most associated with it (chi2), which makes them ~10x faster.
-        select = SelectKBest(chi2, k=min(recipe["features_per_label"], len(vectoriser.vocabulary_)))
+        select = SelectKBest(chi2, k=min(selected, len(vectoriser.vocabulary_)))
         trees = HistGradientBoostingClassifier(
             max_iter=recipe["max_iter"],
             learning_rate=recipe["learning_rate"],
@@ -453,15 +534,24 @@ def fit_char_gbt(request: FitRequest) -> FittedClassifier:
         )
         return make_pipeline(select, trees)
 
+    if multi_class:
+        with one_openmp_thread():
+            model, classes, constant = fit_multi_class(features(request.train.inputs), request.train.y, make_model)
+        params = 0 if model is None else tree_nodes(model)
+        details = {"features": len(vectoriser.vocabulary_), "constant_labels": [request.labels[j] for j in constant]}
+        details |= problem_details(setup)
+        return MultiClassClassifier(features, model, classes, len(request.labels), params, details, one_thread=True)
     with one_openmp_thread():
-        models, constant = fit_per_label(features(request.train.texts), request.train.y, make_model)
-    # Every tree node holds one fitted number (a threshold or a leaf value).
-    params = sum(
-        1 if isinstance(m, float) else sum(len(tree.nodes) for trees in m[-1]._predictors for tree in trees)
-        for m in models
-    )
+        models, constant = fit_per_label(features(request.train.inputs), request.train.y, make_model)
+    params = sum(1 if isinstance(m, float) else tree_nodes(m) for m in models)
     details = {"features": len(vectoriser.vocabulary_), "constant_labels": [request.labels[j] for j in constant]}
+    details |= problem_details(setup)
     return PerLabelClassifier(features, models, params, details, one_thread=True)
+
+
+def tree_nodes(pipeline: Any) -> int:
+    """Every tree node holds one fitted number (a threshold or a leaf value)."""
+    return sum(len(tree.nodes) for trees in pipeline[-1]._predictors for tree in trees)
 
 
 @hookimpl
@@ -472,6 +562,7 @@ def harness_add_models(register: Any) -> None:
             family="baseline",
             fine_tuning_regime="rules",
             fit=fit_regex,
+            refuses=regex_refuses,
             params=0,
             tokenization="regular expressions",
             markers=("baseline",),
@@ -487,7 +578,8 @@ def harness_add_models(register: Any) -> None:
             tokenization="word 1-2 + char 2-5 n-grams",
             markers=("baseline",),
             recipe={"C": 100.0, "max_iter": 1000, "class_weight": None},
-            description="TF-IDF word and character n-grams, one logistic regression per label.",
+            description="TF-IDF word and character n-grams, one logistic regression per label "
+            "(one multinomial one for a multi-class task).",
         )
     )
     register.add(
@@ -507,6 +599,7 @@ def harness_add_models(register: Any) -> None:
                 "min_samples_leaf": 5,
                 "class_weight": None,
             },
-            description="TF-IDF character n-grams, boosted trees per label (cf. the seed's n-grams + XGBoost).",
+            description="TF-IDF character n-grams, boosted trees per label, or one multi-class model "
+            "(cf. the seed's n-grams + XGBoost).",
         )
     )

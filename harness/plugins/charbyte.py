@@ -1,4 +1,4 @@
-"""Character- and byte-level encoders (CANINE-S, ByT5-small), fully fine-tuned as multi-label classifiers.
+"""Character- and byte-level encoders (CANINE-S, ByT5-small), fully fine-tuned as classifiers.
 
 These are the seed study's two tokenizer-free models. Neither needs a vocabulary file:
 CANINE reads Unicode code points, ByT5 reads UTF-8 bytes (id = byte + 3).
@@ -8,6 +8,12 @@ CANINE reads Unicode code points, ByT5 reads UTF-8 bytes (id = byte + 3).
 - ``byt5-small``: ByT5 is an encoder-decoder; only its encoder is used, loaded from the full
   checkpoint (the decoder weights are skipped), and :class:`T5EncoderClassifier` puts a new
   linear ``head`` on the attention-masked mean of the encoder's last hidden states.
+
+A sentence pair goes through each tokenizer's own pair encoding: CANINE's ``[CLS] a [SEP] b
+[SEP]``; ByT5's ``a </s> b </s>`` (T5 marks the end of each segment with its end-of-sequence
+byte; the encoder then sees where the first text stops, which joining with a newline would
+leave to a byte that also occurs inside notes). A multi-class task sets ``problem_type`` to
+single-label (:func:`harness.training.full.fit_full`).
 
 Both load offline only (``local_files_only``), safetensors unless the user allowed pickled
 weights, and train with the shared loop of :mod:`harness.training.loop`. torch and transformers are

@@ -1,10 +1,12 @@
-"""Decoder LLMs as multi-label classifiers: LoRA, and 4-bit QLoRA.
+"""Decoder LLMs as classifiers (multi-label, multi-class, binary): LoRA, and 4-bit QLoRA.
 
 A decoder (Llama, Mistral, Qwen2, Gemma 1-3) is loaded as ``AutoModelForSequenceClassification``:
 one forward pass per input, the last non-padding token's hidden state through a new linear
 ``score`` head, never generation. peft wraps it with LoRA adapters (the head is trained in full
 through ``modules_to_save``); for QLoRA the frozen body is first quantised to 4-bit NF4 by
-bitsandbytes. Training is the shared loop of :mod:`harness.training.loop`.
+bitsandbytes. Training is the shared loop of :mod:`harness.training.loop`. A sentence pair is
+joined into one text with ``harness.model.PAIR_SEPARATOR`` (these tokenizers have no pair
+encoding); a long input is truncated or chunked as the task says (:mod:`harness.training.encoding`).
 
 As a token tagger (the ``ner`` task, :func:`tag_decoder`) the same decoder is loaded as
 ``AutoModelForTokenClassification``: the ``score`` head on every token's last hidden state, the
@@ -303,9 +305,11 @@ def fit_decoder(request: FitRequest, quantized: bool) -> FittedClassifier:
     recipe = dict(request.recipe)
     training.seed_everything(request.seed)  # the new head and the adapters are initialised here
     model, tokenizer = load_decoder(request, quantized)
+    training.mark_problem(model, request.setup)
     model = add_lora(model, recipe, quantized)
     details = _fit_details(model, tokenizer, recipe, quantized)
-    return training.fine_tune(model, tokenizer, request, head_prefixes(model), **details)
+    # A GPT-style tokenizer has no pair encoding (no separator token): a pair is read joined.
+    return training.fine_tune(model, tokenizer, request, head_prefixes(model), "joined", **details)
 
 
 def _fit_details(model: Any, tokenizer: Any, recipe: dict[str, Any], quantized: bool) -> dict[str, Any]:

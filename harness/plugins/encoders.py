@@ -1,7 +1,8 @@
-"""Encoder models (the BERT family), fully fine-tuned as multi-label classifiers and as taggers.
+"""Encoder models (the BERT family), fully fine-tuned as classifiers and as taggers.
 
-Every spec here shares one fit: ``AutoModelForSequenceClassification`` with
-``problem_type="multi_label_classification"`` loaded offline from ``request.weights``
+Every spec here shares one fit: ``AutoModelForSequenceClassification`` (``problem_type``
+multi-label, single-label for a multi-class task; a sentence pair in the tokenizer's own
+``[CLS] a [SEP] b [SEP]`` encoding) loaded offline from ``request.weights``
 (safetensors only unless the user allowed pickled weights, remote code only if they allowed
 it), trained by :mod:`harness.training.loop`; and one tag (the ``ner`` task):
 ``AutoModelForTokenClassification`` loaded the same way, the first sub-word of each word

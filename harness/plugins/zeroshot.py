@@ -12,6 +12,23 @@ through the model once and their key/value cache is reused for every batch: each
 only its own tokens, the short end of the prompt and the answers. All twelve answers are read
 in the same forward pass as the input: their tokens are appended after it, and an attention
 mask lets each answer token see the prompt, the input and its own answer's earlier tokens only.
+
+Other tasks (``FitRequest.setup``, issue 14) get a prompt of the same shape from
+:func:`task_wording`: "Classify {task_description}. Answer with one of: {answers}." and the
+input as "Text: ..." or, for a sentence pair, "Premise: {text}" and "Hypothesis: {text_pair}"
+(each text cut to ``max_length`` tokens). Answers are ``setup.describe(label)``:
+
+* multi-class: one answer per label; the score is the answer distribution, the prediction its
+  argmax;
+* binary: the positive label's words against "not " + them; the score is the normalised
+  probability of the positive answer, predicted at 0.5;
+* multi-label: only with ``single_answer_multi_label`` (one answer per input, top-1, as for
+  indications); otherwise the model refuses the task, as it would need a yes/no question per
+  label.
+
+The indications categories with no ``label_descriptions`` keep the prompt above and the
+recipe's ``answers`` exactly. Contextual calibration applies to every task. Inputs longer than
+``max_length`` tokens are always truncated (``long_text = "chunk"`` is not built here).
 """
 
 from __future__ import annotations
@@ -25,11 +42,12 @@ from typing import Any
 import numpy as np
 
 from harness import ModelSpec, PluginError, hookimpl
-from harness.model import DecisionRule, FitRequest, FittedClassifier
+from harness.model import ClassificationSetup, DecisionRule, FitRequest, FittedClassifier, Input
 from harness.plugins.study import SMOLLM2, SMOLLM2_PARAMS
 from harness.progress import ProgressFactory, no_progress
 
 PLACEHOLDER = "\u241f"  # marks where the indication goes when the chat template is rendered
+PAIR_PLACEHOLDER = "\u241e"  # and where a sentence pair's second text goes
 
 # The answer for each category of the indications task. No answer's tokens may start another's:
 # the shorter one would always be at least as probable.
@@ -58,6 +76,71 @@ INSTRUCTION = (
 # its mass on a few answers whatever the input. Dividing by its answer distribution for
 # content-free inputs removes that prior (measurements: README, "Zero-shot").
 CONTENT_FREE = ("N/A", "[MASK]", " ")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What the prompt says: a system message, the user's instruction (with ``{categories}``,
+    ``{text}`` and, for pairs, ``{text_pair}``) and, without a chat template, the cue that the
+    answer follows."""
+
+    system: str
+    instruction: str
+    cue: str
+
+
+INDICATIONS_WORDING = Wording(SYSTEM, INSTRUCTION, "Category:")
+TASK_SYSTEM = "You classify texts into the categories you are given."
+TASK_INSTRUCTION = "Classify {task}. Answer with one of: {{categories}}.\n"
+TEXT_INPUT = "Text: {text}"
+PAIR_INPUT = "Premise: {text}\nHypothesis: {text_pair}"
+NOT = "not "  # a binary task's negative answer: "not " + the positive label's words
+REFUSED_MULTI_LABEL = (
+    "a zero-shot answer names one label; this multi-label task needs a yes/no question per label (not built)"
+)
+
+
+def is_indications(labels: Sequence[str], setup: ClassificationSetup) -> bool:
+    """Today's task: the indications categories (any of them), multi-label, in the recipe's words."""
+    return (
+        setup.problem == "multi-label"
+        and not setup.text_pairs
+        and not setup.label_descriptions
+        and set(labels) <= set(ANSWERS)
+    )
+
+
+def zero_shot_refuses(labels: tuple[str, ...], setup: ClassificationSetup) -> str | None:
+    """One answer per input cannot label a multi-label task, unless the task says it may."""
+    if setup.problem == "multi-label" and not setup.single_answer_multi_label and not is_indications(labels, setup):
+        return REFUSED_MULTI_LABEL
+    return None
+
+
+def task_wording(setup: ClassificationSetup) -> Wording:
+    """The prompt's words for a task other than indications."""
+    task = (setup.task_description or "this text").replace("{", "{{").replace("}", "}}")  # formatted again later
+    item = PAIR_INPUT if setup.text_pairs else TEXT_INPUT
+    return Wording(TASK_SYSTEM, TASK_INSTRUCTION.format(task=task) + item, "Answer:")
+
+
+def task_answers(labels: Sequence[str], setup: ClassificationSetup) -> dict[str, str]:
+    """Answer name -> its words: each label's description; for a binary task, the positive
+    label's and its negation (named ``"not " + label``)."""
+    if setup.problem == "binary":
+        (positive,) = labels
+        return {positive: setup.describe(positive), NOT + positive: NOT + setup.describe(positive)}
+    return {label: setup.describe(label) for label in labels}
+
+
+def decision_rule_for(setup: ClassificationSetup) -> DecisionRule:
+    if setup.problem == "multi-class":
+        return DecisionRule(score="label_distribution", threshold=0.0, argmax=True)
+    if setup.problem == "binary":
+        return DecisionRule(score="label_distribution", threshold=0.5)
+    return DecisionRule(score="label_distribution", threshold=0.0, top_k=1)
+
+
 RECIPE: dict[str, Any] = {
     "batch_size": 32,
     "max_length": 32,
@@ -74,33 +157,79 @@ class Prompt:
     The prefix stops before the whitespace that leads into the indication: byte-level BPE joins
     a word's leading space to the word (``'Ġsepsis'``), so ``lead`` is tokenised with the text,
     as it is in the whole prompt, and the prefix's cached tokens end where the text's begin.
+
+    A sentence pair's prompt is ``prefix + lead + text + between + pair_lead + text_pair +
+    suffix``, split the same way; each text is truncated on its own. The first text's trailing
+    whitespace is dropped, so that it cannot merge with the newline that ``between`` starts with.
     """
 
     prefix: str
     lead: str
     suffix: str
+    between: str = ""
+    pair_lead: str = ""
 
-    def text_ids(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
-        """Each indication's tokens, truncated; the end of the prompt never is."""
-        leading = [self.lead + text for text in texts]
-        return tokenizer(leading, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    def text_ids(self, tokenizer: Any, texts: Sequence[Input], max_length: int) -> list[list[int]]:
+        """Each input's tokens, truncated; the end of the prompt never is."""
+        if not self.between:
+            leading = [self.lead + text for text in texts]
+            return tokenizer(leading, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+        firsts, seconds = self.pair_pieces(tokenizer, texts, max_length)
+        middle = tokenizer.encode(self.between, add_special_tokens=False)
+        return [first + middle + second for first, second in zip(firsts, seconds)]
+
+    def pair_pieces(self, tokenizer: Any, pairs: Sequence[Any], max_length: int | None) -> tuple[list, list]:
+        """Each pair's first and second text as tokens (truncated to ``max_length`` if given)."""
+        cut = {"truncation": True, "max_length": max_length} if max_length else {}
+        firsts = tokenizer([self.lead + a.rstrip() for a, _ in pairs], add_special_tokens=False, **cut)
+        seconds = tokenizer([self.pair_lead + b for _, b in pairs], add_special_tokens=False, **cut)
+        return firsts["input_ids"], seconds["input_ids"]
+
+    def length_report(self, tokenizer: Any, texts: Sequence[Input], max_length: int) -> dict[str, Any]:
+        """How many inputs are longer than ``max_length`` tokens (for a pair: either text) and
+        how many tokens truncation drops."""
+        if self.between:
+            firsts, seconds = self.pair_pieces(tokenizer, texts, None)
+            over = [max(len(a) - max_length, 0) + max(len(b) - max_length, 0) for a, b in zip(firsts, seconds)]
+        else:
+            ids = tokenizer([self.lead + text for text in texts], add_special_tokens=False)["input_ids"]
+            over = [max(len(row) - max_length, 0) for row in ids]
+        return {
+            "max_tokens": max_length,
+            "inputs": len(texts),
+            "truncated": sum(1 for cut in over if cut),
+            "tokens_cut": sum(over),
+            "long_text": "truncate",
+            "windows": len(texts),
+        }
 
 
-def render_prompt(tokenizer: Any, answers: Mapping[str, str]) -> Prompt:
+def render_prompt(tokenizer: Any, answers: Mapping[str, str], wording: Wording = INDICATIONS_WORDING) -> Prompt:
     """The prompt, with the model's chat template if it has one."""
-    user = INSTRUCTION.format(categories=", ".join(answers.values()), text=PLACEHOLDER)
+    user = wording.instruction.format(
+        categories=", ".join(answers.values()), text=PLACEHOLDER, text_pair=PAIR_PLACEHOLDER
+    )
     if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        messages = [{"role": "system", "content": wording.system}, {"role": "user", "content": user}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        text = f"{SYSTEM}\n\n{user}\nCategory:"
+        text = f"{wording.system}\n\n{user}\n{wording.cue}"
     prefix, _, suffix = text.partition(PLACEHOLDER)
     stem = prefix.rstrip(" ")
-    return Prompt(prefix=stem, lead=prefix[len(stem) :], suffix=suffix)
+    if PAIR_PLACEHOLDER not in suffix:
+        return Prompt(prefix=stem, lead=prefix[len(stem) :], suffix=suffix)
+    between, _, suffix = suffix.partition(PAIR_PLACEHOLDER)
+    middle = between.rstrip(" ")
+    return Prompt(stem, prefix[len(stem) :], suffix, between=middle, pair_lead=between[len(middle) :])
 
 
-def answer_token_ids(tokenizer: Any, labels: Sequence[str], answers: Mapping[str, str], suffix: str) -> list[list[int]]:
-    """Each label's answer as tokens, tokenised as it follows the end of the prompt."""
+def answer_token_ids(
+    tokenizer: Any, labels: Sequence[str], answers: Mapping[str, str], suffix: str, where: str = ""
+) -> list[list[int]]:
+    """Each label's answer as tokens, tokenised as it follows the end of the prompt.
+
+    ``where`` names the setting a user rewords them in (e.g. " in label_descriptions").
+    """
     missing = [label for label in labels if label not in answers]
     if missing:
         raise PluginError("zeroshot", f"no answer word for labels {missing}; set recipe.answers for them")
@@ -109,14 +238,16 @@ def answer_token_ids(tokenizer: Any, labels: Sequence[str], answers: Mapping[str
     for label in labels:
         whole = tokenizer.encode(suffix + answers[label], add_special_tokens=False)
         if whole[: len(tail)] != tail or len(whole) == len(tail):
-            raise PluginError("zeroshot", f"answer {answers[label]!r} merges with the end of the prompt; reword it")
+            raise PluginError(
+                "zeroshot", f"answer {answers[label]!r} merges with the end of the prompt; reword it{where}"
+            )
         ids.append(whole[len(tail) :])
     for (a, a_ids), (b, b_ids) in itertools.permutations(zip(labels, ids), 2):
         if b_ids[: len(a_ids)] == a_ids:
             raise PluginError(
                 "zeroshot",
                 f"answers {answers[a]!r} and {answers[b]!r}: the tokens of the first start the second, "
-                "which could then never win; reword them",
+                f"which could then never win; reword them{where}",
             )
     return ids
 
@@ -210,6 +341,7 @@ class ZeroShotClassifier:
     prior: np.ndarray | None = None  # answer distribution for content-free inputs (calibration)
     trainable_params: int = 0
     decision_rule: DecisionRule = DecisionRule(score="label_distribution", threshold=0.0, top_k=1)
+    columns: int | None = None  # the first answers that are labels (binary: 1, the positive one); None: all
 
     def prefix_cache(self) -> Any:
         import torch
@@ -217,7 +349,16 @@ class ZeroShotClassifier:
         with torch.inference_mode():
             return self.model(input_ids=self.prefix_ids.to(self.device), use_cache=True).past_key_values
 
-    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_scores(self, texts: Sequence[Input]) -> np.ndarray:
+        """Each answer's probability, normalised over the answers (and calibrated); a binary
+        task gets only the positive answer's column."""
+        scores = self._answer_scores(texts)
+        return scores if self.columns is None else scores[:, : self.columns]
+
+    def length_report(self, texts: Sequence[Input]) -> dict[str, Any]:
+        return self.prompt.length_report(self.tokenizer, texts, self.max_length)
+
+    def _answer_scores(self, texts: Sequence[Input]) -> np.ndarray:
         import torch
 
         from harness.training.loop import autocast, length_grouped_batches
@@ -282,9 +423,11 @@ class ZeroShotClassifier:
 
 def check_prompt_split(tokenizer: Any, prompt: Prompt, prefix_ids: list[int], text: str = "sepsis") -> None:
     """Cached prefix + text + suffix must be the whole prompt's tokens, or every input is misread."""
-    pieces = prefix_ids + prompt.text_ids(tokenizer, [text], 10_000)[0]
+    item: Input = (text, text) if prompt.between else text
+    pieces = prefix_ids + prompt.text_ids(tokenizer, [item], 10_000)[0]
     pieces += tokenizer.encode(prompt.suffix, add_special_tokens=False)
-    whole = tokenizer.encode(prompt.prefix + prompt.lead + text + prompt.suffix, add_special_tokens=False)
+    middle = prompt.between + prompt.pair_lead + text if prompt.between else ""
+    whole = tokenizer.encode(prompt.prefix + prompt.lead + text + middle + prompt.suffix, add_special_tokens=False)
     if pieces != whole:
         raise PluginError("zeroshot", "this tokenizer splits the prompt differently in pieces than whole")
 
@@ -303,9 +446,18 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         seed_everything,
     )
 
+    setup = request.setup
+    reason = zero_shot_refuses(request.labels, setup)
+    if reason:
+        raise PluginError("zeroshot", reason)
     seed_everything(request.seed)
     folder = weights_folder(request)
-    answers = dict(request.recipe.get("answers", ANSWERS))
+    if is_indications(request.labels, setup):  # today's prompt and the recipe's answers, unchanged
+        answers, wording, where = dict(request.recipe.get("answers", ANSWERS)), INDICATIONS_WORDING, ""
+        keys = request.labels
+    else:
+        answers, wording, where = task_answers(request.labels, setup), task_wording(setup), " in label_descriptions"
+        keys = tuple(answers)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(
             folder, local_files_only=True, trust_remote_code=request.trust_remote_code
@@ -318,10 +470,10 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         )
     set_padding(model, tokenizer)
     model.to(request.device).eval()
-    prompt = render_prompt(tokenizer, answers)
+    prompt = render_prompt(tokenizer, answers, wording)
     prefix_ids = tokenizer(prompt.prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
     check_prompt_split(tokenizer, prompt, prefix_ids[0].tolist())
-    answer_ids = answer_token_ids(tokenizer, request.labels, answers, prompt.suffix)
+    answer_ids = answer_token_ids(tokenizer, keys, answers, prompt.suffix, where)
     params, _ = count_parameters(model)
     dtype = inference_dtype(request.device, TrainingConfig.from_recipe(request.recipe))
     classifier = ZeroShotClassifier(
@@ -337,21 +489,25 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         params=params,
         details={
             "prompt_prefix_tokens": int(prefix_ids.shape[1]),
-            "answer_tokens": {
-                label: tokenizer.convert_ids_to_tokens(ids) for label, ids in zip(request.labels, answer_ids)
-            },
+            "answer_tokens": {label: tokenizer.convert_ids_to_tokens(ids) for label, ids in zip(keys, answer_ids)},
             "trained": False,
             "autocast": str(dtype),
             "trainable_dtype": None,  # nothing is trained: the whole model is frozen
             "frozen_dtype": dtype_summary(model.parameters()),
+            "problem": setup.problem,
+            **({"pair_encoding": "joined"} if setup.text_pairs else {}),
+            "long_text": "truncate",
         },
         progress=request.progress,
+        decision_rule=decision_rule_for(setup),
+        columns=1 if setup.problem == "binary" else None,
     )
     if request.recipe.get("calibrate", True):
-        classifier.prior = classifier.predict_scores(CONTENT_FREE).mean(axis=0)
+        content_free = [(c, c) for c in CONTENT_FREE] if setup.text_pairs else list(CONTENT_FREE)
+        classifier.prior = classifier._answer_scores(content_free).mean(axis=0)
         classifier.details["calibration"] = {
             "content_free_inputs": list(CONTENT_FREE),
-            "prior": {label: round(float(p), 4) for label, p in zip(request.labels, classifier.prior)},
+            "prior": {label: round(float(p), 4) for label, p in zip(keys, classifier.prior)},
         }
     return classifier
 
@@ -365,6 +521,7 @@ def harness_add_models(register: Any) -> None:
             architecture="decoder",
             fine_tuning_regime="zero-shot (constrained answer)",
             fit=fit_zero_shot,
+            refuses=zero_shot_refuses,
             tag=None,  # answers with a category; tagging tokens would need training
             params=SMOLLM2_PARAMS,
             **SMOLLM2,

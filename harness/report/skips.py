@@ -48,6 +48,18 @@ _KINDS = (
         "none: it runs in the ner task",
     ),
     (
+        re.compile(r"^its rules know only"),
+        "its rules know only the indications task's 12 categories",
+        "indications only",
+        "none: a rule table knows only its own labels",
+    ),
+    (
+        re.compile(r"^a zero-shot answer names one label"),
+        "a zero-shot answer names one label; a multi-label task needs a question per label (not built)",
+        "one answer only",
+        "none: zero-shot runs multi-class and binary tasks",
+    ),
+    (
         re.compile(r"^does not tag tokens"),
         "does not tag tokens (it classifies whole texts)",
         "classifies texts",

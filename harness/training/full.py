@@ -113,6 +113,8 @@ def _fine_tune_full(
             f"model {request.spec.name!r}: token tagging needs a fast tokenizer "
             f"(character offsets); {type(tokenizer).__name__} is not one",
         )
+    if isinstance(request, FitRequest):
+        training.mark_problem(model, request.setup)  # loaded as multi-label; multi-class is single-label
     prefixes = prefixes_of(model)
     return trainer(
         model,
@@ -136,6 +138,9 @@ def fit_full(
 
     ``load(weights, labels, allow_pickle=..., trust_remote_code=...)`` returns (model, tokenizer,
     newly initialised parameter names); ``prefixes_of(model)`` names the head for ``head_lr``.
+    A sentence pair goes through the tokenizer's own pair encoding (BERT's and CANINE's
+    ``[CLS] a [SEP] b [SEP]``, ByT5's ``a </s> b </s>``); ``request.setup`` sets the loss,
+    the scores and what happens to long inputs (:func:`harness.training.loop.train_classifier`).
     """
     from harness.training import loop as training
 

@@ -4,8 +4,10 @@ Every torch model family uses it (encoders now, decoders later). In order: seed 
 and torch; tokenise once without padding; each epoch, batch examples of similar token length
 together (batch order shuffled with the seed) and pad each batch only to its longest member;
 AdamW with linear warm-up and decay, optionally with a higher learning rate for the head; BCE
-on the logits; after each epoch, score the eval split and keep the weights of the epoch with
-the best weighted F1 at sigmoid >= 0.5, restored at the end.
+on the logits (cross-entropy for a multi-class task); after each epoch, score the eval split and
+keep the weights of the epoch with the best selection metric (weighted F1 by default) at sigmoid
+>= 0.5 (the argmax for multi-class), restored at the end. Pairs and long inputs are read as
+:mod:`harness.training.encoding` says.
 
 On a CUDA out-of-memory error the loop halves the rows per pass and carries on: in training it
 accumulates the gradients of the smaller passes into the same optimizer step (the effective
@@ -35,9 +37,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from harness.data import sample_rows
-from harness.model import DecisionRule
+from harness.model import ClassificationSetup, DecisionRule, Input
 from harness.progress import ProgressFactory, no_progress
 from harness.scoring.metrics import multilabel_report
+from harness.training.encoding import (  # re-exported: encode and fill_empty lived here
+    Features as Features,
+    InputEncoding,
+    Windows,
+    encode as encode,
+    encode_inputs,
+    fill_empty as fill_empty,
+    pool,
+)
 from harness.training.out_of_memory import (  # re-exported: the loops' public names
     BatchSizes as BatchSizes,
     OutOfMemoryAtBatchOne as OutOfMemoryAtBatchOne,
@@ -51,8 +62,6 @@ if TYPE_CHECKING:
     import torch
 
     from harness.model import FitRequest
-
-Features = list[dict[str, list[int]]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class TrainingConfig:
     max_train_rows: int | None = None  # train on a fixed random sample of this many rows (CPU recipes)
     # Class weighting in the loss: None (off, the seed study's way), "balanced" (each class's
     # positives weighted by negatives / positives in the training rows), or one number for all.
+    # Multi-class: "balanced" weights each class's cross-entropy by n / (k x its rows).
     pos_weight: str | float | None = None
 
     @classmethod
@@ -92,8 +102,13 @@ class EpochRecord:
     epoch: int
     train_loss: float
     eval_loss: float
-    eval_f1_weighted: float
+    eval_selection: float  # the set-up's selection metric (weighted F1 by default) on eval
     train_seconds: float
+
+    @property
+    def eval_f1_weighted(self) -> float:
+        """The selection figure under the default metric, weighted F1 (older callers' name)."""
+        return self.eval_selection
 
 
 @dataclass(frozen=True)
@@ -106,20 +121,29 @@ class TrainingResult:
     pos_weight: tuple[float, ...] | None = None
     batch_sizes: BatchSizes | None = None
     train_rows: tuple[int, ...] | None = None  # the train split's rows trained on (a sample); None: all
+    # The eval split's scores at the best epoch, one row per input (windows pooled).
+    best_eval_scores: np.ndarray | None = None
+    selection_metric: str = "f1_weighted"
+    problem: str = "multi-label"
+    train_windows: int | None = None  # chunked long inputs: the windows trained on
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable summary for the leaderboard's fit details."""
         seconds = sum(r.train_seconds for r in self.history) or float("inf")
+        weights = None if self.pos_weight is None else [round(w, 4) for w in self.pos_weight]
         return {
             "best_epoch": self.best_epoch,
             "epochs_run": len(self.history),
-            "eval_f1_weighted_by_epoch": [round(r.eval_f1_weighted, 6) for r in self.history],
+            f"eval_{self.selection_metric}_by_epoch": [round(r.eval_selection, 6) for r in self.history],
+            "eval_selection_metric": self.selection_metric,
             "eval_loss_by_epoch": [round(r.eval_loss, 6) for r in self.history],
             "train_loss_by_epoch": [round(r.train_loss, 6) for r in self.history],
             "train_examples_per_second": round(len(self.history) * self.train_examples / seconds, 2),
             "train_rows_used": self.train_examples,
             "train_tokens": self.train_tokens,
-            "pos_weight": None if self.pos_weight is None else [round(w, 4) for w in self.pos_weight],
+            # Multi-class weights each class's cross-entropy; the others weight positives.
+            **({"class_weight": weights} if self.problem == "multi-class" else {"pos_weight": weights}),
+            **({"train_windows": self.train_windows} if self.train_windows is not None else {}),
             **(self.batch_sizes.details() if self.batch_sizes is not None else {}),
         }
 
@@ -149,33 +173,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Features:
-    """Token ids per text, truncated to ``max_length`` and not padded."""
-    if not texts:
-        return []
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
-    features = [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
-    for feature in features:
-        fill_empty(tokenizer, feature)
-    return features
-
-
-def fill_empty(tokenizer: Any, feature: dict[str, list[int]]) -> bool:
-    """Give an empty row one unknown token in place (True if it was empty).
-
-    A decoder adds no special tokens, so a text its tokenizer drops entirely (e.g. only
-    characters outside its vocabulary) would give an empty row, which no model can run on.
-    """
-    if feature["input_ids"]:
-        return False
-    filler = next(
-        (t for t in (tokenizer.unk_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None), 0
-    )
-    for key in feature:
-        feature[key] = [filler] if key == "input_ids" else [1 if key == "attention_mask" else 0]
-    return True
 
 
 def length_grouped_batches(
@@ -364,8 +361,22 @@ def predict_logits(
     ``sizes.eval`` starts the passes at that size and is lowered to the size that fitted, so a
     caller that keeps ``sizes`` does not hit the error again. Without it: the recipe's size.
     """
-    sizes = sizes if sizes is not None else BatchSizes.from_config(config)
     features = encode(tokenizer, texts, config.max_length)
+    return features_logits(model, tokenizer, features, config, device, progress, description, sizes)
+
+
+def features_logits(
+    model: Any,
+    tokenizer: Any,
+    features: Features,
+    config: TrainingConfig,
+    device: str,
+    progress: ProgressFactory = no_progress,
+    description: str = "predict",
+    sizes: BatchSizes | None = None,
+) -> np.ndarray:
+    """Logits (rows x labels) of already tokenised rows, as :func:`predict_logits`."""
+    sizes = sizes if sizes is not None else BatchSizes.from_config(config)
     logits = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
     batches = length_grouped_batches([len(f["input_ids"]) for f in features], config.eval_batch_size)
     dtype = inference_dtype(device, config)
@@ -413,9 +424,52 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # overflow-free
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True, initial=-np.inf))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
     logits = logits.astype(np.float64)
     return float(np.mean(np.logaddexp(0.0, logits) - targets * logits)) if logits.size else 0.0
+
+
+def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy of the logits against each one-hot row's class (its argmax)."""
+    if not logits.size:
+        return 0.0
+    logits = logits.astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return float(np.mean(log_norm - logits[np.arange(len(logits)), targets.argmax(axis=1)]))
+
+
+def is_multi_class(setup: ClassificationSetup) -> bool:
+    return setup.problem == "multi-class"
+
+
+def input_encoding(config: TrainingConfig, setup: ClassificationSetup, pair_encoding: str) -> InputEncoding:
+    return InputEncoding(config.max_length, pair_encoding, setup.long_text, setup.chunk_overlap)  # type: ignore[arg-type]
+
+
+def window_scores(logits: np.ndarray, windows: Windows, inputs: int, setup: ClassificationSetup) -> np.ndarray:
+    """One row of scores per input: the sigmoid (softmax for multi-class) of each window's
+    logits, pooled over an input's windows by the max (the mean for multi-class)."""
+    scores = softmax(logits) if is_multi_class(setup) else sigmoid(logits)
+    if windows.one_per_input(inputs):
+        return scores
+    return pool(scores, windows.owner, inputs, "mean" if is_multi_class(setup) else "max")
+
+
+def predictions(scores: np.ndarray, setup: ClassificationSetup) -> np.ndarray:
+    """0/1 predictions: the argmax for multi-class, sigmoid >= 0.5 otherwise."""
+    return decision_rule(setup).apply(scores)
+
+
+def decision_rule(setup: ClassificationSetup) -> DecisionRule:
+    if is_multi_class(setup):
+        return DecisionRule(score="softmax", threshold=0.0, argmax=True)
+    return DecisionRule(score="sigmoid")
 
 
 # --- training -----------------------------------------------------------------------------
@@ -477,6 +531,22 @@ def pos_weights(config: TrainingConfig, y: np.ndarray) -> np.ndarray | None:
     raise ValueError(f"recipe pos_weight must be 'balanced' or a positive number, not {setting!r}")
 
 
+def class_weights(config: TrainingConfig, y: np.ndarray) -> np.ndarray | None:
+    """Multi-class: per-class weights of the cross-entropy from the recipe's ``pos_weight``.
+
+    "balanced" gives n / (k x the class's rows), scikit-learn's ``class_weight="balanced"``
+    (1 for a class with no row, which no loss term reaches). A number up-weights positives of a
+    sigmoid; a softmax has no positives apart from its class, so it is refused.
+    """
+    setting = config.pos_weight
+    if setting is None:
+        return None
+    if setting != "balanced":
+        raise ValueError(f"recipe pos_weight for a multi-class task must be 'balanced' or None, not {setting!r}")
+    counts = y.sum(axis=0).astype(float)
+    return np.where(counts > 0, len(y) / (y.shape[1] * np.maximum(counts, 1)), 1.0)
+
+
 @dataclass(frozen=True)
 class _EpochTotals:
     loss: float
@@ -495,16 +565,20 @@ def _train_epoch(
     advance: Callable[[int], None],
     sizes: BatchSizes,
     pos_weight: np.ndarray | None = None,
+    multi_class: bool = False,
 ) -> _EpochTotals:
     """One pass over ``batches``, one optimizer step per batch, each batch in passes of
-    ``sizes.micro`` rows (lowered, for this and later batches, when a pass runs out of memory)."""
+    ``sizes.micro`` rows (lowered, for this and later batches, when a pass runs out of memory).
+    ``pos_weight``: the class weights of the cross-entropy when ``multi_class``."""
     import torch
 
     dtype = autocast_dtype(device, config)
     weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
 
     def backward(part: np.ndarray, share: float) -> tuple[float, int]:
-        return _backward(model, tokenizer, features, targets, part, share, config, device, dtype, weight, stepper)
+        return _backward(
+            model, tokenizer, features, targets, part, share, config, device, dtype, weight, stepper, multi_class
+        )
 
     model.train()
     return accumulated_epoch(batches, stepper, sizes, backward, advance)
@@ -564,6 +638,7 @@ def _backward(
     dtype: torch.dtype | None,
     weight: torch.Tensor | None,
     stepper: _Stepper,
+    multi_class: bool = False,
 ) -> tuple[float, int]:
     """Forward and backward over ``rows`` with the loss scaled by ``share``; returns (the
     unscaled mean loss, the tokens of the padded pass). Its tensors die with this frame."""
@@ -574,7 +649,13 @@ def _backward(
     labels = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
     with autocast(device, dtype):
         logits = model(**inputs).logits
-    loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
+    if multi_class:
+        # A plain mean over rows of the weighted terms (torch's weighted mean divides by the
+        # weights instead), so passes accumulate to the whole batch's mean exactly.
+        classes = labels.argmax(dim=1)
+        loss = F.cross_entropy(logits.float(), classes, weight=weight, reduction="none").mean()
+    else:
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
     stepper.backward(loss * share)
     return loss.item(), int(inputs["input_ids"].numel())
 
@@ -631,22 +712,33 @@ def optimizer_stepper(
 
 
 def train_classifier(
-    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = ()
+    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = (), pair_encoding: str = "tokenizer"
 ) -> TrainingResult:
     """Fine-tune ``model`` (a ``...ForSequenceClassification``) in place; return its history.
 
-    ``head_prefixes`` name the parameters that get ``head_lr`` (e.g. ``("classifier.",)``).
+    ``head_prefixes`` name the parameters that get ``head_lr`` (e.g. ``("classifier.",)``);
+    ``pair_encoding`` is how the model reads a sentence pair (:mod:`harness.training.encoding`).
+    The loss follows ``request.setup``: BCE on the logits (multi-label, binary), cross-entropy
+    against each one-hot row's class (multi-class); a chunked input trains every window with
+    its row's labels. The best epoch is chosen by ``setup.selection_metric`` on the eval split.
     On return the model holds the weights of the best epoch and is in eval mode.
     """
 
     config = TrainingConfig.from_recipe(request.recipe)
+    setup = request.setup
+    multi_class = is_multi_class(setup)
+    encoding = input_encoding(config, setup, pair_encoding)
     seed_everything(request.seed)
     prepare_device(model, request.device, config)
     train = request.train.sample(config.max_train_rows, request.seed)
     sampled = sample_rows(len(request.train), config.max_train_rows, request.seed)  # the rows ``train`` holds
     rows = None if sampled is None else tuple(int(i) for i in sampled)
-    weights = pos_weights(config, train.y)
-    features = encode(tokenizer, train.texts, config.max_length)
+    weights = class_weights(config, train.y) if multi_class else pos_weights(config, train.y)
+    windows = encode_inputs(tokenizer, train.inputs, encoding)
+    features = windows.features
+    targets = train.y if windows.one_per_input(len(train)) else train.y[windows.owner]
+    eval_windows = encode_inputs(tokenizer, request.eval.inputs, encoding)
+    eval_targets = request.eval.y[eval_windows.owner]
     lengths = [len(f["input_ids"]) for f in features]
     rng = np.random.default_rng(request.seed)
     stepper = optimizer_stepper(model, config, request.device, head_prefixes, len(features))
@@ -654,39 +746,71 @@ def train_classifier(
 
     history: list[EpochRecord] = []
     tokens = 0
-    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
+    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray, np.ndarray] | None = None
     for epoch in range(1, config.epochs + 1):
         batches = epoch_batches(lengths, config, rng)
         started = time.perf_counter()
         with request.progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
             totals = _train_epoch(
-                model, tokenizer, features, train.y, batches, stepper, config, request.device, advance, sizes, weights
+                model,
+                tokenizer,
+                features,
+                targets,
+                batches,
+                stepper,
+                config,
+                request.device,
+                advance,
+                sizes,
+                weights,
+                multi_class,
             )
         tokens += totals.tokens
         seconds = time.perf_counter() - started
-        logits = predict_logits(
+        logits = features_logits(
             model,
             tokenizer,
-            request.eval.texts,
+            eval_windows.features,
             config,
             request.device,
             request.progress,
             f"eval {epoch}/{config.epochs}",
             sizes,
         )
-        f1 = weighted_f1(request.eval.y, sigmoid(logits), request.labels)
-        history.append(EpochRecord(epoch, totals.loss, bce_with_logits(logits, request.eval.y), f1, seconds))
-        if best is None or f1 > best[0]:  # ties keep the earlier epoch
-            best = (f1, epoch, snapshot_trainable(model), logits)
+        scores = window_scores(logits, eval_windows, len(request.eval), setup)
+        figure = selection_figure(request.eval.y, scores, request.labels, setup)
+        # The eval loss is over windows, as the training loss is (one per input unless chunked).
+        loss = cross_entropy(logits, eval_targets) if multi_class else bce_with_logits(logits, eval_targets)
+        history.append(EpochRecord(epoch, totals.loss, loss, figure, seconds))
+        if best is None or figure > best[0]:  # ties keep the earlier epoch
+            best = (figure, epoch, snapshot_trainable(model), logits, scores)
     if best is not None:
         restore_trainable(model, best[2])
     model.eval()
     used = None if weights is None else tuple(float(w) for w in weights)
+    chunked = None if windows.one_per_input(len(train)) else len(features)
+    common: dict[str, Any] = {
+        "train_tokens": tokens,
+        "pos_weight": used,
+        "batch_sizes": sizes,
+        "train_rows": rows,
+        "selection_metric": setup.selection_metric,
+        "problem": setup.problem,
+        "train_windows": chunked,
+    }
     if best is None:
-        return TrainingResult(
-            0, tuple(history), len(features), train_tokens=tokens, pos_weight=used, batch_sizes=sizes, train_rows=rows
-        )
-    return TrainingResult(best[1], tuple(history), len(features), best[3], tokens, used, sizes, rows)
+        return TrainingResult(0, tuple(history), len(train), **common)
+    one_row_each = eval_windows.one_per_input(len(request.eval))
+    logits_of_rows = best[3] if one_row_each else None  # windows' logits are not one row per input
+    return TrainingResult(best[1], tuple(history), len(train), logits_of_rows, best_eval_scores=best[4], **common)
+
+
+def selection_figure(
+    y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], setup: ClassificationSetup
+) -> float:
+    """The set-up's selection metric of the 0/1 predictions (argmax, or sigmoid >= 0.5)."""
+    predicted = predictions(scores, setup) if is_multi_class(setup) else scores >= 0.5
+    return multilabel_report(y_true, predicted, labels)[setup.selection_metric]
 
 
 def weighted_f1(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> float:
@@ -720,41 +844,83 @@ class TorchClassifier:
     decision_rule: DecisionRule = DecisionRule(score="sigmoid")
 
     # The eval split was predicted with the best weights during training: scoring it again
-    # reuses those logits (an LLM on a CPU takes seconds per hundred rows).
-    known: tuple[tuple[str, ...], np.ndarray] | None = None
+    # reuses those scores (an LLM on a CPU takes seconds per hundred rows).
+    known: tuple[tuple[Input, ...], np.ndarray] | None = None
     # The sizes the fit ended at (None: the recipe's). Kept here rather than in the frozen
     # config, and shared with the training run: test sets then start at the eval batch size
     # that fitted, instead of running out of memory at the recipe's size once per test set.
     batch_sizes: BatchSizes | None = None
     train_rows: tuple[int, ...] | None = None  # see FittedClassifier: the rows a sampled fit trained on
+    setup: ClassificationSetup = ClassificationSetup()
+    pair_encoding: str = "tokenizer"  # how a sentence pair is read (harness.training.encoding)
 
-    def remember(self, texts: Sequence[str], logits: np.ndarray | None) -> TorchClassifier:
-        if logits is not None:
-            self.known = (tuple(texts), logits)
+    def remember(self, inputs: Sequence[Input], scores: np.ndarray | None) -> TorchClassifier:
+        if scores is not None:
+            self.known = (tuple(inputs), scores)
         return self
 
-    def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
+    @property
+    def encoding(self) -> InputEncoding:
+        return input_encoding(self.config, self.setup, self.pair_encoding)
+
+    def predict_scores(self, texts: Sequence[Input]) -> np.ndarray:
+        """Sigmoid scores (softmax probabilities for multi-class), one row per input; a chunked
+        input's windows pooled (see :func:`window_scores`)."""
         if self.known is not None and tuple(texts) == self.known[0]:
-            return sigmoid(self.known[1])
+            return self.known[1].copy()  # a caller may write into its scores
         if self.batch_sizes is None:
             self.batch_sizes = BatchSizes.from_config(self.config)
         retries = self.batch_sizes.retries
-        logits = predict_logits(
-            self.model, self.tokenizer, texts, self.config, self.device, self.progress, sizes=self.batch_sizes
+        windows = encode_inputs(self.tokenizer, texts, self.encoding)
+        logits = features_logits(
+            self.model,
+            self.tokenizer,
+            windows.features,
+            self.config,
+            self.device,
+            self.progress,
+            sizes=self.batch_sizes,
         )
         if self.batch_sizes.retries != retries:  # the runner copies these after each item: it sees the change
             self.details.update(self.batch_sizes.details())
-        return sigmoid(logits)
+        return window_scores(logits, windows, len(texts), self.setup)
+
+    def length_report(self, inputs: Sequence[Input]) -> dict[str, Any]:
+        """What the recipe's ``max_length`` cuts from ``inputs`` (harness.training.encoding)."""
+        from harness.training.encoding import length_report
+
+        return length_report(self.tokenizer, inputs, self.encoding)
+
+
+def mark_problem(model: Any, setup: ClassificationSetup) -> None:
+    """Set the config's ``problem_type`` for the set-up (what transformers' own loss would use;
+    the loop computes its own): single-label for multi-class, multi-label otherwise."""
+    model.config.problem_type = "single_label_classification" if is_multi_class(setup) else "multi_label_classification"
+
+
+def setup_details(setup: ClassificationSetup, pair_encoding: str) -> dict[str, Any]:
+    """The fit-details keys of the set-up: the problem, the pair encoding (pair tasks only),
+    what happens to long inputs."""
+    return {
+        "problem": setup.problem,
+        **({"pair_encoding": pair_encoding} if setup.text_pairs else {}),
+        "long_text": setup.long_text,
+    }
 
 
 def fine_tune(
-    model: Any, tokenizer: Any, request: FitRequest, head_prefixes: Sequence[str] = (), **details: Any
+    model: Any,
+    tokenizer: Any,
+    request: FitRequest,
+    head_prefixes: Sequence[str] = (),
+    pair_encoding: str = "tokenizer",
+    **details: Any,
 ) -> TorchClassifier:
     """Train with :func:`train_classifier` and wrap the result for the runner.
 
     ``details`` (e.g. newly initialised parameter names) are added to the fit's details.
     """
-    result = train_classifier(model, tokenizer, request, head_prefixes)
+    result = train_classifier(model, tokenizer, request, head_prefixes, pair_encoding)
     params, trainable = count_parameters(model)
     config = TrainingConfig.from_recipe(request.recipe)
     classifier = TorchClassifier(
@@ -764,9 +930,17 @@ def fine_tune(
         device=request.device,
         params=params,
         trainable_params=trainable,
-        details={**result.details(), **precision_details(model, request.device, config), **details},
+        details={
+            **result.details(),
+            **precision_details(model, request.device, config),
+            **setup_details(request.setup, pair_encoding),
+            **details,
+        },
         progress=request.progress,
+        decision_rule=decision_rule(request.setup),
         batch_sizes=result.batch_sizes,
         train_rows=result.train_rows,
+        setup=request.setup,
+        pair_encoding=pair_encoding,
     )
-    return classifier.remember(request.eval.texts, result.best_eval_logits)
+    return classifier.remember(request.eval.inputs, result.best_eval_scores)

@@ -1,6 +1,9 @@
-"""The ``robustness`` task: a fitted indications classifier on label-preserving variants of its test sets.
+"""The ``robustness`` task: a fitted classifier on label-preserving variants of its test sets.
 
-It scores the classifiers fitted for ``indications`` (never training them again). For each chosen
+It scores the classifiers fitted for a classification task (never training them again):
+``indications`` by default, else the first classification task of ``--tasks`` or the one
+``[tasks.robustness] task = "..."`` names. For a sentence-pair task the first text is varied and
+the second kept. For each chosen
 test split, :func:`harness.tasks.robustness.variants.generate_variants` makes ``variants`` seeded inputs one
 edit away from a test row (typos, hyphenation, abbreviations, case, punctuation), each expecting
 exactly its source row's labels. A robust classifier predicts the same label set for a variant as
@@ -47,7 +50,7 @@ PERMUTATIONS = 2000
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 EXAMPLES_PER_KIND = 3
-CONFIG_KEYS = frozenset({"variants", "seed", "splits"})
+CONFIG_KEYS = frozenset({"variants", "seed", "splits", "task"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def _chosen_splits(request: LoadRequest, known: Sequence[str]) -> list[str]:
 def load(request: LoadRequest) -> TaskData:
     upstream = request.upstream
     if upstream is None:  # the runner always loads the task this one is fitted on first
-        raise InputError(request.key(f"tasks.{NAME}"), "needs the indications task's data")
+        raise InputError(request.key(f"tasks.{NAME}"), "needs the data of the task it is fitted on")
     variants = _integer(request, "variants", DEFAULT_VARIANTS, minimum=1)
     option = getattr(request.options, "robustness_variants", None)
     if option is not None:
@@ -122,6 +125,13 @@ def _predict(classifier: Any, texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 0), dtype=bool)
     return np.asarray(classifier.decision_rule.apply(classifier.predict_scores(texts)), dtype=bool)
+
+
+def _varied(split: LabelledSplit, variant: Variant) -> Any:
+    """A variant as the model reads it: its text, with its source row's second text for a pair."""
+    if split.pairs is None:
+        return variant.text
+    return (variant.text, split.pairs[variant.source_index])
 
 
 def _names(row: np.ndarray, labels: Sequence[str]) -> list[str]:
@@ -261,8 +271,8 @@ def score(request: ScoreRequest) -> dict[str, Any]:
     # Two predict calls for the whole item (an LLM pays per call as well as per text): every
     # distinct source row used, then every variant.
     sources = [(name, row) for name, s in sets.items() for row in s.source_rows]
-    source_scores = _predict(classifier, [sets[name].split.texts[row] for name, row in sources])
-    variant_scores = _predict(classifier, [v.text for s in sets.values() for v in s.variants])
+    source_scores = _predict(classifier, [sets[name].split.inputs[row] for name, row in sources])
+    variant_scores = _predict(classifier, [_varied(s.split, v) for s in sets.values() for v in s.variants])
     by_source = {key: source_scores[i] for i, key in enumerate(sources)}
     splits, start = {}, 0
     for name, variant_set in sets.items():
@@ -300,8 +310,9 @@ def harness_add_tasks(register) -> None:
         TaskSpec(
             name=NAME,
             description="Label-preserving variants of the test inputs (typos, abbreviations, case...) "
-            "scored on the indications classifiers",
+            "scored on a classification task's classifiers (default: indications)",
             fits_on="indications",
+            follows=True,
             load=load,
             score=score,
             config_keys=CONFIG_KEYS,

@@ -9,6 +9,7 @@ a model's numbers are means over its seeds (± the sample sd where the table say
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from harness.scoring.stats import mean_sd
@@ -23,7 +24,59 @@ from harness.tables import (
     test_splits,
 )
 
-TASK = "indications"
+# A task's primary metric (an item's ``primary_metric``) -> its key in ``metrics``, its key in
+# ``confidence_intervals`` and comparisons (accuracy is micro F1 on one-hot rows; binary F1 is
+# weighted F1 over the one column), and the words a table uses.
+METRICS = {
+    "f1_weighted": ("f1_weighted", "f1_weighted", "weighted F1"),
+    "f1_macro": ("f1_macro", "f1_macro", "macro F1"),
+    "f1_micro": ("f1_micro", "f1_micro", "micro F1"),
+    "accuracy": ("accuracy", "f1_micro", "accuracy"),
+    "f1": ("f1", "f1_weighted", "F1"),
+}
+
+
+@dataclass(frozen=True)
+class ShownTask:
+    """What the tables of one classification task need to know beyond its results: its name,
+    its problem and the metric it is judged by (both read from its items)."""
+
+    task: str
+    problem: str = "multi-label"
+    primary_metric: str = "f1_weighted"
+
+    @property
+    def key(self) -> str:
+        return METRICS[self.primary_metric][0]
+
+    @property
+    def label(self) -> str:
+        return METRICS[self.primary_metric][2]
+
+    def value(self, report: dict[str, Any]) -> float:
+        """The primary metric of a metrics report, read under its equal twin's key where the
+        report has only that one (a tuned or unseen-rows report written as multi-label)."""
+        key, twin, _ = METRICS[self.primary_metric]
+        return report[key] if key in report else report[twin]
+
+    def compared(self, metric: str) -> str:
+        """The words for a comparison's ``metric`` (a key of ``confidence_intervals``)."""
+        if self.problem == "multi-class" and metric == "f1_micro":
+            return "accuracy"
+        if self.problem == "binary" and metric == "f1_weighted":
+            return "F1"
+        return METRICS[metric][2]
+
+
+def shown_task(document: dict[str, Any], task: str) -> ShownTask:
+    """The task's problem and primary metric from its first passed item; an older leaderboard's
+    items have neither: multi-label, judged by weighted F1 (the indications task's set-up)."""
+    first = next(iter(passed_entries(document["results"], task)), {})
+    return ShownTask(task, first.get("problem", "multi-label"), first.get("primary_metric", "f1_weighted"))
+
+
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -52,9 +105,9 @@ def _synthetic_note(document: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- comparisons
 
 
-def comparison_tables(document: dict[str, Any]) -> list[Table]:
-    """Per test set: models in bands of statistically indistinguishable weighted F1."""
-    summary = document.get("summaries", {}).get(TASK, {})
+def comparison_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
+    """Per test set: models in bands of statistically indistinguishable scores (the summary's metric)."""
+    summary = document.get("summaries", {}).get(shown.task, {})
     tables = []
     for split, comparison in summary.get("comparisons", {}).items():
         pairs = {(p["a"], p["b"]): p for p in comparison["pairs"]}
@@ -79,8 +132,12 @@ def comparison_tables(document: dict[str, Any]) -> list[Table]:
                     step,
                 )
             )
+        metric = comparison["metric"]
+        # "f1 weighted" as the indications task always printed it; named words where they differ
+        named = shown.compared(metric)
+        words = metric.replace("_", " ") if named == METRICS[metric][2] else f"{named} ({metric.replace('_', ' ')})"
         caption = (
-            f"{comparison['metric'].replace('_', ' ')}, {_seeds_note(document)}; "
+            f"{words}, {_seeds_note(document)}; "
             f"{int(comparison['confidence'] * 100)}% percentile bootstrap CIs ({comparison['resamples']} resamples, "
             f"seed {comparison['bootstrap_seed']}); paired permutation tests ({comparison['permutations']} per pair), "
             f"Holm-adjusted over {len(comparison['pairs'])} pairs. Every model in a band is better than every model "
@@ -89,7 +146,7 @@ def comparison_tables(document: dict[str, Any]) -> list[Table]:
         excluded = summary.get("excluded", [])
         if excluded:
             caption += " Not compared: " + "; ".join(f"{e['model']} ({e['reason']})" for e in excluded) + "."
-        headers = ("Band", "Model", "Weighted F1", "95% CI", "vs next: Δ [95% CI], Holm p")
+        headers = ("Band", "Model", _capital(named), "95% CI", "vs next: Δ [95% CI], Holm p")
         tables.append(Table(f"Model comparison ({split} test set)", headers, tuple(rows), caption))
     return tables
 
@@ -97,10 +154,13 @@ def comparison_tables(document: dict[str, Any]) -> list[Table]:
 # --------------------------------------------------------------------------- thresholds, calibration
 
 
-def threshold_table(document: dict[str, Any]) -> Table | None:
-    """Weighted F1 at the model's own rule beside per-class thresholds tuned on eval."""
+def threshold_table(document: dict[str, Any], shown: ShownTask) -> Table | None:
+    """The primary metric at the model's own rule beside per-class thresholds tuned on eval
+    (none for multi-class: its rule is the argmax, there is no threshold to tune)."""
     grouped = {
-        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "metrics_tuned" in e[0]
+        m: e
+        for m, e in grouped_by_model(passed_entries(document["results"], shown.task)).items()
+        if "metrics_tuned" in e[0]
     }
     if not grouped:
         return None
@@ -109,8 +169,8 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
     for model, entries in grouped.items():
         cells = []
         for split in splits:
-            fixed = [e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]]
-            tuned = [e["metrics_tuned"][split]["f1_weighted"] for e in entries if split in e["metrics_tuned"]]
+            fixed = [shown.value(e["metrics"][split]) for e in entries if split in e["metrics"]]
+            tuned = [shown.value(e["metrics_tuned"][split]) for e in entries if split in e["metrics_tuned"]]
             cells += [mean_sd_cell(fixed, 3), mean_sd_cell(tuned, 3)]
         searched = _mean(entries, lambda e: sum(e["tuned_thresholds"]["tuned"].values())) or 0.0
         rows.append((model, *cells, f"{searched:.0f}" if float(searched).is_integer() else f"{searched:.1f}"))
@@ -120,16 +180,18 @@ def threshold_table(document: dict[str, Any]) -> Table | None:
         "Classes searched",
     )
     caption = (
-        f"weighted F1; fixed = the model's own decision rule (0.5 for sigmoid scores); tuned = one threshold "
+        f"{shown.label}; fixed = the model's own decision rule (0.5 for sigmoid scores); tuned = one threshold "
         f"per class chosen on the eval split only (grid 0.05–0.95), from the logits of the epoch that eval chose, "
         f"never on a test set; {_seeds_note(document)}." + _synthetic_note(document)
     )
     return Table("Decision thresholds: fixed vs tuned on eval", headers, tuple(rows), caption)
 
 
-def calibration_table(document: dict[str, Any]) -> Table | None:
+def calibration_table(document: dict[str, Any], shown: ShownTask) -> Table | None:
     grouped = {
-        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "calibration" in e[0]
+        m: e
+        for m, e in grouped_by_model(passed_entries(document["results"], shown.task)).items()
+        if "calibration" in e[0]
     }
     if not grouped:
         return None
@@ -143,8 +205,13 @@ def calibration_table(document: dict[str, Any]) -> Table | None:
                 for q in ("ece", "brier", "pr_auc", "roc_auc")
             ]
             rows.append((model, split, *cells))
+    first = next(iter(grouped.values()))[0]["calibration"]
+    classes = len(next(iter(first.values()))["per_class"])
+    over = (
+        "the positive label's" if shown.problem == "binary" else f"mean over the {classes} classes (where defined) of"
+    )
     caption = (
-        "mean over the 12 classes (where defined) of: expected calibration error (10 equal-width bins), "
+        f"{over}: expected calibration error (10 equal-width bins), "
         "Brier score, PR-AUC (average precision), ROC-AUC; per class in the leaderboard. Rule-based and "
         f"zero-shot scores are not probabilities of each class; read their ECE with that in mind. "
         f"{_seeds_note(document)}.{_synthetic_note(document)}"
@@ -157,8 +224,8 @@ def calibration_table(document: dict[str, Any]) -> Table | None:
 # --------------------------------------------------------------------------- site shift, prevalence, overlap
 
 
-def site_shift_tables(document: dict[str, Any]) -> list[Table]:
-    shift = document.get("summaries", {}).get(TASK, {}).get("site_shift")
+def site_shift_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
+    shift = document.get("summaries", {}).get(shown.task, {}).get("site_shift")
     if not shift or not shift["models"]:
         return []
     models = list(shift["models"])
@@ -176,7 +243,7 @@ def site_shift_tables(document: dict[str, Any]) -> list[Table]:
                     continue
                 d = found["f1_weighted"] if name == "f1_weighted" else found["per_class_f1"][name]
                 cells.append(f"{signed(d['difference'])} {_interval(d['low'], d['high'], True)}")
-            rows.append(("weighted F1" if name == "f1_weighted" else name, *cells))
+            rows.append((shown.compared("f1_weighted") if name == "f1_weighted" else name, *cells))
         caption = (
             f"F1 on {other} minus F1 on {shift['reference']} with {int(first['confidence'] * 100)}% bootstrap "
             f"intervals (each test set resampled on its own, {first['resamples']} resamples); "
@@ -187,8 +254,16 @@ def site_shift_tables(document: dict[str, Any]) -> list[Table]:
     return tables
 
 
-def prevalence_table(document: dict[str, Any]) -> Table | None:
-    provenance = [p for p in document["run"]["data"].get(TASK, []) if "support" in p]
+# What a prevalence column adds up to, per problem.
+PREVALENCE = {
+    "multi-label": "share of rows with each category (a row may have several)",
+    "multi-class": "share of rows with each category (one per row)",
+    "binary": "share of rows with the positive label",
+}
+
+
+def prevalence_table(document: dict[str, Any], shown: ShownTask) -> Table | None:
+    provenance = [p for p in document["run"]["data"].get(shown.task, []) if "support" in p]
     if not provenance:
         return None
     categories = list(provenance[0]["support"])
@@ -198,14 +273,14 @@ def prevalence_table(document: dict[str, Any]) -> Table | None:
     ]
     rows.append(("rows", *(str(p["rows"]) for p in provenance)))
     synthetic = [p["split"] for p in provenance if p["synthetic"]]
-    caption = "share of rows with each category (a row may have several)"
+    caption = PREVALENCE[shown.problem]
     if synthetic:
         caption += f"; SYNTHETIC splits: {', '.join(synthetic)}"
     return Table("Prevalence per split", ("Category", *(p["split"] for p in provenance)), tuple(rows), caption)
 
 
-def overlap_tables(document: dict[str, Any]) -> list[Table]:
-    overlap = document.get("summaries", {}).get(TASK, {}).get("overlap")
+def overlap_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
+    overlap = document.get("summaries", {}).get(shown.task, {}).get("overlap")
     if not overlap:
         return []
     rows = [
@@ -226,30 +301,22 @@ def overlap_tables(document: dict[str, Any]) -> list[Table]:
         "so a model that memorises looks better on the seen rows than it is" + _synthetic_note(document),
     )
     grouped = {
-        m: e for m, e in grouped_by_model(passed_entries(document["results"], TASK)).items() if "metrics_unseen" in e[0]
+        m: e
+        for m, e in grouped_by_model(passed_entries(document["results"], shown.task)).items()
+        if "metrics_unseen" in e[0]
     }
     splits = list(overlap)
     model_rows = []
     for model, entries in grouped.items():
         cells = []
         for split in splits:
-            cells.append(
-                mean_sd_cell([e["metrics"][split]["f1_weighted"] for e in entries if split in e["metrics"]], 3)
-            )
-            cells.append(
-                mean_sd_cell(
-                    [
-                        e["metrics_unseen"][split]["f1_weighted"]
-                        for e in entries
-                        if split in e.get("metrics_unseen", {})
-                    ],
-                    3,
-                )
-            )
+            cells.append(mean_sd_cell([shown.value(e["metrics"][split]) for e in entries if split in e["metrics"]], 3))
+            unseen_rows = [e["metrics_unseen"][split] for e in entries if split in e.get("metrics_unseen", {})]
+            cells.append(mean_sd_cell([shown.value(report) for report in unseen_rows], 3))
         model_rows.append((model, *cells))
     headers = ("Model", *(f"{s.capitalize()} {which}" for s in splits for which in ("all rows", "unseen only")))
     unseen = Table(
-        "Weighted F1 on strings unseen in training",
+        f"{_capital(shown.label)} on strings unseen in training",
         headers,
         tuple(model_rows),
         f"unseen = the test rows whose text does not occur verbatim in the training rows that model's fit "
@@ -268,8 +335,8 @@ def _flops(x: float | None) -> str:
     return f"{x / 10**exponent:.1f}e{exponent}"
 
 
-def cost_table(document: dict[str, Any]) -> Table | None:
-    grouped = grouped_by_model(passed_entries(document["results"], TASK))
+def cost_table(document: dict[str, Any], shown: ShownTask) -> Table | None:
+    grouped = grouped_by_model(passed_entries(document["results"], shown.task))
     if not grouped:
         return None
     rows = []
@@ -308,14 +375,14 @@ def cost_table(document: dict[str, Any]) -> Table | None:
     return Table("Cost", headers, tuple(rows), caption)
 
 
-def evidence_tables(document: dict[str, Any]) -> list[Table]:
+def evidence_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
     tables: list[Table | None] = [
-        *comparison_tables(document),
-        threshold_table(document),
-        calibration_table(document),
-        *site_shift_tables(document),
-        prevalence_table(document),
-        *overlap_tables(document),
-        cost_table(document),
+        *comparison_tables(document, shown),
+        threshold_table(document, shown),
+        calibration_table(document, shown),
+        *site_shift_tables(document, shown),
+        prevalence_table(document, shown),
+        *overlap_tables(document, shown),
+        cost_table(document, shown),
     ]
     return [t for t in tables if t is not None]
