@@ -27,6 +27,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _add_run_parser(commands, hooks) -> None:
+    from harness.core.executors import EXECUTORS
     from harness.core.profiles import PROFILES
 
     run = commands.add_parser("run", help="run every selected model on every selected task")
@@ -56,6 +57,18 @@ def _add_run_parser(commands, hooks) -> None:
         help="run size (smoke: a quick check, under 3 min on 2 CPU cores)",
     )
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    run.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local: one fit after another in this process (default); ray: fit groups as Ray tasks "
+        "across GPUs and nodes (pip install 'clinical-harness[ray]'; docs/cluster.md)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="with --executor ray: auto or HOST:PORT joins a running cluster (default: start one on this machine)",
+    )
     hooks.add_options(run)
 
 
@@ -144,18 +157,25 @@ def _add_publish_parser(commands) -> None:
 def cmd_run(options: argparse.Namespace, hooks) -> int:
     from harness.core.config import load_config
     from harness.core.document import build_document
+    from harness.core.executors import make_executor
     from harness.core.profiles import get_profile
     from harness.core.runner import build_session, run_session
     from harness.core.store import ItemStore
     from harness.leaderboard import validate
     from harness.progress import rich_progress
 
+    executor = make_executor(options)  # --executor ray without Ray: the install line, before anything runs
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
     out_dir = _run_dir(options)
     session = build_session(options, models, tasks, config, get_profile(options.profile))
     session.store = None if session.collect_only else ItemStore(out_dir)
-    exit_code = run_session(session, hooks, rich_progress)
+    if not session.collect_only:
+        executor.start()
+    try:
+        exit_code = run_session(session, hooks, rich_progress, executor)
+    finally:
+        executor.close()
     if exit_code == EXIT_INTERRUPTED:
         print(
             f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"

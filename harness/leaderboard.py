@@ -93,5 +93,6 @@ CORE_ITEM_FIELDS = frozenset(
         "cost",
         "fit_details",
         "traceback",
+        "placement",
     }
 )

@@ -1,7 +1,8 @@
 """The run's TOML config: ``[tasks.NAME]`` tables for data, ``[models.NAME]`` for weights and recipes.
 
 Every key is checked before anything runs; a typo names the file and the key.
-``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), and two opt-ins that are
+``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), ``resources`` (CPUs and GPUs
+one fit takes under ``--executor ray``), and two opt-ins that are
 off unless the user turns them on for that model: ``allow_pickle`` (load pickled ``.bin``
 weights) and ``trust_remote_code`` (run the model's own modelling code).
 """
@@ -20,7 +21,9 @@ from harness.errors import InputError
 from harness.registry import ModelRegistry, TaskRegistry
 
 MODEL_OPT_INS = ("allow_pickle", "trust_remote_code")
-MODEL_KEYS = frozenset({"weights", "recipe", *MODEL_OPT_INS})
+MODEL_KEYS = frozenset({"weights", "recipe", "resources", *MODEL_OPT_INS})
+# ``resources = { gpus = 2, cpus = 4 }``: what one fit of the model takes on a cluster (--executor ray)
+RESOURCE_KEYS = ("cpus", "gpus")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class RunConfig:
     def recipe_for(self, model: str) -> Mapping[str, Any]:
         return self.models.get(model, {}).get("recipe", {})
 
+    def resources_for(self, model: str) -> Mapping[str, float]:
+        """``[models.NAME] resources``: the CPUs and GPUs one fit asks of a cluster (checked on load)."""
+        return self.models.get(model, {}).get("resources", {})
+
 
 def _table(where: str, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
@@ -67,6 +74,18 @@ def _check_class_weighting(where: str, recipe: Mapping[str, Any]) -> None:
         raise InputError(f"{where}.pos_weight", f'expected "balanced" or a positive number, got {weight!r}')
     if recipe.get("class_weight", "balanced") != "balanced":
         raise InputError(f"{where}.class_weight", f'expected "balanced", got {recipe["class_weight"]!r}')
+
+
+def _check_resources(where: str, resources: Mapping[str, Any]) -> None:
+    """Numbers Ray can schedule: ``cpus`` >= 0; ``gpus`` a fraction below 1 (several fits share a
+    GPU) or a whole number (one fit takes several)."""
+    for key, value in resources.items():
+        if key not in RESOURCE_KEYS:
+            raise InputError(f"{where}.{key}", f"unknown resource; allowed: {', '.join(RESOURCE_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise InputError(f"{where}.{key}", f"expected a number >= 0, got {value!r}")
+        if key == "gpus" and value > 1 and value != int(value):
+            raise InputError(f"{where}.{key}", f"expected a fraction below 1 or a whole number of GPUs, got {value!r}")
 
 
 def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -> RunConfig:
@@ -121,6 +140,7 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
                 known = ", ".join(sorted(allowed)) or "none"
                 raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
         _check_class_weighting(f"{where}.recipe", recipe)
+        _check_resources(f"{where}.resources", _table(f"{where}.resources", table.get("resources", {})))
         subword = recipe.get("label_subword", "first")  # the tagger's (harness.training.tagging)
         if subword not in ("first", "last"):
             raise InputError(f"{where}.recipe.label_subword", f"expected 'first' or 'last', got {subword!r}")

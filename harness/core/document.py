@@ -43,6 +43,8 @@ def _item(report: ItemReport) -> dict[str, Any]:
         entry["fit_details"] = dict(report.fit_details)
     if report.traceback:
         entry["traceback"] = report.traceback
+    if report.placement:
+        entry["placement"] = dict(report.placement)
     entry.update(report.fields)
     return entry
 

@@ -35,6 +35,9 @@ class ItemReport:
     traceback: str | None = None
     retained: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for summarise; never written
     resumed: bool = False  # read back from the run directory, finished by an earlier run
+    # Where it ran, when an executor spreads items over processes or machines (the Ray executor):
+    # {"node": ..., "node_id": ..., "gpu_ids": [...], "device": ..., "attempt": ...}. None here.
+    placement: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -64,14 +67,15 @@ class Session:
     def collect_only(self) -> bool:
         return bool(getattr(self.options, "collect_only", False))
 
-    def recipe(self, model: ModelSpec, task: str) -> Mapping[str, Any]:
-        """``model``'s effective recipe for a fit on ``task`` on this session's device: the
-        profile's (with any CPU and tagging recipe), then the config's overrides."""
-        key = (model.name, task, self.device)
+    def recipe(self, model: ModelSpec, task: str, device: str | None = None) -> Mapping[str, Any]:
+        """``model``'s effective recipe for a fit on ``task`` on ``device`` (default: this session's):
+        the profile's (with any CPU and tagging recipe), then the config's overrides."""
+        device = device or self.device
+        key = (model.name, task, device)
         if key not in self.recipes:
             tagging = self.tasks[task].kind == "tagging"
             self.recipes[key] = {
-                **self.profile.recipe_for(model, self.device, tagging=tagging),
+                **self.profile.recipe_for(model, device, tagging=tagging),
                 **self.config.recipe_for(model.name),
             }
         return self.recipes[key]

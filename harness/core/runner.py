@@ -7,7 +7,7 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from harness.core.collect import Item, collect, pick
 from harness.core.config import RunConfig
@@ -149,9 +149,20 @@ def _model_info(item: Item, fit: Fit | None) -> dict[str, Any]:
     return info
 
 
+def error_report(item: Item, reason: str, traceback: str | None = None, **more: Any) -> ItemReport:
+    """``item`` as an error that happened outside its task's code (its fit group was lost, say);
+    without a traceback, the reason stands in for it (the leaderboard needs one for an error)."""
+    info = _model_info(item, None)
+    return ItemReport(item, "error", reason[:500], model_info=info, traceback=traceback or reason, **more)
+
+
+def skipped_report(item: Item) -> ItemReport:
+    return ItemReport(item, "skipped", item.skip_reason, model_info=_model_info(item, None))
+
+
 def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFactory) -> ItemReport:
     if item.skip_reason:
-        return ItemReport(item, "skipped", item.skip_reason, model_info=_model_info(item, None))
+        return skipped_report(item)
     fitted_here = False
 
     def mark_fitted() -> None:
@@ -261,29 +272,91 @@ def refusal(session: Session, model: ModelSpec, task: TaskSpec) -> str | None:
     return model.refuses(tuple(data.labels), data.setup or ClassificationSetup())
 
 
-def run_session(session: Session, hooks: Hooks, progress: ProgressFactory) -> int:
+class Executor(Protocol):
+    """How the fit groups of a session run: :class:`LocalExecutor` here, one after another; the Ray
+    executor (``harness.core.executors.ray_cluster``) as Ray tasks. Either hands every item's report
+    to ``recorder``, which saves it and tells the hooks, whatever order the items finish in."""
+
+    def start(self) -> None:
+        """Get ready (join a cluster, say) once the input has been checked and before the first item."""
+
+    def run(self, session: Session, recorder: Recorder, progress: ProgressFactory) -> None: ...
+
+    def close(self) -> None:
+        """Give back what :meth:`start` took; called however the run ended."""
+
+
+class Recorder:
+    """Where every item's report goes as it finishes: the run directory's store (resume), the
+    session and the ``harness_item_finished`` hook. Executors share it, so a run started with one
+    executor resumes with another."""
+
+    def __init__(self, session: Session, hooks: Hooks) -> None:
+        self.session, self.hooks = session, hooks
+        self._keys: dict[tuple[str, str | None], str] = {}
+
+    def key(self, item: Item, device: str | None = None) -> str | None:
+        """The item's store key (on ``device``, else the session's), or None if it is not stored."""
+        if item.skip_reason or self.session.store is None:
+            return None
+        if (item.name, device) not in self._keys:  # hashed once: looked up, then saved under it
+            self._keys[item.name, device] = item_key(item, self.session, device)
+        return self._keys[item.name, device]
+
+    def stored(self, item: Item, device: str | None = None) -> ItemReport | None:
+        """The item's report as an earlier run finished it, or None."""
+        store, key = self.session.store, self.key(item, device)
+        return store.load(item, key) if key is not None and store is not None and store.exists() else None
+
+    def started(self, item: Item) -> None:
+        self.hooks.item_started(item)
+
+    def save(self, report: ItemReport, device: str | None = None) -> None:
+        """Keep a passed item in the run directory (errors and skips run again on resume)."""
+        key = self.key(report.item, device)
+        if key is not None and self.session.store is not None and report.outcome == "passed":
+            self.session.store.save(key, report)
+
+    def finished(self, report: ItemReport) -> None:
+        self.session.reports.append(report)
+        self.hooks.item_finished(report)
+
+
+class LocalExecutor:
+    """Every item in this process, one after another in collection order (the default)."""
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def run(self, session: Session, recorder: Recorder, progress: ProgressFactory) -> None:
+        session.device = pick_device(session, getattr(session.options, "device", "auto"))
+        fits = FitCache(session, progress)
+        for index, item in enumerate(session.items):
+            report = recorder.stored(item)
+            if report is None:
+                if not item.skip_reason:
+                    recorder.started(item)
+                report = run_item(item, session, fits, progress)
+                recorder.save(report)
+            fits.release_after(index, item)
+            recorder.finished(report)
+
+
+def run_session(session: Session, hooks: Hooks, progress: ProgressFactory, executor: Executor | None = None) -> int:
     """Run every collected item; return 1 if any errored, else 0."""
     hooks.collection_finished(session, session.items)
     if session.collect_only:
         return 0
-    session.device = pick_device(session, getattr(session.options, "device", "auto"))
-    fits = FitCache(session, progress)
     try:
-        for index, item in enumerate(session.items):
-            store = None if item.skip_reason else session.store
-            key = item_key(item, session) if store is not None else None
-            report = store.load(item, key) if store is not None and store.exists() else None
-            if report is None:
-                if not item.skip_reason:
-                    hooks.item_started(item)
-                report = run_item(item, session, fits, progress)
-                if store is not None and report.outcome == "passed":
-                    store.save(key, report)
-            fits.release_after(index, item)
-            session.reports.append(report)
-            hooks.item_finished(report)
+        (executor or LocalExecutor()).run(session, Recorder(session, hooks), progress)
     except KeyboardInterrupt:  # what finished is saved already; the caller says how to resume
         return EXIT_INTERRUPTED
+    # The leaderboard lists items in collection order, whatever order they finished in.
+    order = {item.name: index for index, item in enumerate(session.items)}
+    session.reports.sort(key=lambda report: order[report.item.name])
     summarise_tasks(session)
     session.finished = time.time()
     return 1 if session.counts()["error"] or session.summary_errors else 0

@@ -33,7 +33,21 @@ ITEMS = "items"
 FORMAT = 1  # of the stored item files; a change makes old ones unreadable, so they run again
 # Options that choose which items run or where results go, not what an item computes.
 _NOT_PART_OF_AN_ITEM = frozenset(
-    {"command", "models", "tasks", "seeds", "keyword", "markers", "collect_only", "out", "resume", "config", "device"}
+    {
+        "command",
+        "models",
+        "tasks",
+        "seeds",
+        "keyword",
+        "markers",
+        "collect_only",
+        "out",
+        "resume",
+        "config",
+        "device",
+        "executor",  # a run started with one executor resumes with the other
+        "ray_address",
+    }
 )
 
 
@@ -52,8 +66,9 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
-def item_key(item: Item, session: Session) -> str:
-    """What determines the item's result, hashed."""
+def item_key(item: Item, session: Session, device: str | None = None) -> str:
+    """What determines the item's result, hashed; ``device`` is where it runs if not the session's
+    (the Ray executor chooses per fit group)."""
     from harness import __version__
     from harness.core.document import git_commit
 
@@ -67,7 +82,7 @@ def item_key(item: Item, session: Session) -> str:
             "family": model.family,
             "regime": model.fine_tuning_regime,
             "hub_id": model.hub_id,
-            "recipe": session.recipe(model, task.fits_on),
+            "recipe": session.recipe(model, task.fits_on, device),
             "weights": session.config.weight_options(model.name),
         },
         "tasks": {
@@ -79,7 +94,7 @@ def item_key(item: Item, session: Session) -> str:
         },
         "options": {k: v for k, v in vars(session.options).items() if k not in _NOT_PART_OF_AN_ITEM},
         "seed": item.seed,
-        "device": session.device,
+        "device": device or session.device,
         "profile": session.profile.name,
     }
     encoded = json.dumps(_canonical(basis), sort_keys=True, separators=(",", ":"))
@@ -146,6 +161,7 @@ class ItemStore:
             stored["fit_details"],
             retained=retained,
             resumed=True,
+            placement=stored.get("placement"),
         )
 
     def save(self, key: str, report: ItemReport) -> None:
@@ -162,6 +178,8 @@ class ItemStore:
             "cost": report.cost,
             "fit_details": report.fit_details,
         }
+        if report.placement:  # where a Ray worker ran it; optional, so FORMAT stays 1
+            stored["placement"] = report.placement
         text = json.dumps(stored, ensure_ascii=False, default=_plain)
         write_atomically(self.folder / f"{key}.json", lambda stream: stream.write(text.encode("utf-8")))
 

@@ -1,0 +1,312 @@
+"""The Ray executor (``harness run --executor ray``): each fit group is one Ray task.
+
+A fit group is one (model, training task, seed) fit and every item scored on it. Each group asks
+Ray for what its model needs: ``[models.NAME] resources = { gpus = .., cpus = .. }`` where the
+config says so; else one CPU, and one GPU for a model that requires CUDA, or that runs on torch
+when the cluster has GPUs; none for classical baselines. More than one GPU is a placement group
+of one bundle on one node. Ray sets ``CUDA_VISIBLE_DEVICES`` for each task, so a fit sees the GPUs
+it was given as ``cuda``; the leaderboard records per item the node and the GPU ids.
+
+Reports come back as each group finishes and go to the same :class:`~harness.core.runner.Recorder`
+as the local executor's: the run directory's store (so either executor resumes the other's run),
+the console. A group whose worker dies (node lost, process killed for memory) runs once more;
+lost again, its items are errors with the reason. Ctrl-C cancels what is still outstanding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.core.collect import Item
+from harness.core.executors.worker import GroupJob, WorkerSetup, canonical_provenance, run_group
+from harness.core.reports import ItemReport, Session
+from harness.core.runner import Recorder, error_report, skipped_report
+from harness.errors import UsageError, warn
+from harness.progress import ProgressFactory
+
+INSTALL = "pip install 'clinical-harness[ray]'"
+# The object store holds only reports and retained predictions: the data travels by path.
+LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
+# Environment a worker needs to rebuild the run as the driver built it.
+_ENV_PREFIXES = ("HARNESS_", "HF_")
+_ENV_NAMES = ("TRANSFORMERS_OFFLINE",)
+
+
+def ray_module():
+    """``ray``, or a usage error with the install line."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--executor ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+def check_address(address: str | None) -> str | None:
+    """``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (Ray Client); None starts a local cluster."""
+    if address is None or address == "auto":
+        return address
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--ray-address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    return address
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float
+    gpus: float
+
+    def as_options(self) -> dict[str, float]:
+        return {"num_cpus": self.cpus, "num_gpus": self.gpus}
+
+
+def resources_for(model: Any, table: Mapping[str, float], requested_device: str, cluster_gpus: float) -> Resources:
+    """What one fit of ``model`` asks of the cluster; ``table`` is its config's ``resources``."""
+    cpus = float(table.get("cpus", 1))
+    if "gpus" in table:
+        gpus = float(table["gpus"])
+    elif requested_device == "cpu":
+        gpus = 0.0
+    elif model.requires_cuda or ("torch" in model.needs and cluster_gpus > 0):
+        gpus = 1.0
+    else:
+        gpus = 0.0
+    return Resources(cpus, gpus)
+
+
+def group_device(resources: Resources, requested_device: str) -> str:
+    """Where the group's fit runs: Ray chooses the GPU, which the fit then sees as ``cuda``."""
+    if requested_device == "cpu" or resources.gpus == 0:
+        return "cpu"
+    return "cuda"
+
+
+@dataclass(frozen=True)
+class FitGroup:
+    key: tuple[str, str, int]  # (model, training task, seed)
+    items: tuple[Item, ...]
+
+    @property
+    def label(self) -> str:
+        model, task, seed = self.key
+        return f"{model} on {task}, seed {seed}"
+
+
+def fit_groups(items: list[Item]) -> list[FitGroup]:
+    """The items that share a fit, in collection order."""
+    grouped: dict[tuple[str, str, int], list[Item]] = {}
+    for item in items:
+        grouped.setdefault(item.fit_key, []).append(item)
+    return [FitGroup(key, tuple(members)) for key, members in grouped.items()]
+
+
+def caller_plugins(pm: Any) -> dict[str, object]:
+    """The plugins the caller of ``harness.cli.main`` added (tests, embedding): a worker registers
+    them again (modules travel by name; built-ins and entry points are found as the driver found them)."""
+    return {
+        name: pm.get_plugin(name)
+        for name, origin in pm.origins.items()
+        if origin == "registered by the caller" and pm.get_plugin(name) is not None
+    }
+
+
+def worker_environment() -> dict[str, str]:
+    """The harness's and Hugging Face's variables, and the driver's own import paths (its checkout,
+    a plugin's folder): site-packages and the standard library stay each node's own."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    own = [p for p in sys.path if p and not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*own, os.environ.get("PYTHONPATH", "")]).keys() - {""})
+    return env
+
+
+@dataclass
+class _Submitted:
+    group: FitGroup
+    items: tuple[Item, ...]  # those not finished earlier
+    job: GroupJob
+    resources: Resources
+    placement_group: Any = None
+
+
+class RayExecutor:
+    """Fit groups as Ray tasks on a local cluster (no address) or a running one (``auto``, HOST:PORT)."""
+
+    def __init__(self, address: str | None = None) -> None:
+        self.ray = ray_module()
+        self.address = check_address(address)
+        self.owned = False  # we started (or joined) Ray, so we shut it down
+
+    def start(self) -> None:
+        ray = self.ray
+        if ray.is_initialized():  # the caller runs Ray (embedding, tests): use it, leave it up
+            return
+        settings: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if self.address is None:
+            settings["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+        else:
+            settings["address"] = self.address
+        try:
+            ray.init(**settings)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UsageError(f"--ray-address {self.address}: cannot join a Ray cluster there ({first})") from None
+        self.owned = True
+
+    def close(self) -> None:
+        if self.owned and self.ray.is_initialized():
+            self.ray.shutdown()
+        self.owned = False
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, session: Session, recorder: Recorder, progress: ProgressFactory) -> None:
+        ray = self.ray
+        requested = getattr(session.options, "device", "auto")
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        most_gpus = max((node.get("GPU", 0.0) for node in nodes), default=0.0)
+        most_cpus = max((node.get("CPU", 0.0) for node in nodes), default=0.0)
+        setup = WorkerSetup(
+            run_id=uuid.uuid4().hex,
+            options=session.options,
+            plugins=caller_plugins(recorder.hooks.pm),
+            model_names=tuple(dict.fromkeys(item.model.name for item in session.items)),
+            task_names=tuple(session.data),
+            cwd=os.getcwd(),
+        )
+        setup_ref = ray.put(setup)
+        remote = ray.remote(run_group)
+        env = worker_environment()
+        pending: dict[Any, _Submitted] = {}
+        devices: set[str] = set()
+
+        def submit(entry: _Submitted) -> None:
+            options: dict[str, Any] = {**entry.resources.as_options(), "max_retries": 0}
+            options["runtime_env"] = {"env_vars": env}
+            if entry.resources.gpus > 1:  # several GPUs for one fit: one bundle, on one node
+                from ray.util.placement_group import placement_group
+                from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+                bundle = {k: v for k, v in {"CPU": entry.resources.cpus, "GPU": entry.resources.gpus}.items() if v}
+                entry.placement_group = entry.placement_group or placement_group([bundle], strategy="STRICT_PACK")
+                options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(entry.placement_group, 0)
+            pending[remote.options(**options).remote(setup_ref, entry.job)] = entry
+
+        for group in fit_groups(session.items):
+            model = group.items[0].model
+            resources = resources_for(model, session.config.resources_for(model.name), requested, most_gpus)
+            device = group_device(resources, requested)
+            todo = []
+            for item in group.items:
+                stored = None if item.skip_reason else recorder.stored(item, device)
+                if item.skip_reason or stored is not None:
+                    recorder.finished(stored or skipped_report(item))
+                else:
+                    todo.append(item)
+            if not todo:
+                continue
+            devices.add(device)
+            if resources.gpus > most_gpus or resources.cpus > most_cpus:
+                reason = (
+                    f"needs {resources.gpus:g} GPU(s) and {resources.cpus:g} CPU(s) on one node; the largest node "
+                    f"of the Ray cluster has {most_gpus:g} GPU(s) and {most_cpus:g} CPU(s) "
+                    "(resources in [models.NAME] of the config)"
+                )
+                for item in todo:
+                    recorder.finished(error_report(item, reason))
+                continue
+            tasks = {group.key[1], *(item.task.name for item in todo)}
+            job = GroupJob(
+                model=model.name,
+                fits_on=group.key[1],
+                seed=group.key[2],
+                tasks=tuple(item.task.name for item in todo),
+                device=device,
+                provenance={task: canonical_provenance(session.data[task].provenance) for task in sorted(tasks)},
+            )
+            for item in todo:
+                recorder.started(item)
+            submit(_Submitted(group, tuple(todo), job, resources))
+        session.device = "+".join(sorted(devices)) or session.device
+        try:
+            self._collect(pending, submit, recorder)
+        except KeyboardInterrupt:  # keep what finished; cancel the rest (their workers stop)
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            from ray.util.placement_group import remove_placement_group
+
+            for entry in pending.values():
+                if entry.placement_group is not None:
+                    remove_placement_group(entry.placement_group)
+
+    def _collect(self, pending: dict[Any, _Submitted], submit, recorder: Recorder) -> None:
+        """Record each group's reports as it finishes; run a group once more if its worker was lost."""
+        ray = self.ray
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            entry = pending.pop(ref)
+            try:
+                wires = ray.get(ref)
+            except ray.exceptions.RayTaskError as err:  # the harness's own code failed in the worker
+                reason = f"the Ray worker failed: {type(err.cause).__name__}: {err.cause}"
+                wires = [{"task": item.task.name, "outcome": "error", "reason": reason} for item in entry.items]
+            except ray.exceptions.RayError as err:  # the worker or its node was lost
+                lost = f"{type(err).__name__}: {_first_line(err)}"
+                if entry.job.attempt == 1:
+                    warn(f"fit group {entry.group.label}", f"its Ray worker was lost ({lost}); running it once more")
+                    submit(
+                        _Submitted(entry.group, entry.items, _again(entry.job), entry.resources, entry.placement_group)
+                    )
+                    continue
+                reason = f"the Ray worker running this fit group was lost twice (retried once): {lost}"
+                wires = [{"task": item.task.name, "outcome": "error", "reason": reason} for item in entry.items]
+            if entry.placement_group is not None:
+                from ray.util.placement_group import remove_placement_group
+
+                remove_placement_group(entry.placement_group)
+            by_task = {item.task.name: item for item in entry.items}
+            for wire in wires:
+                report = as_report(by_task[wire["task"]], wire)
+                recorder.save(report, entry.job.device)
+                recorder.finished(report)
+
+
+def _again(job: GroupJob) -> GroupJob:
+    from dataclasses import replace
+
+    return replace(job, attempt=job.attempt + 1)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else "no message"
+
+
+def as_report(item: Item, wire: Mapping[str, Any]) -> ItemReport:
+    """A worker's plain report as a report of the driver's own item."""
+    if wire["outcome"] == "error" and "model_info" not in wire:
+        return error_report(item, wire["reason"], wire.get("traceback"), placement=wire.get("placement"))
+    return ItemReport(
+        item,
+        wire["outcome"],
+        wire["reason"],
+        wire["seconds"],
+        wire["fields"],
+        wire["model_info"],
+        wire["cost"],
+        wire["fit_details"],
+        wire["traceback"],
+        retained=wire["retained"],
+        placement=wire["placement"],
+    )

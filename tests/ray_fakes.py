@@ -1,0 +1,106 @@
+"""Fake models for the Ray executor's tests. Their fits run in Ray worker processes, so they talk
+to the test through files in ``$HARNESS_TEST_DIR`` (Ray passes ``HARNESS_*`` variables on).
+
+* ``gpu-a``, ``gpu-b``: with ``HARNESS_TEST_BARRIER`` set, each fit waits until the other model's
+  fit has started too, so the run passes only if the two groups run side by side. Each records the
+  device it was given and the ``CUDA_VISIBLE_DEVICES`` Ray set in its fit details.
+* ``killed-once``, ``killed-twice``: the fit kills its own worker process (SIGKILL, as the kernel's
+  OOM killer would) on its first attempt, or on its first two.
+* ``tamper``: a hook that rewrites a data file (``$HARNESS_TEST_TAMPER``) after the driver read
+  it, as if a worker's node had another copy.
+* ``HARNESS_TEST_INTERRUPT_AFTER=N``: Ctrl-C (KeyboardInterrupt) in the driver once N items of
+  this run have finished (read back from the run directory ones not counted).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from harness import ModelSpec, hookimpl
+
+from . import fakes
+
+_finished_here = 0
+
+
+def _folder() -> Path:
+    return Path(os.environ["HARNESS_TEST_DIR"])
+
+
+def _details(classifier, request):
+    classifier.details.update(device=request.device, cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return classifier
+
+
+def _barrier(request, other: str) -> None:
+    (_folder() / f"started-{request.spec.name}-{request.seed}").write_text("fitting")
+    deadline = time.monotonic() + 60
+    while not (_folder() / f"started-{other}-{request.seed}").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{other} never ran beside {request.spec.name}")
+        time.sleep(0.05)
+
+
+def fit_gpu_a(request):
+    if os.environ.get("HARNESS_TEST_BARRIER"):
+        _barrier(request, "gpu-b")
+    return _details(fakes.fit_lookup(request), request)
+
+
+def fit_gpu_b(request):
+    if os.environ.get("HARNESS_TEST_BARRIER"):
+        _barrier(request, "gpu-a")
+    return _details(fakes.fit_lookup(request), request)
+
+
+def _attempt(name: str) -> int:
+    """Which attempt this is (1, 2, ...), counted by files that only one process can create."""
+    number = 1
+    while True:
+        try:
+            (_folder() / f"{name}-attempt-{number}").open("x").close()
+            return number
+        except FileExistsError:
+            number += 1
+
+
+def _killing(kills: int):
+    def fit(request):
+        if _attempt(request.spec.name) <= kills:
+            os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(30)  # never reached: the process is gone
+        return fakes.fit_lookup(request)
+
+    return fit
+
+
+@hookimpl
+def harness_add_models(register) -> None:
+    register.add(ModelSpec("gpu-a", "fake", "memorise", fit_gpu_a, markers=("fake",)))
+    register.add(ModelSpec("gpu-b", "fake", "memorise", fit_gpu_b, markers=("fake",)))
+    register.add(ModelSpec("killed-once", "fake", "memorise", _killing(1), markers=("fake",)))
+    register.add(ModelSpec("killed-twice", "fake", "memorise", _killing(2), markers=("fake",)))
+
+
+@hookimpl
+def harness_collection_finished(session, items) -> None:
+    global _finished_here
+    _finished_here = 0
+    tampered = os.environ.get("HARNESS_TEST_TAMPER")
+    if tampered:  # after the driver read and hashed it, before any worker reads it
+        path = Path(tampered)
+        path.write_text(path.read_text(encoding="utf-8") + "urosepsis," + ",".join(["1"] + ["0"] * 11) + "\n")
+
+
+@hookimpl
+def harness_item_finished(report) -> None:
+    global _finished_here
+    limit = os.environ.get("HARNESS_TEST_INTERRUPT_AFTER")
+    if report.resumed or report.outcome == "skipped" or not limit:
+        return
+    _finished_here += 1
+    if _finished_here >= int(limit):
+        raise KeyboardInterrupt

@@ -1,0 +1,263 @@
+"""``harness run --executor ray`` on a real Ray cluster started here with two *logical* GPUs.
+
+One cluster serves the module (2 CPUs, 2 logical GPUs, a 100 MiB object store, no dashboard);
+the CLI runs in-process and uses it. The fake models of ``tests/ray_fakes.py`` stand in for GPU
+models (torch sees no CUDA here): what is tested is Ray's scheduling, the GPU ids it gives, the
+store and the leaderboard, not a GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+
+import pytest
+import ray
+
+from harness.core.executors.ray_cluster import resources_for
+from harness.core.store import ITEMS
+from harness.model import ModelSpec
+
+from . import fakes, ray_fakes
+from .conftest import read_leaderboard
+from .test_resume import without_timings
+
+PLUGINS = {"ray_fakes": ray_fakes}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(
+        num_cpus=2,
+        num_gpus=2,
+        include_dashboard=False,
+        object_store_memory=100 * 2**20,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def test_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    monkeypatch.setenv("HARNESS_TEST_DIR", str(folder))
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGINS", "plots")
+    return folder
+
+
+def with_models(config, body: str):
+    config.write_text(config.read_text(encoding="utf-8") + "\n" + body, encoding="utf-8")
+    return config
+
+
+def comparable(document: dict) -> dict:
+    """What must not depend on the executor: all but timings and where each item ran."""
+    results = [{k: v for k, v in r.items() if k != "placement"} for r in document["results"]]
+    run = {k: v for k, v in document["run"].items() if k != "device"}
+    return without_timings({**document, "results": results, "run": run})
+
+
+def by_model(document: dict, task: str = "indications") -> dict[str, dict]:
+    return {r["model"]: r for r in document["results"] if r["task"] == task}
+
+
+# --- resources: pure --------------------------------------------------------------------------------
+def test_resources_come_from_the_config_else_from_what_the_model_runs_on():
+    baseline = ModelSpec("b", "classical", "none", None)
+    torch_model = ModelSpec("t", "encoder", "full", None, needs=("torch",))
+    cuda_model = ModelSpec("c", "decoder", "lora", None, needs=("torch",), requires_cuda=True)
+    assert resources_for(baseline, {}, "auto", cluster_gpus=8).gpus == 0
+    assert resources_for(torch_model, {}, "auto", cluster_gpus=8).gpus == 1
+    assert resources_for(torch_model, {}, "auto", cluster_gpus=0).gpus == 0  # a CPU cluster
+    assert resources_for(torch_model, {}, "cpu", cluster_gpus=8).gpus == 0  # --device cpu
+    assert resources_for(cuda_model, {}, "auto", cluster_gpus=0).gpus == 1
+    assert resources_for(baseline, {"gpus": 0.5, "cpus": 3}, "auto", 8).as_options() == {"num_cpus": 3, "num_gpus": 0.5}
+
+
+# --- GPUs ------------------------------------------------------------------------------------------------
+def test_two_gpu_groups_run_side_by_side_on_distinct_gpus(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    monkeypatch.setenv("HARNESS_TEST_BARRIER", "1")  # each fit waits for the other: passes only if concurrent
+    config = with_models(
+        tiny_config, "[models.gpu-a]\nresources = { gpus = 1 }\n[models.gpu-b]\nresources = { gpus = 1 }\n"
+    )
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "gpu-a,gpu-b,regex", "--tasks", "indications,probe")
+    code, stdout, stderr = run_harness(*argv, "--config", str(config), "--out", str(out), plugins=PLUGINS)
+    assert code == 0, stdout + stderr
+    document = read_leaderboard(out)
+    results = by_model(document)
+    gpus = {name: results[name]["placement"]["gpu_ids"] for name in ("gpu-a", "gpu-b")}
+    assert sorted(gpus["gpu-a"] + gpus["gpu-b"]) == [0, 1], gpus  # one GPU each, not the same one
+    for name in ("gpu-a", "gpu-b"):
+        details = results[name]["fit_details"]
+        assert details["device"] == "cuda" and details["cuda_visible_devices"] == str(gpus[name][0])
+        assert results[name]["placement"]["device"] == "cuda"
+    # the classical baseline asked for no GPU and got none; the probe items record their group's
+    assert results["regex"]["placement"]["gpu_ids"] == [] and results["regex"]["placement"]["device"] == "cpu"
+    assert by_model(document, "probe")["gpu-a"]["placement"]["gpu_ids"] == gpus["gpu-a"]
+    assert "indications[gpu-a-seed42] PASSED" in stdout
+
+
+def test_a_fit_that_asks_for_two_gpus_gets_both_and_one_asking_too_many_errors(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir
+):
+    config = with_models(
+        tiny_config, "[models.gpu-a]\nresources = { gpus = 2 }\n[models.gpu-b]\nresources = { gpus = 4 }\n"
+    )
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "gpu-a,gpu-b", "--tasks", "indications")
+    code, stdout, stderr = run_harness(*argv, "--config", str(config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    results = by_model(read_leaderboard(out))
+    assert results["gpu-a"]["status"] == "passed" and sorted(results["gpu-a"]["placement"]["gpu_ids"]) == [0, 1]
+    assert results["gpu-a"]["fit_details"]["cuda_visible_devices"] in {"0,1", "1,0"}
+    assert results["gpu-b"]["status"] == "error"
+    assert "needs 4 GPU(s)" in results["gpu-b"]["reason"] and "has 2 GPU(s)" in results["gpu-b"]["reason"]
+
+
+# --- the same leaderboard as the local executor ---------------------------------------------------------------
+def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement(
+    ray_cluster, run_harness, tmp_path, test_dir
+):
+    argv = ("run", "--models", "regex,tfidf-lr,char-gbt", "--tasks", "indications,probe", "--profile", "smoke")
+    code, local_out, stderr = run_harness(*argv, "--out", str(tmp_path / "local"))
+    assert code == 0, stderr
+    code, ray_out, stderr = run_harness(*argv, "--executor", "ray", "--out", str(tmp_path / "ray"))
+    assert code == 0, stderr
+    local, on_ray = read_leaderboard(tmp_path / "local"), read_leaderboard(tmp_path / "ray")
+    assert comparable(on_ray) == comparable(local)
+    assert [r["name"] for r in on_ray["results"]] == [r["name"] for r in local["results"]]
+    assert all("placement" not in r for r in local["results"])
+    assert {r["placement"]["executor"] for r in on_ray["results"]} == {"ray"}
+    for line in [line for line in local_out.splitlines() if " PASSED in " in line]:  # each item printed, as today
+        assert line.split(" PASSED")[0] + " PASSED" in ray_out
+
+
+# --- faults -----------------------------------------------------------------------------------------------------
+def test_a_killed_worker_is_retried_once_and_a_second_kill_records_the_error(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir
+):
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "killed-once,killed-twice,lookup", "--tasks", "indications,probe")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    document = read_leaderboard(out)
+    status = {(r["model"], r["task"]): r for r in document["results"]}
+    for task in ("indications", "probe"):
+        once, twice, other = (status[m, task] for m in ("killed-once", "killed-twice", "lookup"))
+        assert once["status"] == "passed" and once["placement"]["attempt"] == 2
+        assert twice["status"] == "error" and "lost twice (retried once)" in twice["reason"]
+        assert "WorkerCrashedError" in twice["reason"] or "died" in twice["reason"]
+        assert other["status"] == "passed" and "attempt" not in other["placement"]
+    assert sorted(p.name for p in test_dir.glob("killed-*")) == [
+        "killed-once-attempt-1",
+        "killed-once-attempt-2",
+        "killed-twice-attempt-1",
+        "killed-twice-attempt-2",  # retried once, never a third time
+    ]
+    assert "fit group killed-once on indications, seed 42: its Ray worker was lost" in stderr
+    assert document["run"]["summary"] == {"passed": 4, "skipped": 0, "error": 2}
+
+
+def test_a_worker_that_reads_other_data_errors_its_group_with_the_reason(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    eval_csv = tiny_config.parent / "data" / "eval.csv"
+    monkeypatch.setenv("HARNESS_TEST_TAMPER", str(eval_csv))  # changed after the driver hashed it
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup,regex", "--tasks", "indications,probe")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    document = read_leaderboard(out)
+    driver_sha = next(p["sha256"] for p in document["run"]["data"]["indications"] if p["split"] == "eval")
+    assert len(document["results"]) == 4
+    for result in document["results"]:
+        assert result["status"] == "error"
+        assert "data differs from the driver's: task indications, eval" in result["reason"]
+        assert driver_sha in result["reason"]
+    assert not list((out / ITEMS).glob("*.json"))  # nothing stored: a resume runs them again
+
+
+# --- resume across executors ---------------------------------------------------------------------------------
+def resume_argv(config, *more: str) -> tuple[str, ...]:
+    return (
+        "run",
+        "--models",
+        "lookup",
+        "--tasks",
+        "indications,probe",
+        "--seeds",
+        "1,2,3",
+        "--config",
+        str(config),
+        *more,
+    )
+
+
+@pytest.mark.parametrize(("first", "then"), [("local", "ray"), ("ray", "local")])
+def test_a_run_interrupted_with_one_executor_resumes_with_the_other(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch, first, then
+):
+    code, _, stderr = run_harness(*resume_argv(tiny_config, "--out", str(tmp_path / "whole")), plugins=PLUGINS)
+    assert code == 0, stderr
+    out = tmp_path / "run"
+    monkeypatch.setenv("HARNESS_TEST_INTERRUPT_AFTER", "2")  # Ctrl-C once two items have finished
+    code, _, stderr = run_harness(*resume_argv(tiny_config, "--executor", first, "--out", str(out)), plugins=PLUGINS)
+    assert code == 130, stderr
+    assert "resume with: harness run" in stderr and f"--resume {out}" in stderr
+    assert not (out / "leaderboard.json").exists()
+    saved = len(list((out / ITEMS).glob("*.json")))
+    assert 2 <= saved < 6
+    monkeypatch.delenv("HARNESS_TEST_INTERRUPT_AFTER")
+    code, stdout, stderr = run_harness(
+        *resume_argv(tiny_config, "--executor", then, "--resume", str(out)), plugins=PLUGINS
+    )
+    assert code == 0, stderr
+    assert stdout.count("finished earlier") == saved
+    whole, resumed = read_leaderboard(tmp_path / "whole"), read_leaderboard(out)
+    assert comparable(resumed) == comparable(whole)
+    assert resumed["run"]["summary"] == {"passed": 6, "skipped": 0, "error": 0}
+
+
+# --- bad usage --------------------------------------------------------------------------------------------------
+def test_without_ray_the_ray_executor_is_a_usage_error_with_the_install_line(
+    run_harness, tiny_config, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: importing it raises ImportError
+    out = tmp_path / "run"
+    code, _, stderr = run_harness(
+        "run", "--executor", "ray", "--models", "lookup", "--config", str(tiny_config), "--out", str(out)
+    )
+    assert code == 2 and not out.exists()
+    assert (
+        stderr.strip()
+        == "harness: error: --executor ray needs Ray, which is not installed: pip install 'clinical-harness[ray]'"
+    )
+
+
+def test_cli_help_does_not_import_ray():
+    import subprocess
+
+    code = "import sys; from harness.cli import main\ntry: main(['run', '--help'])\nexcept SystemExit: pass\nprint('ray' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
+
+
+def test_plugins_reach_workers_by_reference():
+    """A plugin module travels as its name (the worker imports it), so its functions need not pickle."""
+    import cloudpickle
+
+    from harness.core.executors.ray_cluster import caller_plugins
+    from harness.core.manager import make_plugin_manager
+
+    pm = make_plugin_manager({"fakes": fakes, "ray_fakes": ray_fakes})
+    plugins = caller_plugins(pm)
+    assert plugins == {"fakes": fakes, "ray_fakes": ray_fakes}
+    assert cloudpickle.loads(cloudpickle.dumps(plugins))["ray_fakes"] is ray_fakes
+    assert isinstance(plugins["fakes"], types.ModuleType)
