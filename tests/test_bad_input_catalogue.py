@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -221,6 +222,18 @@ def _(s: Setting) -> Case:
     return run_case(s, config, "bad.toml", "models.tfidf-lr.recipe.class_weight", models="tfidf-lr")
 
 
+@case("unknown-resource")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.lookup]\nresources = { gpu = 1 }\n")
+    return run_case(s, config, "bad.toml", "models.lookup.resources.gpu", "unknown resource")
+
+
+@case("bad-resource-amount")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.lookup]\nresources = { gpus = 1.5 }\n")
+    return run_case(s, config, "bad.toml", "models.lookup.resources.gpus", "1.5")
+
+
 # --- the command line --------------------------------------------------------------------------
 def command_line(s: Setting, *argv: str, names: tuple[str, ...]) -> Case:
     out = s.tmp / "out"
@@ -240,6 +253,27 @@ def _(s: Setting) -> Case:
 @case("bad-selection-expression")
 def _(s: Setting) -> Case:
     return command_line(s, "--models", "lookup", "-k", "lookup and", names=("'lookup and'",))
+
+
+@case("ray-not-installed")
+def _(s: Setting) -> Case:
+    s.monkeypatch.setitem(sys.modules, "ray", None)  # importing it raises ImportError, as without Ray
+    return command_line(s, "--models", "lookup", "--executor", "ray", names=("--executor ray", "clinical-harness[ray]"))
+
+
+@case("bad-ray-address")
+def _(s: Setting) -> Case:
+    return command_line(s, "--executor", "ray", "--ray-address", "head-node", names=("--ray-address", "'head-node'"))
+
+
+@case("no-ray-cluster-at-address")
+def _(s: Setting) -> Case:
+    return command_line(s, "--executor", "ray", "--ray-address", "127.0.0.1:1", names=("127.0.0.1:1", "ray start"))
+
+
+@case("ray-address-without-ray-executor")
+def _(s: Setting) -> Case:
+    return command_line(s, "--ray-address", "auto", names=("--ray-address", "--executor ray"))
 
 
 # --- probe files ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Mapping
@@ -55,6 +56,20 @@ def check_address(address: str | None) -> str | None:
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--ray-address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
     return address
+
+
+def reachable(address: str, seconds: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nothing listens at: Ray itself would retry for minutes."""
+    if address == "auto":
+        return  # Ray looks for a cluster on this machine and says at once if there is none
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise UsageError(
+            f"--ray-address {address}: no Ray cluster answers there ({reason}); start one with `ray start --head`"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,8 @@ class RayExecutor:
     def __init__(self, address: str | None = None) -> None:
         self.ray = ray_module()
         self.address = check_address(address)
+        if self.address is not None:
+            reachable(self.address)  # before the data is read: a wrong address is one line, at once
         self.owned = False  # we started (or joined) Ray, so we shut it down
 
     def start(self) -> None:
