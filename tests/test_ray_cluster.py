@@ -1,19 +1,27 @@
-"""Two Ray nodes on this machine (``ray.cluster_utils.Cluster``: each ``add_node`` is a raylet of
+"""Ray as a user meets it, driven by separate ``harness run --executor ray`` processes.
+
+Two Ray nodes on this machine (``ray.cluster_utils.Cluster``: each ``add_node`` is a raylet of
 its own), joined by a separate ``harness run --executor ray --ray-address HOST:PORT`` process, as
-a driver joins a cluster started with ``ray start --head`` / ``ray start --address``."""
+a driver joins a cluster started with ``ray start --head`` / ``ray start --address``; and a real
+Ctrl-C (SIGINT) to a driver that started its own cluster."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from ray.cluster_utils import Cluster
 
+from harness.core.store import ITEMS
+
 from .conftest import read_leaderboard
+from .test_resume import environment, run_args, run_script, without_timings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,3 +78,46 @@ def test_groups_land_on_both_nodes_and_the_leaderboard_says_which(two_nodes, tin
     for model in ("gpu-a", "gpu-b"):  # an item scored on a group's fit records that group's node
         assert placements[model, "probe"]["node_id"] == placements[model, "indications"]["node_id"]
         assert placements[model, "indications"]["node"] and placements[model, "indications"]["gpu_ids"] == []
+
+
+def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_resumes_it(tiny_config, tmp_path):
+    """A real SIGINT to a driver that started its own Ray cluster, while a fit sleeps in a worker."""
+    script = run_script(tmp_path)
+    reference = subprocess.run(
+        [sys.executable, str(script), *run_args(tiny_config, tmp_path / "whole")],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert reference.returncode == 0, reference.stderr
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, str(script), *run_args(tiny_config, out, "--executor", "ray")],
+        env=environment(tmp_path, HARNESS_TEST_STOP_SEED="2"),  # the stopping model's seed-2 fit sleeps
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "marker").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (tmp_path / "marker").exists(), process.stderr.read() if process.poll() is not None else "no marker"
+    process.send_signal(signal.SIGINT)  # Ctrl-C, while the seed-2 fit sleeps in its worker
+    _, stderr = process.communicate(timeout=60)  # it stops at once: it does not wait out the fit
+    assert process.returncode == 130, stderr
+    saved = len(list((out / ITEMS).glob("*.json")))
+    assert f"{saved} finished item(s) are saved in {out}" in stderr
+    command = stderr.strip().splitlines()[-1]
+    assert command.startswith("resume with: harness run ") and command.endswith(f"--resume {out}")
+    assert "--executor ray" in command and not (out / "leaderboard.json").exists()
+    argv = command.removeprefix("resume with: harness ").replace("--executor ray", "--executor local").split()
+    resumed = subprocess.run(
+        [sys.executable, str(script), *argv], env=environment(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("finished earlier") == saved
+    whole, after = read_leaderboard(tmp_path / "whole"), read_leaderboard(out)
+    strip = lambda results: without_timings([{k: v for k, v in r.items() if k != "placement"} for r in results])  # noqa: E731
+    assert strip(after["results"]) == strip(whole["results"])
+    assert after["run"]["summary"] == {"passed": 12, "skipped": 0, "error": 0}

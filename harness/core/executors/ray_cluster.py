@@ -169,8 +169,8 @@ class RayExecutor:
             "log_to_driver": False,
             "logging_level": logging.WARNING,
         }
-        if self.address is None:
-            settings["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+        if self.address is None:  # a new cluster on this machine, even where `ray start` runs one
+            settings.update(address="local", object_store_memory=LOCAL_OBJECT_STORE_BYTES)
         else:
             settings["address"] = self.address
         try:
