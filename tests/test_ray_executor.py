@@ -74,6 +74,7 @@ def test_resources_come_from_the_config_else_from_what_the_model_runs_on():
     assert resources_for(torch_model, {}, "auto", cluster_gpus=8).gpus == 1
     assert resources_for(torch_model, {}, "auto", cluster_gpus=0).gpus == 0  # a CPU cluster
     assert resources_for(torch_model, {}, "cpu", cluster_gpus=8).gpus == 0  # --device cpu
+    assert resources_for(torch_model, {}, "cuda", cluster_gpus=0).gpus == 1  # an error, not a silent CPU run
     assert resources_for(cuda_model, {}, "auto", cluster_gpus=0).gpus == 1
     assert resources_for(baseline, {"gpus": 0.5, "cpus": 3}, "auto", 8).as_options() == {"num_cpus": 3, "num_gpus": 0.5}
 

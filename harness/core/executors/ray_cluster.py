@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +82,18 @@ class Resources:
 
 
 def resources_for(model: Any, table: Mapping[str, float], requested_device: str, cluster_gpus: float) -> Resources:
-    """What one fit of ``model`` asks of the cluster; ``table`` is its config's ``resources``."""
+    """What one fit of ``model`` asks of the cluster; ``table`` is its config's ``resources``: one
+    CPU, and one GPU for a model that requires CUDA, or runs on torch where there are GPUs (or
+    ``--device cuda`` asks for one); none with ``--device cpu``."""
     cpus = float(table.get("cpus", 1))
     if "gpus" in table:
         gpus = float(table["gpus"])
     elif requested_device == "cpu":
         gpus = 0.0
-    elif model.requires_cuda or ("torch" in model.needs and cluster_gpus > 0):
+    elif model.requires_cuda:
         gpus = 1.0
+    elif "torch" in model.needs and (cluster_gpus > 0 or requested_device.startswith("cuda")):
+        gpus = 1.0  # --device cuda on a cluster without GPUs: an error that says so, not a CPU run
     else:
         gpus = 0.0
     return Resources(cpus, gpus)
@@ -218,6 +222,32 @@ class RayExecutor:
                 options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(entry.placement_group, 0)
             pending[remote.options(**options).remote(setup_ref, entry.job)] = entry
 
+        try:
+            self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
+            session.device = "+".join(sorted(devices)) or session.device
+            self._collect(pending, submit, recorder)
+        except KeyboardInterrupt:  # keep what finished; cancel the rest (their workers stop)
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            from ray.util.placement_group import remove_placement_group
+
+            for entry in pending.values():
+                if entry.placement_group is not None:
+                    remove_placement_group(entry.placement_group)
+
+    def _submit_all(
+        self,
+        session: Session,
+        recorder: Recorder,
+        submit: Callable[[_Submitted], None],
+        devices: set[str],
+        largest: tuple[float, float],
+        requested: str,
+    ) -> None:
+        """Record skipped and earlier-finished items; hand every other group to Ray."""
+        most_gpus, most_cpus = largest
         for group in fit_groups(session.items):
             model = group.items[0].model
             resources = resources_for(model, session.config.resources_for(model.name), requested, most_gpus)
@@ -253,21 +283,10 @@ class RayExecutor:
             for item in todo:
                 recorder.started(item)
             submit(_Submitted(group, tuple(todo), job, resources))
-        session.device = "+".join(sorted(devices)) or session.device
-        try:
-            self._collect(pending, submit, recorder)
-        except KeyboardInterrupt:  # keep what finished; cancel the rest (their workers stop)
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise
-        finally:
-            from ray.util.placement_group import remove_placement_group
 
-            for entry in pending.values():
-                if entry.placement_group is not None:
-                    remove_placement_group(entry.placement_group)
-
-    def _collect(self, pending: dict[Any, _Submitted], submit, recorder: Recorder) -> None:
+    def _collect(
+        self, pending: dict[Any, _Submitted], submit: Callable[[_Submitted], None], recorder: Recorder
+    ) -> None:
         """Record each group's reports as it finishes; run a group once more if its worker was lost."""
         ray = self.ray
         while pending:
