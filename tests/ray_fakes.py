@@ -6,6 +6,9 @@ to the test through files in ``$HARNESS_TEST_DIR`` (Ray passes ``HARNESS_*`` var
   device it was given and the ``CUDA_VISIBLE_DEVICES`` Ray set in its fit details.
 * ``killed-once``, ``killed-twice``: the fit kills its own worker process (SIGKILL, as the kernel's
   OOM killer would) on its first attempt, or on its first two.
+* ``killed-in-probe``: fits fine, but its classifier kills the worker while the probe is scored
+  (the first time only), once the driver has saved the group's indications item
+  (``$HARNESS_TEST_ITEMS``): items stream back one by one, before their group ends.
 * ``tamper``: a hook that rewrites a data file (``$HARNESS_TEST_TAMPER``) after the driver read
   it, as if a worker's node had another copy.
 * ``HARNESS_TEST_INTERRUPT_AFTER=N``: Ctrl-C (KeyboardInterrupt) in the driver once N items of
@@ -14,9 +17,12 @@ to the test through files in ``$HARNESS_TEST_DIR`` (Ray passes ``HARNESS_*`` var
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import ModelSpec, hookimpl
@@ -77,12 +83,41 @@ def _killing(kills: int):
     return fit
 
 
+def _wait_until_saved(name: str) -> None:
+    """Until the driver has saved item ``name`` in the run directory ($HARNESS_TEST_ITEMS)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for path in Path(os.environ["HARNESS_TEST_ITEMS"]).glob("*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(path.read_text(encoding="utf-8"))["name"] == name:
+                    return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} never reached the run directory while its group ran")
+
+
+@dataclass
+class ProbeKiller(fakes.Lookup):
+    def predict_scores(self, texts):
+        if "sespis" in texts and _attempt("killed-in-probe-scoring") == 1:  # a probe case's typo
+            _wait_until_saved("indications[killed-in-probe-seed42]")  # the driver has it: it streamed back
+            os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(30)
+        return super().predict_scores(texts)
+
+
+def fit_probe_killer(request):
+    _attempt("killed-in-probe-fit")
+    lookup = fakes.fit_lookup(request)
+    return ProbeKiller(lookup.table, lookup.width, details=lookup.details)
+
+
 @hookimpl
 def harness_add_models(register) -> None:
     register.add(ModelSpec("gpu-a", "fake", "memorise", fit_gpu_a, markers=("fake",)))
     register.add(ModelSpec("gpu-b", "fake", "memorise", fit_gpu_b, markers=("fake",)))
     register.add(ModelSpec("killed-once", "fake", "memorise", _killing(1), markers=("fake",)))
     register.add(ModelSpec("killed-twice", "fake", "memorise", _killing(2), markers=("fake",)))
+    register.add(ModelSpec("killed-in-probe", "fake", "memorise", fit_probe_killer, markers=("fake",)))
 
 
 @hookimpl

@@ -148,10 +148,12 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
 
 # --- faults -----------------------------------------------------------------------------------------------------
 def test_a_killed_worker_is_retried_once_and_a_second_kill_records_the_error(
-    ray_cluster, run_harness, tiny_config, tmp_path, test_dir
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
 ):
     out = tmp_path / "run"
-    argv = ("run", "--executor", "ray", "--models", "killed-once,killed-twice,lookup", "--tasks", "indications,probe")
+    monkeypatch.setenv("HARNESS_TEST_ITEMS", str(out / ITEMS))
+    models = "killed-once,killed-twice,killed-in-probe,lookup"
+    argv = ("run", "--executor", "ray", "--models", models, "--tasks", "indications,probe")
     code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
     assert code == 1, stdout + stderr
     document = read_leaderboard(out)
@@ -162,14 +164,26 @@ def test_a_killed_worker_is_retried_once_and_a_second_kill_records_the_error(
         assert twice["status"] == "error" and "lost twice (retried once)" in twice["reason"]
         assert "WorkerCrashedError" in twice["reason"] or "died" in twice["reason"]
         assert other["status"] == "passed" and "attempt" not in other["placement"]
+    # Items stream back one by one: the indications item of killed-in-probe was saved by the driver
+    # while its group still ran (its worker waited for that, then died scoring the probe); the
+    # second attempt ran the probe item alone.
+    assert status["killed-in-probe", "indications"]["status"] == "passed"
+    assert "attempt" not in status["killed-in-probe", "indications"]["placement"]
+    assert status["killed-in-probe", "probe"]["status"] == "passed"
+    assert status["killed-in-probe", "probe"]["placement"]["attempt"] == 2
     assert sorted(p.name for p in test_dir.glob("killed-*")) == [
+        "killed-in-probe-fit-attempt-1",
+        "killed-in-probe-fit-attempt-2",  # fitted again for the probe item
+        "killed-in-probe-scoring-attempt-1",
+        "killed-in-probe-scoring-attempt-2",  # the probe scored again, on the second attempt
         "killed-once-attempt-1",
         "killed-once-attempt-2",
         "killed-twice-attempt-1",
         "killed-twice-attempt-2",  # retried once, never a third time
     ]
     assert "fit group killed-once on indications, seed 42: its Ray worker was lost" in stderr
-    assert document["run"]["summary"] == {"passed": 4, "skipped": 0, "error": 2}
+    assert document["run"]["summary"] == {"passed": 6, "skipped": 0, "error": 2}
+    assert len(list((out / ITEMS).glob("*.json"))) == 6  # every passed item kept, once
 
 
 def test_a_worker_that_reads_other_data_errors_its_group_with_the_reason(

@@ -7,10 +7,11 @@ when the cluster has GPUs; none for classical baselines. More than one GPU is a 
 of one bundle on one node. Ray sets ``CUDA_VISIBLE_DEVICES`` for each task, so a fit sees the GPUs
 it was given as ``cuda``; the leaderboard records per item the node and the GPU ids.
 
-Reports come back as each group finishes and go to the same :class:`~harness.core.runner.Recorder`
-as the local executor's: the run directory's store (so either executor resumes the other's run),
-the console. A group whose worker dies (node lost, process killed for memory) runs once more;
-lost again, its items are errors with the reason. Ctrl-C cancels what is still outstanding.
+Each item's report streams back as soon as its worker has scored it (a Ray streaming generator)
+and goes to the same :class:`~harness.core.runner.Recorder` as the local executor's: the run
+directory's store (so either executor resumes the other's run), the console. A group whose worker
+dies (node lost, process killed for memory) runs once more for the items it had not sent back;
+lost again, those items are errors with the reason. Ctrl-C cancels what is still outstanding.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.core.collect import Item
@@ -148,7 +149,7 @@ def worker_environment() -> dict[str, str]:
 @dataclass
 class _Submitted:
     group: FitGroup
-    items: tuple[Item, ...]  # those not finished earlier
+    items: tuple[Item, ...]  # those not yet recorded (not finished earlier, not yet streamed back)
     job: GroupJob
     resources: Resources
     placement_group: Any = None
@@ -211,7 +212,7 @@ class RayExecutor:
         devices: set[str] = set()
 
         def submit(entry: _Submitted) -> None:
-            options: dict[str, Any] = {**entry.resources.as_options(), "max_retries": 0}
+            options: dict[str, Any] = {**entry.resources.as_options(), "max_retries": 0, "num_returns": "streaming"}
             options["runtime_env"] = {"env_vars": env}
             if entry.resources.gpus > 1:  # several GPUs for one fit: one bundle, on one node
                 from ray.util.placement_group import placement_group
@@ -220,7 +221,7 @@ class RayExecutor:
                 bundle = {k: v for k, v in {"CPU": entry.resources.cpus, "GPU": entry.resources.gpus}.items() if v}
                 entry.placement_group = entry.placement_group or placement_group([bundle], strategy="STRICT_PACK")
                 options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(entry.placement_group, 0)
-            pending[remote.options(**options).remote(setup_ref, entry.job)] = entry
+            pending[remote.options(**options).remote(setup_ref, entry.job)] = entry  # a stream of item reports
 
         try:
             self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
@@ -231,11 +232,8 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             raise
         finally:
-            from ray.util.placement_group import remove_placement_group
-
             for entry in pending.values():
-                if entry.placement_group is not None:
-                    remove_placement_group(entry.placement_group)
+                self._done(entry)
 
     def _submit_all(
         self,
@@ -287,41 +285,52 @@ class RayExecutor:
     def _collect(
         self, pending: dict[Any, _Submitted], submit: Callable[[_Submitted], None], recorder: Recorder
     ) -> None:
-        """Record each group's reports as it finishes; run a group once more if its worker was lost."""
+        """Record each item as its group yields it; run a group's items still to come once more if
+        its worker was lost."""
         ray = self.ray
         while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            entry = pending.pop(ref)
+            (stream,), _ = ray.wait(list(pending), num_returns=1)
+            entry = pending[stream]
             try:
-                wires = ray.get(ref)
+                wire = ray.get(next(stream))
+            except StopIteration:  # the group is done
+                self._done(pending.pop(stream))
+                continue
             except ray.exceptions.RayTaskError as err:  # the harness's own code failed in the worker
                 reason = f"the Ray worker failed: {type(err.cause).__name__}: {err.cause}"
-                wires = [{"task": item.task.name, "outcome": "error", "reason": reason} for item in entry.items]
+                self._fail(pending.pop(stream), recorder, reason)
+                continue
             except ray.exceptions.RayError as err:  # the worker or its node was lost
+                pending.pop(stream)
                 lost = f"{type(err).__name__}: {_first_line(err)}"
-                if entry.job.attempt == 1:
-                    warn(f"fit group {entry.group.label}", f"its Ray worker was lost ({lost}); running it once more")
-                    submit(
-                        _Submitted(entry.group, entry.items, _again(entry.job), entry.resources, entry.placement_group)
+                if entry.job.attempt > 1:
+                    self._fail(
+                        entry, recorder, f"the Ray worker running this fit group was lost twice (retried once): {lost}"
                     )
                     continue
-                reason = f"the Ray worker running this fit group was lost twice (retried once): {lost}"
-                wires = [{"task": item.task.name, "outcome": "error", "reason": reason} for item in entry.items]
-            if entry.placement_group is not None:
-                from ray.util.placement_group import remove_placement_group
+                warn(f"fit group {entry.group.label}", f"its Ray worker was lost ({lost}); running it once more")
+                job = replace(entry.job, tasks=tuple(item.task.name for item in entry.items), attempt=2)
+                submit(_Submitted(entry.group, entry.items, job, entry.resources, entry.placement_group))
+                continue
+            item = next(item for item in entry.items if item.task.name == wire["task"])
+            entry.items = tuple(other for other in entry.items if other is not item)  # those still to come
+            report = as_report(item, wire)
+            recorder.save(report, entry.job.device)
+            recorder.finished(report)
 
-                remove_placement_group(entry.placement_group)
-            by_task = {item.task.name: item for item in entry.items}
-            for wire in wires:
-                report = as_report(by_task[wire["task"]], wire)
-                recorder.save(report, entry.job.device)
-                recorder.finished(report)
+    def _fail(self, entry: _Submitted, recorder: Recorder, reason: str) -> None:
+        """The group's items still to come, as errors with ``reason``."""
+        self._done(entry)
+        for item in entry.items:
+            recorder.finished(error_report(item, reason))
 
+    @staticmethod
+    def _done(entry: _Submitted) -> None:
+        if entry.placement_group is not None:
+            from ray.util.placement_group import remove_placement_group
 
-def _again(job: GroupJob) -> GroupJob:
-    from dataclasses import replace
-
-    return replace(job, attempt=job.attempt + 1)
+            remove_placement_group(entry.placement_group)
+            entry.placement_group = None
 
 
 def _first_line(err: BaseException) -> str:

@@ -5,8 +5,9 @@ options, the caller's extra plugins, names, the driver's data provenance): the w
 the plugins, the config and the data from the same paths, as the driver did, and keeps them for
 the next group of the same run that lands in this process. Before fitting, it checks that the
 data it read is the data the driver read (each split's SHA-256): a node that sees other files
-errors its group's items with the reason, and the run goes on. Results go back as plain
-dictionaries; the driver turns them into reports of its own items.
+errors its group's items with the reason, and the run goes on. Each item's result goes back as
+a plain dictionary as soon as it is scored (a streaming generator); the driver turns it into a
+report of its own item.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,8 +146,9 @@ def group_error(job: GroupJob, reason: str, traceback: str | None = None, where:
     ]
 
 
-def run_group(setup: WorkerSetup, job: GroupJob) -> list[dict[str, Any]]:
-    """Fit the group's model once and score each of its items; never raises for an item's failure."""
+def run_group(setup: WorkerSetup, job: GroupJob) -> Iterator[dict[str, Any]]:
+    """Fit the group's model once and score each of its items, yielding each item's report as it
+    finishes (a Ray streaming generator: the driver records it at once); never raises for an item."""
     where = placement(job)
     try:
         session = _context(setup).session
@@ -158,13 +160,17 @@ def run_group(setup: WorkerSetup, job: GroupJob) -> list[dict[str, Any]]:
         model = session.models[job.model]
         items = [Item(model, session.tasks[task], job.seed) for task in job.tasks]
     except Exception as err:  # the data or plugins could not be rebuilt on this node
-        return group_error(job, f"on node {where['node']}: {type(err).__name__}: {err}", short_traceback(err), where)
-    if mismatch:
-        return group_error(job, mismatch, None, where)
+        reason = f"on node {where['node']}: {type(err).__name__}: {err}"
+        failed = group_error(job, reason, short_traceback(err), where)
+    else:
+        failed = group_error(job, mismatch, None, where) if mismatch else []
+    if failed:  # a plain loop, not `yield from`: Ray drives the generator with send(), a list's iterator has none
+        for wire in failed:  # noqa: UP028
+            yield wire
+        return
     session.items = items
     fits = FitCache(session, no_progress)
-    reports = []
     for index, item in enumerate(items):
-        reports.append(as_wire(run_item(item, session, fits, no_progress), where))
+        report = run_item(item, session, fits, no_progress)
         fits.release_after(index, item)
-    return reports
+        yield as_wire(report, where)
