@@ -9,6 +9,7 @@ store and the leaderboard, not a GPU.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import types
 
@@ -282,3 +283,17 @@ def test_plugins_reach_workers_by_reference():
     assert plugins == {"fakes": fakes, "ray_fakes": ray_fakes}
     assert cloudpickle.loads(cloudpickle.dumps(plugins))["ray_fakes"] is ray_fakes
     assert isinstance(plugins["fakes"], types.ModuleType)
+
+
+def test_workers_get_the_drivers_own_import_paths_in_order_and_its_harness_variables(monkeypatch, tmp_path):
+    from harness.core.executors.ray_cluster import worker_environment
+
+    first, second = str(tmp_path / "checkout"), str(tmp_path / "plugins")
+    monkeypatch.setattr(sys, "path", [first, *sys.path, second])
+    monkeypatch.setenv("HARNESS_MODELS_DIR", "/shared/models")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([second, "/extra"]))
+    env = worker_environment()
+    paths = env["PYTHONPATH"].split(os.pathsep)
+    assert paths[0] == first and paths.index(second) < paths.index("/extra") and len(paths) == len(set(paths))
+    assert not any("site-packages" in path for path in paths)  # each node's own installation
+    assert env["HARNESS_MODELS_DIR"] == "/shared/models" and "PATH" not in env

@@ -142,7 +142,8 @@ def worker_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     own = [p for p in sys.path if p and not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*own, os.environ.get("PYTHONPATH", "")]).keys() - {""})
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys([*own, *inherited]) if p)  # in order, once each
     return env
 
 
