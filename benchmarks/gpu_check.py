@@ -597,10 +597,214 @@ def out_of_memory_rows(folder: Path) -> list[Row]:
     return rows
 
 
-def throughput_rows() -> list[Row]:
-    """Issue 17 goes here, as a second table: GPU throughput of a BERT-base-sized encoder (padded
-    to 128 vs dynamic padding) and LoRA on a ~1B random decoder with its model FLOP utilisation."""
-    return []
+# --- training throughput and model FLOP utilisation (issue 17) ----------------------------------------
+#
+# The seed study reports minutes per fit on its GPUs; these rows give that a measured basis. Each
+# case trains a RANDOMLY INITIALISED model of a real size (no weights travel) on random token ids
+# whose lengths follow the embedded indications (4-20 tokens, most of them short), under the
+# harness's GPU precision (bf16 autocast where the GPU has it, else fp16 with a GradScaler), with
+# AdamW, and times steps after a warm-up. Model FLOPs count the real tokens only (padding is
+# work the model did not need), as PaLM's MFU does: per token, 6N + 12 L d T for full fine-tuning
+# and 4N + 8 L d T for LoRA (no weight gradients for the frozen body), N the non-embedding
+# parameters, L layers, d width, T the batch's sequence length. Minutes per fit extrapolate the
+# measured examples/s to --fit-rows rows x --fit-epochs epochs (default: the embedded train
+# split, 3,400 rows, and the seed recipe's 5 epochs), training steps only.
+
+# Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a word in the device's name.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+
+
+@dataclass(frozen=True)
+class ThroughputCase:
+    name: str
+    family: str  # "encoder" (full fine-tuning) or "decoder" (LoRA)
+    sizes: dict[str, int]  # width, layers, heads, intermediate, vocab (kv_heads for a decoder)
+    batch: int
+    padding: str  # "max_length" (to 128) or "longest" (each batch to its longest row)
+
+
+BERT_BASE = {"width": 768, "layers": 12, "heads": 12, "intermediate": 3072, "vocab": 30522}
+DECODER_1B = {"width": 2048, "layers": 22, "heads": 32, "kv_heads": 4, "intermediate": 5632, "vocab": 32000}
+TINY_ENCODER = {"width": 32, "layers": 2, "heads": 2, "intermediate": 64, "vocab": 200}
+TINY_DECODER = {"width": 32, "layers": 2, "heads": 2, "kv_heads": 1, "intermediate": 64, "vocab": 200}
+
+
+def throughput_cases(tiny: bool = False) -> list[ThroughputCase]:
+    encoder, decoder = (TINY_ENCODER, TINY_DECODER) if tiny else (BERT_BASE, DECODER_1B)
+    label = "tiny" if tiny else "BERT-base"
+    return [
+        ThroughputCase(f"{label} full, pad 128, batch 8 (seed)", "encoder", encoder, 8, "max_length"),
+        ThroughputCase(f"{label} full, dynamic, batch 8", "encoder", encoder, 8, "longest"),
+        ThroughputCase(f"{label} full, dynamic, batch 32 (harness)", "encoder", encoder, 32, "longest"),
+        ThroughputCase(
+            f"{'tiny' if tiny else '1.1B'} decoder LoRA r16, dynamic, batch 8", "decoder", decoder, 8, "longest"
+        ),
+    ]
+
+
+def random_lengths(n: int, seed: int) -> list[int]:
+    """Token counts like the embedded indications' (with special tokens): 4-20, mostly short."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [int(x) for x in np.clip(np.round(rng.gamma(3.0, 2.5, size=n)) + 3, 4, 20)]
+
+
+def build_throughput_model(case: ThroughputCase, labels: int = 12) -> Any:
+    """A randomly initialised classifier of the case's size (a decoder gets LoRA r16 on every linear layer)."""
+    size = case.sizes
+    if case.family == "encoder":
+        from transformers import BertConfig, BertForSequenceClassification
+
+        config = BertConfig(
+            vocab_size=size["vocab"],
+            hidden_size=size["width"],
+            num_hidden_layers=size["layers"],
+            num_attention_heads=size["heads"],
+            intermediate_size=size["intermediate"],
+            num_labels=labels,
+            problem_type="multi_label_classification",
+        )
+        return BertForSequenceClassification(config)
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    config = LlamaConfig(
+        vocab_size=size["vocab"],
+        hidden_size=size["width"],
+        num_hidden_layers=size["layers"],
+        num_attention_heads=size["heads"],
+        num_key_value_heads=size["kv_heads"],
+        intermediate_size=size["intermediate"],
+        num_labels=labels,
+        pad_token_id=0,
+        problem_type="multi_label_classification",
+    )
+    model = LlamaForSequenceClassification(config)
+    lora = LoraConfig(task_type="SEQ_CLS", r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear")
+    return get_peft_model(model, lora)
+
+
+def training_flops_per_token(case: ThroughputCase, body_params: int, seq_len: int) -> float:
+    """Model FLOPs per real token of one training step (see the section's comment)."""
+    attention = case.sizes["layers"] * case.sizes["width"] * seq_len
+    if case.family == "encoder":
+        return 6.0 * body_params + 12.0 * attention
+    return 4.0 * body_params + 8.0 * attention
+
+
+def body_parameters(model: Any) -> int:
+    """Parameters outside the embeddings (the FLOP count's N)."""
+    return sum(p.numel() for name, p in model.named_parameters() if "embed" not in name)
+
+
+def peak_tflops(device_name: str | None, given: float | None) -> float | None:
+    if given:
+        return given
+    if not device_name:
+        return None
+    return next((peak for word, peak in PEAK_BF16_TFLOPS.items() if word in device_name), None)
+
+
+def measure_throughput(
+    case: ThroughputCase, device: str, steps: int, warmup: int, peak: float | None, fit_rows: int, fit_epochs: int
+) -> Row:
+    """Train ``steps`` timed steps (after ``warmup``) of the case; a row of the throughput table."""
+    import torch
+
+    from harness.training.loop import TrainingConfig, autocast, autocast_dtype, set_training_precision
+
+    torch.manual_seed(0)
+    model = build_throughput_model(case)
+    config = TrainingConfig(mixed_precision=True)
+    dtype = autocast_dtype(device, config)
+    if case.family == "decoder":  # as a decoder checkpoint ships (bf16): the frozen body stays in half on a GPU
+        model = model.to(torch.bfloat16)
+    model = model.to(device)
+    set_training_precision(model, device, dtype)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.startswith("cuda") and dtype == torch.float16)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    lengths = random_lengths((steps + warmup) * case.batch, seed=1)
+    generator = torch.Generator().manual_seed(2)
+    flops = 0.0
+    real_tokens = 0
+    elapsed = 0.0
+    for step in range(steps + warmup):
+        rows = lengths[step * case.batch : (step + 1) * case.batch]
+        width = 128 if case.padding == "max_length" else max(rows)
+        ids = torch.randint(1, case.sizes["vocab"], (case.batch, width), generator=generator)
+        mask = (torch.arange(width)[None, :] < torch.tensor(rows)[:, None]).long()
+        labels = torch.randint(0, 2, (case.batch, 12), generator=generator).float()
+        ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        with autocast(device, dtype):
+            logits = model(input_ids=ids, attention_mask=mask).logits
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if step >= warmup:
+            elapsed += time.perf_counter() - started
+            real_tokens += sum(rows)
+            flops += sum(rows) * training_flops_per_token(case, body_parameters(model), width)
+    examples_per_second = steps * case.batch / elapsed
+    achieved = flops / elapsed / 1e12
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    mfu = f"MFU {100 * achieved / peak:.1f}% of {peak:g}" if peak else "MFU - (peak unknown)"
+    minutes = fit_rows * fit_epochs / examples_per_second / 60
+    notes = (
+        f"{total / 1e6:.4g}M params ({trainable / 1e6:.3g}M trained); {examples_per_second:.0f} ex/s, "
+        f"{real_tokens / elapsed:.0f} real tokens/s; {achieved:.2f} model TFLOP/s, {mfu}; "
+        f"{minutes:.1f} min per fit ({fit_rows} rows x {fit_epochs} epochs)"
+    )
+    saved = "random init"
+    return Row(
+        case.name,
+        saved,
+        dtype_name(model, True),
+        dtype_name(model, False),
+        str(dtype).removeprefix("torch."),
+        "on" if scaler.is_enabled() else "-",
+        notes,
+        True,
+        round(elapsed, 1),
+    )
+
+
+def dtype_name(model: Any, trainable: bool) -> str | None:
+    from harness.training.loop import dtype_summary
+
+    return dtype_summary(p for p in model.parameters() if p.requires_grad == trainable)
+
+
+def throughput_rows(
+    device: str = "cuda",
+    tiny: bool = False,
+    steps: int = 30,
+    warmup: int = 5,
+    peak: float | None = None,
+    fit_rows: int = 3400,
+    fit_epochs: int = 5,
+) -> list[Row]:
+    """The second table: one row per throughput case (a failing case is a FAIL row with the reason)."""
+    rows = []
+    for case in throughput_cases(tiny):
+        try:
+            rows.append(measure_throughput(case, device, steps, warmup, peak, fit_rows, fit_epochs))
+        except Exception as error:  # noqa: BLE001 - one case's failure must not hide the others
+            rows.append(Row(case.name, "random init", notes=f"{type(error).__name__}: {error}"[:300]))
+        print(f"  {rows[-1].check}: {'PASS' if rows[-1].passed else 'FAIL'} ({rows[-1].seconds:.1f} s)", flush=True)
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+    return rows
 
 
 # --- the table ------------------------------------------------------------------------------------------
@@ -649,7 +853,22 @@ def main(argv: list[str] | None = None, run: Callable[[Check, Path], Row] = run_
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("-k", default="", help="run only the checks whose name contains this")
+    parser.add_argument("--throughput-only", action="store_true", help="only the training throughput table")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the training throughput table")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="the throughput table's logic on this machine's CPU with tiny models and 2 steps (no GPU needed)",
+    )
+    parser.add_argument("--steps", type=int, default=30, help="timed training steps per throughput case")
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, if its name is not known")
+    parser.add_argument("--fit-rows", type=int, default=3400, help="rows of the fit that minutes per fit assume")
+    parser.add_argument("--fit-epochs", type=int, default=5, help="epochs of the fit that minutes per fit assume")
     args = parser.parse_args(argv)
+    if args.dry_run:
+        rows = throughput_rows("cpu", tiny=True, steps=2, warmup=1, fit_rows=args.fit_rows, fit_epochs=args.fit_epochs)
+        print(render_table(rows))
+        return 0 if all(r.passed for r in rows) else 1
     device = cuda_device()
     if device is None:
         print(
@@ -661,15 +880,18 @@ def main(argv: list[str] | None = None, run: Callable[[Check, Path], Row] = run_
     print(f"{device}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
-        for i, check in enumerate(c for c in checks() if args.k in c.name):
+        for i, check in enumerate(c for c in checks() if args.k in c.name and not args.throughput_only):
             rows.append(run(check, Path(scratch) / f"{i:02d}"))
             print(f"  {rows[-1].check}: {'PASS' if rows[-1].passed else 'FAIL'} ({rows[-1].seconds:.1f} s)", flush=True)
-        if args.k in "real CUDA OOM at one row":  # -k "" or -k oom-ish: the out-of-memory rows too
+        if args.k in "real CUDA OOM at one row" and not args.throughput_only:  # -k "" or -k oom-ish: these too
             rows += out_of_memory_rows(Path(scratch) / "oom")
-    print(render_table(rows))
-    extra = throughput_rows()
-    if extra:
-        print("\n" + render_table(extra))
+    if rows:
+        print(render_table(rows))
+    extra = []
+    if not args.no_throughput:
+        peak = peak_tflops(device, args.peak_tflops)
+        extra = throughput_rows("cuda", steps=args.steps, peak=peak, fit_rows=args.fit_rows, fit_epochs=args.fit_epochs)
+        print("\ntraining throughput (random weights; model FLOPs of real tokens)\n" + render_table(extra))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows + extra], indent=1), encoding="utf-8")
     return 0 if all(r.passed for r in rows + extra) else 1

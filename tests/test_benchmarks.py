@@ -85,3 +85,41 @@ def test_gpu_check_table_shows_each_row_and_the_count():
     assert lines[2].split()[:9] == ["bert", "bf16", "checkpoint", "bfloat16", "float32", "-", "bfloat16", "off", "PASS"]
     assert "FAIL" in lines[3] and lines[3].endswith("ImportError: no bitsandbytes")
     assert lines[-1] == "1 passed, 1 failed"
+
+
+# --- benchmarks/gpu_check.py's training throughput table (issue 17) --------------------------------
+
+
+def test_gpu_check_throughput_models_have_the_sizes_they_are_named_for():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    check = _load("gpu_check")
+    bert, *_, decoder = check.throughput_cases()
+    with torch.device("meta"):  # sizes without allocating a billion parameters
+        encoder_params = sum(p.numel() for p in check.build_throughput_model(bert).parameters())
+        decoder_model = check.build_throughput_model(decoder)
+    decoder_params = sum(p.numel() for p in decoder_model.parameters())
+    assert 109e6 < encoder_params < 110e6  # BERT-base with a 12-label head
+    assert 1.0e9 < decoder_params < 1.2e9  # TinyLlama-sized, with LoRA r16 on every linear layer
+    trainable = sum(p.numel() for p in decoder_model.parameters() if p.requires_grad)
+    assert 5e6 < trainable < 20e6  # the adapters and the head only
+    # Full fine-tuning: 6N per token plus 12 L d T for attention; LoRA: 4N plus 8 L d T.
+    assert check.training_flops_per_token(bert, 1000, 10) == 6 * 1000 + 12 * 12 * 768 * 10
+    assert check.training_flops_per_token(decoder, 1000, 10) == 4 * 1000 + 8 * 22 * 2048 * 10
+
+
+def test_gpu_check_peak_is_read_from_the_device_name_or_given():
+    check = _load("gpu_check")
+    assert check.peak_tflops("NVIDIA H100 PCIe", None) == 756.0
+    assert check.peak_tflops("NVIDIA H100 80GB HBM3", None) == 989.0
+    assert check.peak_tflops("Some GPU", None) is None
+    assert check.peak_tflops("Some GPU", 100.0) == 100.0
+
+
+@pytest.mark.slow  # four tiny fits of two steps on the CPU: 5 s on quiet cores
+@pytest.mark.usefixtures("one_torch_thread")
+def test_gpu_check_dry_run_measures_every_throughput_case_on_the_cpu(capsys):
+    pytest.importorskip("peft")
+    assert _load("gpu_check").main(["--dry-run"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("PASS") >= 4 and "min per fit (3400 rows x 5 epochs)" in table
