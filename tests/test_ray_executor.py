@@ -245,6 +245,9 @@ def test_a_run_interrupted_with_one_executor_resumes_with_the_other(
     whole, resumed = read_leaderboard(tmp_path / "whole"), read_leaderboard(out)
     assert comparable(resumed) == comparable(whole)
     assert resumed["run"]["summary"] == {"passed": 6, "skipped": 0, "error": 0}
+    # The items Ray ran say where; those the local executor ran say nothing, read back or not.
+    on_ray = sum("placement" in r for r in resumed["results"])
+    assert on_ray == (saved if first == "ray" else 6 - saved)
 
 
 # --- bad usage --------------------------------------------------------------------------------------------------
