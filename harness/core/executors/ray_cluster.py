@@ -36,8 +36,9 @@ INSTALL = "pip install 'clinical-harness[ray]'"
 # The object store holds only reports and retained predictions: the data travels by path.
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 # Environment a worker needs to rebuild the run as the driver built it.
-_ENV_PREFIXES = ("HARNESS_", "HF_")
-_ENV_NAMES = ("TRANSFORMERS_OFFLINE",)
+# Where the Hugging Face cache is and that it stays offline; never a token (nothing is downloaded).
+_ENV_PREFIXES = ("HARNESS_",)
+_ENV_NAMES = ("HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def ray_module():
@@ -137,8 +138,9 @@ def caller_plugins(pm: Any) -> dict[str, object]:
 
 
 def worker_environment() -> dict[str, str]:
-    """The harness's and Hugging Face's variables, and the driver's own import paths (its checkout,
-    a plugin's folder): site-packages and the standard library stay each node's own."""
+    """The harness's variables, the Hugging Face cache's place and offline switches, and the
+    driver's own import paths (its checkout, a plugin's folder): site-packages and the standard
+    library stay each node's own."""
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     own = [p for p in sys.path if p and not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
@@ -183,6 +185,8 @@ class RayExecutor:
             ray.init(**settings)
         except (ConnectionError, RuntimeError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            if self.address is None:
+                raise UsageError(f"--executor ray: cannot start a Ray cluster on this machine ({first})") from None
             raise UsageError(f"--ray-address {self.address}: cannot join a Ray cluster there ({first})") from None
         self.owned = True
 
