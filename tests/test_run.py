@@ -205,7 +205,7 @@ def test_smoke_profile_shrinks_data_and_overrides_epochs(run_harness, tmp_path, 
     (item,) = document["results"]
     assert item["fit_details"]["recipe"] == {"epochs": 1}
     rows = {p["split"]: p["rows"] for p in document["run"]["data"]["indications"]}
-    assert rows == {"train": 600, "eval": 150, "internal": 300, "external": 300}
+    assert rows == {"train": 128, "eval": 48, "internal": 64, "external": 64}
     assert document["run"]["synthetic_data"] is True and "SYNTHETIC" in document["run"]["data_note"]
 
 
