@@ -16,6 +16,16 @@ PASS, FAIL = "✓", "✗"
 # Where the leaderboard format puts an item's scores: per-split classification metrics, or a
 # tagging task's entity scores (renderers find results by these shapes, never by task name).
 CLASSIFICATION_FIELD, TAGGING_FIELD = "metrics", "ner"
+# A task's primary metric (an item's ``primary_metric``) -> its key in ``metrics``, its key in
+# ``confidence_intervals`` and comparisons (accuracy is micro F1 on one-hot rows; binary F1 is
+# weighted F1 over the one column), and the words a table uses.
+METRICS = {
+    "f1_weighted": ("f1_weighted", "f1_weighted", "weighted F1"),
+    "f1_macro": ("f1_macro", "f1_macro", "macro F1"),
+    "f1_micro": ("f1_micro", "f1_micro", "micro F1"),
+    "accuracy": ("accuracy", "f1_micro", "accuracy"),
+    "f1": ("f1", "f1_weighted", "F1"),
+}
 
 
 @dataclass(frozen=True)
@@ -114,3 +124,9 @@ def tasks_with(document: dict[str, Any], field: str) -> list[str]:
     """The tasks whose passed results carry ``field`` (``"metrics"``: per-split classification
     metrics; ``"ner"``: tagging), in result order: renderers find results by shape, not by name."""
     return list(dict.fromkeys(r["task"] for r in document["results"] if r["status"] == "passed" and field in r))
+
+
+def primary_metric_of(entries: Iterable[dict[str, Any]]) -> str:
+    """The primary metric (a key of :data:`METRICS`) that a task's items are judged by, read from
+    the first of them; an older leaderboard's items have none: weighted F1, the indications task's."""
+    return next((e["primary_metric"] for e in entries if e.get("primary_metric")), "f1_weighted")

@@ -370,3 +370,41 @@ def test_a_filter_hides_rows_and_a_screenshot_is_written(opened, tmp_path):
     assert driver.find_element(By.ID, "shown-count").text == "4 of 8 rows"
     Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='family']")).select_by_visible_text("encoder")
     assert [r[2] for r in _visible_rows(driver)] == ["minilm-l6"]
+
+
+SMOKING = Path(__file__).parents[1] / "leaderboards" / "synthetic-example-smoking.json"
+
+
+def test_a_multi_class_task_is_drawn_by_its_primary_metric_macro_f1():
+    """The page's overall rows, their intervals and bands, the scatter and its axis all read the
+    task's primary metric: a macro-F1 interval beside a weighted-F1 point (as the page drew a
+    multi-class task before) would put a number outside its own interval's meaning."""
+    from harness.report.html import sections
+    from harness.report.plots import heatmap, scatter_metric, scatter_points
+    from harness.report.tables import task_tables
+
+    document = load(SMOKING)
+    by_model = {
+        (r["model"], split): r["metrics"][split]
+        for r in document["results"]
+        if r["status"] == "passed" and r["task"] == "example-smoking"
+        for split in r["metrics"]
+    }
+    rows = overall_rows(document)
+    assert rows and {row["metric"] for row in rows} == {"macro F1"}
+    for row in rows:
+        metrics = by_model[row["model"], row["test_set"]]
+        assert row["estimate"] == pytest.approx(metrics["f1_macro"])
+        assert metrics["f1_macro"] != pytest.approx(metrics["f1_weighted"], abs=1e-6) or row["model"] == "regex"
+    assert scatter_metric(document) == "Macro F1"
+    for split, points in scatter_points(document).items():
+        for point in points:
+            assert point.f1 == pytest.approx(by_model[point.model, split]["f1_macro"])
+    internal = heatmap(document, "internal")
+    macro = [by_model[model, "internal"]["f1_macro"] for model in internal.models]
+    assert macro == sorted(macro, reverse=True)
+    # The headline overall table is the page's own table with whiskers; the accuracy one stays.
+    titles = [t["title"] for s in sections(task_tables(document)) for t in [vars(x) for x in s["tables"]]]
+    assert "Overall results (accuracy)" in titles and "Overall results (macro F1)" not in titles
+    page = render_html(document)
+    assert "Macro F1 against training time" in page and "Weighted F1 against training time" not in page

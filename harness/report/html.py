@@ -23,6 +23,7 @@ from harness.errors import InputError
 from harness.tables import (
     CLASSIFICATION_FIELD,
     FAIL,
+    METRICS,
     PASS,
     TAGGING_FIELD,
     Table,
@@ -30,12 +31,14 @@ from harness.tables import (
     human_count,
     human_seconds,
     passed_entries,
+    primary_metric_of,
     tasks_with,
     test_splits,
 )
 
-# Tables the page draws in its own way (the overall table with whiskers, heatmaps, model cards).
-DRAWN_ELSEWHERE = ("Models", "Overall results (weighted F1)", "Per-class F1 (")
+# Tables the page draws in its own way (heatmaps, model cards; a task's headline overall table
+# is the overall table with whiskers).
+DRAWN_ELSEWHERE = ("Models", "Per-class F1 (")
 # Generic tables by section, in page order: the first prefix that matches a title wins.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -80,19 +83,21 @@ def _classification_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _task_rows(document: dict[str, Any], task: str) -> list[dict[str, Any]]:
     entries = passed_entries(document["results"], task)
+    # The task's own primary metric: its bands and intervals are of that metric, so the point is too.
+    key, interval_key, label = METRICS[primary_metric_of(entries)]
     compared = _comparisons(document, task)
     rows = []
     for split in test_splits(entries):
         for model, group in grouped_by_model([e for e in entries if split in e["metrics"]]).items():
-            estimate = _mean(e["metrics"][split]["f1_weighted"] for e in group)
+            estimate = _mean(e["metrics"][split][key] for e in group)
             low = high = band = None
             if model in compared.get(split, {}):
                 entry = compared[split][model]
                 low, high, band = entry["low"], entry["high"], entry["band"]
             elif len(group) == 1 and split in group[0].get("confidence_intervals", {}):
-                interval = group[0]["confidence_intervals"][split]["f1_weighted"]
+                interval = group[0]["confidence_intervals"][split][interval_key]
                 low, high = interval["low"], interval["high"]
-            rows.append(_row(task, split, model, group, "weighted F1", estimate, low, high, band))
+            rows.append(_row(task, split, model, group, label, estimate, low, high, band))
     return rows
 
 
@@ -235,7 +240,7 @@ def model_cards(document: dict[str, Any]) -> list[dict[str, Any]]:
 def sections(tables: Iterable[Table]) -> list[dict[str, Any]]:
     grouped: dict[str, list[Table]] = {name: [] for name, _ in SECTIONS}
     for table in tables:
-        if table.title.startswith(DRAWN_ELSEWHERE) and not table.title.startswith("Overall results (macro"):
+        if table.title.startswith(DRAWN_ELSEWHERE) or (table.headline and "Overall results (" in table.title):
             continue
         name = next(name for name, prefixes in SECTIONS if table.title.startswith(prefixes))
         grouped[name].append(table)
@@ -246,8 +251,11 @@ def sections(tables: Iterable[Table]) -> list[dict[str, Any]]:
 
 
 def page_data(document: dict[str, Any]) -> dict[str, Any]:
-    """What the page's scripts draw from (inline as JSON): the overall rows and the scatter points."""
-    return {"overall": overall_rows(document), "scatter": scatter(document)}
+    """What the page's scripts draw from (inline as JSON): the overall rows, the scatter points and
+    the scatter's metric."""
+    from harness.report.plots import scatter_metric
+
+    return {"overall": overall_rows(document), "scatter": scatter(document), "scatter_metric": scatter_metric(document)}
 
 
 def _environment():
@@ -285,6 +293,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
     ``harness_tables`` hooks return for it (by default, the installed plugins')."""
     from markupsafe import Markup
 
+    from harness.report.plots import scatter_metric
     from harness.report.tables import model_table, task_tables
 
     tables = [model_table(document), *(task_tables(document) if tables is None else tables)]
@@ -303,6 +312,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(page_data(document))),
+        scatter_metric=scatter_metric(document),
     )
 
 

@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
 from harness.atomic import temporary_beside
-from harness.tables import CLASSIFICATION_FIELD, grouped_by_model, passed_entries, tasks_with, test_splits
+from harness.tables import (
+    CLASSIFICATION_FIELD,
+    METRICS,
+    grouped_by_model,
+    passed_entries,
+    primary_metric_of,
+    tasks_with,
+    test_splits,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -78,30 +86,37 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def scatter_metric(document: dict[str, Any]) -> str:
+    """The words for the scatter's y axis: the plots' task's primary metric ("Weighted F1", "Macro F1")."""
+    label = METRICS[primary_metric_of(classified(document))][2]
+    return label[0].upper() + label[1:]
+
+
 def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
-    """Test split -> one point per model: weighted F1 against training time."""
+    """Test split -> one point per model: the task's primary metric against training time."""
     entries = classified(document)
+    key = METRICS[primary_metric_of(entries)][0]
     points: dict[str, list[Point]] = {}
     for split in test_splits(entries):
         points[split] = []
         for model, runs in _by_model(entries, split).items():
-            f1, f1_sd = _mean_sd([r["metrics"][split]["f1_weighted"] for r in runs])
+            f1, f1_sd = _mean_sd([r["metrics"][split][key] for r in runs])
             seconds, seconds_sd = _mean_sd([float(r["cost"]["train_seconds"]) for r in runs])
             points[split].append(Point(model, f1, f1_sd, seconds, seconds_sd, len(runs)))
     return points
 
 
 def heatmap(document: dict[str, Any], split: str) -> Heatmap:
-    """Per-class F1 of ``split``: models sorted by that split's mean weighted F1, best first;
+    """Per-class F1 of ``split``: models sorted by that split's mean primary metric, best first;
     categories in the order of the first result's ``per_class``."""
-    grouped = _by_model(classified(document), split)
+    entries = classified(document)
+    key = METRICS[primary_metric_of(entries)][0]
+    grouped = _by_model(entries, split)
     if not grouped:
         raise ValueError(f"no passed classification result scored split {split!r}")
     categories = tuple(next(iter(grouped.values()))[0]["metrics"][split]["per_class"])
     # sorted() is stable: models tied on F1 keep the leaderboard's order
-    ranked = sorted(
-        grouped.items(), key=lambda kv: -statistics.fmean(r["metrics"][split]["f1_weighted"] for r in kv[1])
-    )
+    ranked = sorted(grouped.items(), key=lambda kv: -statistics.fmean(r["metrics"][split][key] for r in kv[1]))
     rows = []
     for _, runs in ranked:
         cells = []
@@ -217,7 +232,8 @@ def _plain_log_formatter(**options: Any):
 
 
 def scatter_figure(document: dict[str, Any], points: dict[str, list[Point]] | None = None) -> Figure:
-    """Weighted F1 (y) against training time (x, log scale): one series per test split."""
+    """The primary metric (y; weighted F1 for indications) against training time (x, log scale):
+    one series per test split."""
     points = scatter_points(document) if points is None else points
     figure = _new_figure(8.0, 5.5)
     axes = figure.add_subplot()
@@ -258,8 +274,9 @@ def scatter_figure(document: dict[str, Any], points: dict[str, list[Point]] | No
             anchors.setdefault(p.model, (x, p.f1))
     floor = f"; 0 s drawn at {TIME_FLOOR_SECONDS:g} s" if clipped else ""
     axes.set_xlabel(f"Training time (s, log scale{floor})")
-    axes.set_ylabel("Weighted F1")
-    axes.set_title(_title(document, f"Weighted F1 vs training time ({(tasks_with(document, 'metrics') or [''])[0]})"))
+    metric = scatter_metric(document)
+    axes.set_ylabel(metric)
+    axes.set_title(_title(document, f"{metric} vs training time ({(tasks_with(document, 'metrics') or [''])[0]})"))
     axes.grid(True, which="major", alpha=0.3)
     # Outside the axes: inside, "best" still lands on a point as often as not.
     axes.legend(title="Test set", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)

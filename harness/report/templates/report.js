@@ -126,7 +126,7 @@
     }
     svg.appendChild(svgElement("text", { x: (left + W - right) / 2, y: H - 10, "text-anchor": "middle", "font-size": 12 }, "Training time (s, log scale)"));
     svg.appendChild(svgElement("text", { x: 14, y: (top + H - bottom) / 2, "text-anchor": "middle", "font-size": 12,
-      transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, "Weighted F1"));
+      transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, data.scatter_metric));
     const tip = svgElement("text", { class: "tip", x: 0, y: 0, visibility: "hidden" });
     series.forEach(([split, list], index) => {
       const colour = COLOURS[index % COLOURS.length];

@@ -14,26 +14,17 @@ from typing import Any
 
 from harness.scoring.stats import mean_sd
 from harness.tables import (
+    METRICS,
     Table,
     grouped_by_model,
     human_count,
     human_seconds,
     mean_sd_cell,
     passed_entries,
+    primary_metric_of,
     signed,
     test_splits,
 )
-
-# A task's primary metric (an item's ``primary_metric``) -> its key in ``metrics``, its key in
-# ``confidence_intervals`` and comparisons (accuracy is micro F1 on one-hot rows; binary F1 is
-# weighted F1 over the one column), and the words a table uses.
-METRICS = {
-    "f1_weighted": ("f1_weighted", "f1_weighted", "weighted F1"),
-    "f1_macro": ("f1_macro", "f1_macro", "macro F1"),
-    "f1_micro": ("f1_micro", "f1_micro", "micro F1"),
-    "accuracy": ("accuracy", "f1_micro", "accuracy"),
-    "f1": ("f1", "f1_weighted", "F1"),
-}
 
 
 @dataclass(frozen=True)
@@ -71,8 +62,9 @@ class ShownTask:
 def shown_task(document: dict[str, Any], task: str) -> ShownTask:
     """The task's problem and primary metric from its first passed item; an older leaderboard's
     items have neither: multi-label, judged by weighted F1 (the indications task's set-up)."""
-    first = next(iter(passed_entries(document["results"], task)), {})
-    return ShownTask(task, first.get("problem", "multi-label"), first.get("primary_metric", "f1_weighted"))
+    entries = passed_entries(document["results"], task)
+    first = next(iter(entries), {})
+    return ShownTask(task, first.get("problem", "multi-label"), primary_metric_of(entries))
 
 
 def _capital(words: str) -> str:

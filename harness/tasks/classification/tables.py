@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.tables import (
     CLASSIFICATION_FIELD,
+    METRICS,
     Table,
     decision_rule_text,
     grouped_by_model,
@@ -27,7 +28,7 @@ from harness.tables import (
     tasks_with,
     test_splits,
 )
-from harness.tasks.classification.evidence_tables import METRICS, ShownTask, evidence_tables, shown_task
+from harness.tasks.classification.evidence_tables import ShownTask, evidence_tables, shown_task
 
 
 def classification_tasks(document: dict[str, Any]) -> list[str]:
