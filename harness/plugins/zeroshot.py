@@ -342,12 +342,25 @@ class ZeroShotClassifier:
     trainable_params: int = 0
     decision_rule: DecisionRule = DecisionRule(score="label_distribution", threshold=0.0, top_k=1)
     columns: int | None = None  # the first answers that are labels (binary: 1, the positive one); None: all
+    cached_prefix: Any = None  # the prompt's key/value cache (see prefix_cache)
 
     def prefix_cache(self) -> Any:
+        """The shared prompt's key/value cache, computed once (outside autocast: fp32 on a CPU)."""
         import torch
 
-        with torch.inference_mode():
-            return self.model(input_ids=self.prefix_ids.to(self.device), use_cache=True).past_key_values
+        if self.cached_prefix is None:
+            with torch.inference_mode():
+                ids = self.prefix_ids.to(self.device)
+                self.cached_prefix = self.model(input_ids=ids, use_cache=True).past_key_values
+        return self.cached_prefix
+
+    def cast_for_inference(self) -> None:
+        """Keep the prefix cache as computed, then store the linear layers in the autocast
+        dtype once instead of autocast casting them for every batch (same predictions)."""
+        from harness.training.loop import cast_for_inference
+
+        self.prefix_cache()
+        cast_for_inference(self.model, self.device, self.autocast_dtype)
 
     def predict_scores(self, texts: Sequence[Input]) -> np.ndarray:
         """Each answer's probability, normalised over the answers (and calibrated); a binary
@@ -502,6 +515,7 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         decision_rule=decision_rule_for(setup),
         columns=1 if setup.problem == "binary" else None,
     )
+    classifier.cast_for_inference()
     if request.recipe.get("calibrate", True):
         content_free = [(c, c) for c in CONTENT_FREE] if setup.text_pairs else list(CONTENT_FREE)
         classifier.prior = classifier._answer_scores(content_free).mean(axis=0)
