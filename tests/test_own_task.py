@@ -150,3 +150,30 @@ def test_a_binary_pair_task_reads_tsv_and_jsonl(tmp_path, run_harness):
     assert item["problem"] == "binary" and item["primary_metric"] == "f1"
     assert metrics["confusion"]["tp"] + metrics["confusion"]["fn"] == 8  # the yes rows
     assert metrics["f1"] == metrics["f1_weighted"] and item["fit_details"]["pair_encoding"] == "joined"
+
+
+def test_a_binary_task_decision_speaks_of_the_positive_labels_f1(tmp_path, run_harness):
+    """A binary task is compared on its one column's weighted F1, which is the F1 of the positive
+    label: the decision says "F1", as the task's tables do, never "weighted F1"."""
+    positives = [f"rash after amoxicillin dose {i}" for i in range(12)]
+    negatives = [f"tolerating gentamicin day {i}" for i in range(12)]
+    rows = [(text, "yes") for text in positives] + [(text, "no") for text in negatives]
+    for name in ("train", "eval", "test"):
+        lines = [f"{text} {name}\t{label}" for text, label in rows]
+        (tmp_path / f"{name}.tsv").write_text("sentence\tade\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        '[tasks.ade]\nkind = "classification"\nproblem = "binary"\ntext_column = "sentence"\n'
+        'label_column = "ade"\ntrain = "train.tsv"\neval = "eval.tsv"\n[tasks.ade.tests.internal]\npath = "test.tsv"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = run_harness(
+        "run", "--config", str(config), "--models", "tfidf-lr,char-gbt", "--tasks", "ade", "--out", str(out)
+    )
+    assert code == 0, stderr
+    decision = json.loads((out / "leaderboard.json").read_text())["summaries"]["ade"]["decision"]
+    assert decision["metric"] == "f1_weighted" and decision["metric_name"] == "F1"
+    (row,) = decision["test_sets"]
+    assert "(F1 " in row["statement"] and "weighted" not in row["statement"]
+    assert "Decision (F1;" in stdout

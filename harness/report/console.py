@@ -144,7 +144,9 @@ def print_decision(out, document: dict[str, Any]) -> None:
 
 
 def _print_decision(out, decision: dict[str, Any]) -> None:
-    metric = METRICS[decision["metric"]][2] if decision["metric"] in METRICS else decision["metric"]
+    metric = decision.get("metric_name") or (
+        METRICS[decision["metric"]][2] if decision["metric"] in METRICS else decision["metric"]
+    )
     out.print()
     criteria = ", then ".join(_CRITERIA.get(c, c) for c in decision["cheapest_by"])
     out.print(f"[bold]Decision[/] ({escape(metric)}; in the top band, the cheapest by {escape(criteria)})")

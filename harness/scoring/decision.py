@@ -28,16 +28,20 @@ def decide(
     comparisons: Mapping[str, Mapping[str, Any]],
     costs: Mapping[str, Mapping[str, Any]],
     failed: Collection[str] = (),
+    metric_name: str | None = None,
 ) -> dict[str, Any]:
     """The decision for every test set of ``comparisons`` (test set -> comparison).
 
     ``costs`` maps a model to ``{"train_seconds": ..., "params": ...}`` (either may be None:
     unknown costs rank last); ``failed`` names models with an error in the run, which are never
-    recommended.
+    recommended. ``metric_name``: the words for the compared metric where its key alone would
+    mislead (a binary task's one-column weighted F1 is the F1 of the positive label: "F1").
     """
     metric = next((c["metric"] for c in comparisons.values()), "f1_weighted")
-    rows = [_decide_test_set(name, c, costs, set(failed)) for name, c in comparisons.items() if c["models"]]
-    return {"metric": metric, "cheapest_by": list(CHEAPEST_BY), "test_sets": rows}
+    words = metric_name or _METRIC_NAMES.get(metric, metric)
+    rows = [_decide_test_set(name, c, costs, set(failed), words) for name, c in comparisons.items() if c["models"]]
+    decision = {"metric": metric, "cheapest_by": list(CHEAPEST_BY), "test_sets": rows}
+    return decision | ({"metric_name": metric_name} if metric_name else {})
 
 
 def _cost_key(model: Mapping[str, Any], costs: Mapping[str, Mapping[str, Any]]) -> tuple[float, float, float]:
@@ -48,7 +52,7 @@ def _cost_key(model: Mapping[str, Any], costs: Mapping[str, Mapping[str, Any]]) 
 
 
 def _decide_test_set(
-    name: str, comparison: Mapping[str, Any], costs: Mapping[str, Mapping[str, Any]], failed: set[str]
+    name: str, comparison: Mapping[str, Any], costs: Mapping[str, Mapping[str, Any]], failed: set[str], words: str
 ) -> dict[str, Any]:
     by_name = {m["model"]: m for m in comparison["models"]}
     top = [by_name[model] for model in comparison["bands"][0]]
@@ -66,12 +70,11 @@ def _decide_test_set(
         "band_interval": [min(m["low"] for m in top), max(m["high"] for m in top)],
         "told_apart": told_apart,
     }
-    row["statement"] = _statement(row, comparison, costs, len(by_name))
+    row["statement"] = _statement(row, comparison, costs, len(by_name), words)
     return row
 
 
-def _statement(row: dict[str, Any], comparison: Mapping[str, Any], costs: Mapping, models: int) -> str:
-    metric = _METRIC_NAMES.get(comparison["metric"], comparison["metric"])
+def _statement(row: dict[str, Any], comparison: Mapping[str, Any], costs: Mapping, models: int, metric: str) -> str:
     level = f"{100 * comparison.get('confidence', 0.95):.0f}% CI"
     where, top = f"On {row['test_set']}", row["top_band"]
     lo, hi = row["band_interval"]

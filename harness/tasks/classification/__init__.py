@@ -35,7 +35,7 @@ from harness.scoring.metrics import problem_report
 from harness.scoring.stats import bootstrap_ci
 from harness.scoring.thresholds import apply_tuned, tune_thresholds
 from harness.scoring.tokenisation import analyse, clinical_terms
-from harness.tables import Table
+from harness.tables import METRICS, Table
 from harness.task import SummaryRequest
 from harness.tasks.classification.loading import TASK_KEYS, EvidenceSettings, Preset, keys, load
 
@@ -172,8 +172,21 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         "comparisons": comparisons,
         "site_shift": {"reference": reference, "models": shift},
         "overlap": overlap_report(keys(data.splits["train"]), {name: keys(split) for name, split in tests.items()}),
-        "decision": decide(comparisons, costs_of(request.items), failed={e["model"] for e in excluded}),
+        "decision": decide(
+            comparisons,
+            costs_of(request.items),
+            failed={e["model"] for e in excluded},
+            metric_name=_compared_words(data.extra.get("primary_metric", "f1_weighted"), settings.metric),
+        ),
     }
+
+
+def _compared_words(primary_metric: str, compared: str) -> str | None:
+    """The primary metric's words where the compared key's own would mislead: a binary task
+    compares the one column's weighted F1 (its positive label's F1, "F1"), accuracy compares
+    micro F1 on one-hot rows; None where they agree (macro or weighted F1)."""
+    words = METRICS[primary_metric][2]
+    return None if words == METRICS[compared][2] else words
 
 
 def _stacked_predictions(request: SummaryRequest) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
