@@ -408,3 +408,14 @@ def test_a_multi_class_task_is_drawn_by_its_primary_metric_macro_f1():
     assert "Overall results (accuracy)" in titles and "Overall results (macro F1)" not in titles
     page = render_html(document)
     assert "Macro F1 against training time" in page and "Weighted F1 against training time" not in page
+
+
+def test_a_binary_task_is_drawn_by_the_positive_labels_f1():
+    """A binary task's page names its metric F1 throughout: the decision, the rows, the scatter."""
+    document = load(Path(__file__).parents[1] / "leaderboards" / "synthetic-example-ade.json")
+    assert document["summaries"]["example-ade"]["decision"]["metric_name"] == "F1"
+    assert {row["metric"] for row in overall_rows(document)} == {"F1"}
+    page = render_html(document)
+    recommended = page[page.index("recommended: <strong>") :][:200]
+    assert "F1 0.917" in " ".join(recommended.split()) and "weighted" not in recommended
+    assert "F1 against training time" in page and "weighted F1" not in page
