@@ -54,7 +54,7 @@ def _add_run_parser(commands, hooks) -> None:
         "--profile",
         default="default",
         choices=sorted(PROFILES),
-        help="run size (smoke: a quick check, under 3 min on 2 CPU cores)",
+        help="run size (smoke: a quick check that every family runs, on a few rows)",
     )
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     run.add_argument(
