@@ -293,10 +293,10 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
     ``harness_tables`` hooks return for it (by default, the installed plugins')."""
     from markupsafe import Markup
 
-    from harness.report.plots import scatter_metric
     from harness.report.tables import model_table, task_tables
 
     tables = [model_table(document), *(task_tables(document) if tables is None else tables)]
+    data = page_data(document)
     environment, templates = _environment()
     run = document["run"]
     return environment.get_template("report.html.j2").render(
@@ -311,8 +311,8 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         cards=model_cards(document),
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
-        data=Markup(inline_json(page_data(document))),
-        scatter_metric=scatter_metric(document),
+        data=Markup(inline_json(data)),
+        scatter_metric=data["scatter_metric"],
     )
 
 
