@@ -284,14 +284,14 @@ def observe() -> Iterator[Observed]:
 @contextlib.contextmanager
 def without_native_bf16() -> Iterator[None]:
     """Answer as a V100 or T4 would: no native bf16 (the fp16 + GradScaler branch, ByT5 in fp32)."""
-    from harness.training import loop as training
+    from harness.training import precision
 
-    original = training.cuda_has_bf16
-    training.cuda_has_bf16 = lambda: False
+    original = precision.cuda_has_bf16
+    precision.cuda_has_bf16 = lambda: False
     try:
         yield
     finally:
-        training.cuda_has_bf16 = original
+        precision.cuda_has_bf16 = original
 
 
 @contextlib.contextmanager
@@ -468,12 +468,12 @@ def run_check(check: Check, folder: Path, device: str = "cuda") -> Row:
     (on a CPU, the CPU's rules: fp32 without autocast; that is how the tests run it)."""
     import torch
 
-    from harness.training import loop as training
+    from harness.training import precision
 
     row = Row(check.name, check.saved)
     started = time.perf_counter()
     cuda = device.startswith("cuda")
-    bf16 = cuda and check.native_bf16 and training.cuda_has_bf16()
+    bf16 = cuda and check.native_bf16 and precision.cuda_has_bf16()
     half = "bfloat16" if bf16 else "float16"
     try:
         build_checkpoint(check.family, folder, check.saved)
@@ -712,7 +712,8 @@ def measure_throughput(
     """Train ``steps`` timed steps (after ``warmup``) of the case; a row of the throughput table."""
     import torch
 
-    from harness.training.loop import TrainingConfig, autocast, autocast_dtype, set_training_precision
+    from harness.training.loop import TrainingConfig
+    from harness.training.precision import autocast, autocast_dtype, set_training_precision
 
     torch.manual_seed(0)
     model = build_throughput_model(case)
@@ -778,7 +779,7 @@ def measure_throughput(
 
 
 def dtype_name(model: Any, trainable: bool) -> str | None:
-    from harness.training.loop import dtype_summary
+    from harness.training.precision import dtype_summary
 
     return dtype_summary(p for p in model.parameters() if p.requires_grad == trainable)
 

@@ -62,14 +62,14 @@ def test_gpu_check_rows_pass_on_a_cpu_and_fail_without_the_fp32_rule(monkeypatch
     """On a CPU the checks expect the CPU's rules; with the upcast switched off, the bf16
     checkpoint trains bf16 weights and its row fails, saying so."""
     pytest.importorskip("peft")
-    from harness.training import loop as training
+    from harness.training import precision
 
     check = _load("gpu_check")
     by_name = {c.name: c for c in check.checks()}
     for name in ("bert bf16 checkpoint", "llama LoRA tagger", "llama zero-shot"):
         row = check.run_check(by_name[name], tmp_path / name.replace(" ", "-"), "cpu")
         assert row.passed, (name, row.notes)
-    monkeypatch.setattr(training, "set_training_precision", lambda *args: None)
+    monkeypatch.setattr(precision, "set_training_precision", lambda *args: None)
     row = check.run_check(by_name["bert bf16 checkpoint"], tmp_path / "unfixed", "cpu")
     assert not row.passed and "trainable bfloat16, not float32" in row.notes
 

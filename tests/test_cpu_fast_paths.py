@@ -1,6 +1,6 @@
 """The CPU's faster paths (issue 17) and what they must keep.
 
-Linear layers stored in the prediction dtype once (``loop.cast_for_inference``): CPU autocast
+Linear layers stored in the prediction dtype once (``precision.cast_for_inference``): CPU autocast
 casts every fp32 weight to bf16 on every forward; storing the cast once must give the same
 predictions bit for bit, for the zero-shot model (whose shared prompt is cached in fp32 first)
 and for a LoRA decoder after its fit, and must leave a tied embedding in fp32.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.training import loop
+from harness.training import precision
 
 from .test_decoders import fit_request, save_tiny_decoder, splits  # noqa: F401 (splits is a fixture)
 from .test_zeroshot import TEXTS, TINY_MULTI_TOKEN, request_for
@@ -50,7 +50,7 @@ def test_a_lora_decoder_predicts_the_same_after_the_cast(tiny_llama: Path, split
 
     if quantized:
         pytest.importorskip("bitsandbytes")
-    monkeypatch.setattr(loop, "cpu_has_bf16", lambda: True)  # bf16 autocast for prediction here too
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)  # bf16 autocast for prediction here too
     name = "smollm2-135m-qlora" if quantized else "smollm2-135m-lora"
     request = fit_request(tiny_llama, splits, name, cpu_bf16_inference=True)
     classifier = decoders.fit_decoder(request, quantized=quantized)
@@ -69,14 +69,15 @@ def test_nothing_is_cast_for_fp32_prediction_or_off_the_cpu(tiny_llama: Path) ->
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
-    assert loop.cast_for_inference(model, "cpu", None) == 0
-    assert loop.cast_for_inference(model, "cuda", torch.bfloat16) == 0
+    assert precision.cast_for_inference(model, "cpu", None) == 0
+    assert precision.cast_for_inference(model, "cuda", torch.bfloat16) == 0
     assert {p.dtype for p in model.parameters()} == {torch.float32}
-    assert loop.cast_for_inference(model, "cpu", torch.bfloat16) > 0
+    assert precision.cast_for_inference(model, "cpu", torch.bfloat16) > 0
 
 
 def test_the_cpu_optimizer_is_fused_and_makes_the_reference_adamw_update() -> None:
-    from harness.training.loop import TrainingConfig, linear_schedule, optimizer_stepper
+    from harness.training.loop import TrainingConfig
+    from harness.training.optimizer import linear_schedule, optimizer_stepper
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Linear(16, 3))

@@ -24,7 +24,10 @@ from .test_baselines import LABELS, PHRASES, SUFFIXES, make_split
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
-from harness.training import loop as training  # noqa: E402
+from harness.training import (
+    loop as training,  # noqa: E402
+    precision,  # noqa: E402
+)
 
 TINY = {
     "epochs": 1,
@@ -307,16 +310,18 @@ def test_gpu_precision_choices_without_a_gpu(monkeypatch: pytest.MonkeyPatch) ->
     trains in fp32 and predicts in bf16 only when asked and supported."""
     config = training.TrainingConfig()
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert training.autocast_dtype("cuda", config) is torch.bfloat16
+    assert precision.autocast_dtype("cuda", config) is torch.bfloat16
     assert decoders.compute_dtype("bfloat16", "cuda:0") is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert training.autocast_dtype("cuda", config) is torch.float16  # V100-class GPUs, as in the seed study
+    assert precision.autocast_dtype("cuda", config) is torch.float16  # V100-class GPUs, as in the seed study
     assert decoders.compute_dtype("bfloat16", "cuda") is torch.float32
-    assert training.autocast_dtype("cuda", training.TrainingConfig(mixed_precision=False)) is None
-    assert training.autocast_dtype("cpu", config) is None and decoders.compute_dtype("bfloat16", "cpu") is torch.float32
+    assert precision.autocast_dtype("cuda", training.TrainingConfig(mixed_precision=False)) is None
+    assert (
+        precision.autocast_dtype("cpu", config) is None and decoders.compute_dtype("bfloat16", "cpu") is torch.float32
+    )
     bf16 = training.TrainingConfig(cpu_bf16_inference=True)
-    assert training.inference_dtype("cpu", bf16) is (torch.bfloat16 if training.cpu_has_bf16() else None)
-    assert training.inference_dtype("cpu", config) is None
+    assert precision.inference_dtype("cpu", bf16) is (torch.bfloat16 if precision.cpu_has_bf16() else None)
+    assert precision.inference_dtype("cpu", config) is None
     quantization = decoders.quantization_config(dict(decoders.QLORA_RECIPE), "cuda")
     assert quantization.bnb_4bit_quant_type == "nf4" and quantization.bnb_4bit_use_double_quant
     with pytest.raises(Exception, match="unknown quantization"):

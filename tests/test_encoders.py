@@ -29,7 +29,10 @@ from .test_baselines import LABELS, PHRASES, SUFFIXES, label_prior_f1, make_spli
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
+from harness.training import (
+    loop as training,  # noqa: E402  (needs torch to be useful)
+    optimizer,  # noqa: E402
+)
 
 # A tiny model learns these quickly; recipe keys as a user would override them.
 TINY_RECIPE = {"lr": 3e-3, "head_lr": None, "epochs": 4, "batch_size": 8, "warmup_ratio": 0.0, "max_length": 32}
@@ -139,7 +142,7 @@ def test_head_gets_its_own_learning_rate_and_1d_parameters_no_decay(tiny_bert: P
     prefixes = encoders.head_prefixes(model)
     assert prefixes == ("classifier.", "bert.pooler.")
     config = training.TrainingConfig(lr=1e-4, head_lr=3e-3, weight_decay=0.01)
-    groups = training.parameter_groups(model, config, prefixes)
+    groups = optimizer.parameter_groups(model, config, prefixes)
     group_of = {id(p): g for g in groups for p in g["params"]}
     for name, parameter in model.named_parameters():
         group = group_of[id(parameter)]

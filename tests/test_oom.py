@@ -22,7 +22,10 @@ from .test_encoder_families import minilm_tokenizer_dir
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-from harness.training import loop as training  # noqa: E402  (needs torch to be useful)
+from harness.training import (
+    loop as training,  # noqa: E402  (needs torch to be useful)
+    optimizer as optimization,  # noqa: E402
+)
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -251,9 +254,9 @@ def test_grad_scaler_path_scales_each_pass_and_steps_once(tokenizer) -> None:
         if most is not None:
             fits_rows(model, most)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-        scheduler = training.linear_schedule(optimizer, 0, len(batches))
+        scheduler = optimization.linear_schedule(optimizer, 0, len(batches))
         scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
-        stepper = training._optimizer_step(model, optimizer, scheduler, scaler, config)
+        stepper = optimization._stepper(model, optimizer, scheduler, scaler, config)
         sizes = training.BatchSizes.from_config(config)
         training._train_epoch(
             model, tokenizer, features, request.train.y, batches, stepper, config, "cpu", lambda steps=1: None, sizes

@@ -27,7 +27,10 @@ from .test_encoder_families import minilm_tokenizer_dir, tiny_body
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 from harness.plugins import charbyte, decoders, encoders, zeroshot  # noqa: E402
-from harness.training import loop as training  # noqa: E402
+from harness.training import (
+    loop as training,  # noqa: E402
+    precision,  # noqa: E402
+)
 
 from . import test_decoders, test_tagging  # noqa: E402
 
@@ -259,21 +262,21 @@ def test_trainable_parameters_are_fp32_and_the_frozen_body_follows_autocast(
 ) -> None:
     model = tiny_lora_model(bf16_llama)  # stays on the CPU: only the rule is under test
     assert torch.bfloat16 in {p.dtype for p in model.parameters() if p.requires_grad}  # the score copy
-    training.set_training_precision(model, device, autocast)
+    precision.set_training_precision(model, device, autocast)
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
     assert {p.dtype for p in floating(p for p in model.parameters() if not p.requires_grad)} == {frozen}
 
 
 def test_an_fp32_body_is_never_lowered(tmp_path: Path) -> None:
     model = tiny_lora_model(test_decoders.save_tiny_decoder(tmp_path, "llama"))
-    training.set_training_precision(model, "cuda", torch.bfloat16)
+    precision.set_training_precision(model, "cuda", torch.bfloat16)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
 def test_dtype_summary_orders_dtypes_by_parameter_count() -> None:
     big, small = torch.nn.Parameter(torch.zeros(10, dtype=torch.bfloat16)), torch.nn.Parameter(torch.zeros(2))
-    assert training.dtype_summary([small, big]) == "bfloat16+float32"
-    assert training.dtype_summary([]) is None
+    assert precision.dtype_summary([small, big]) == "bfloat16+float32"
+    assert precision.dtype_summary([]) is None
 
 
 # --- emulated bf16 is no bf16 ------------------------------------------------------------------------
@@ -287,8 +290,8 @@ def volta(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_emulated_bf16_trains_in_fp16_with_a_gradient_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
     volta(monkeypatch)
     config = training.TrainingConfig()
-    assert training.autocast_dtype("cuda", config) is torch.float16
-    assert training.uses_gradient_scaler("cuda", config)
+    assert precision.autocast_dtype("cuda", config) is torch.float16
+    assert precision.uses_gradient_scaler("cuda", config)
 
 
 def test_emulated_bf16_is_no_4bit_compute_dtype(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -170,7 +170,7 @@ def _without_fp16(request: FitRequest) -> tuple[FitRequest, str | None]:
     issues #9295, #10956). On a GPU without native bf16 (e.g. a V100), train ByT5 in fp32."""
     import dataclasses
 
-    from harness.training.loop import cuda_has_bf16
+    from harness.training.precision import cuda_has_bf16
 
     recipe = dict(request.recipe)
     if request.device.startswith("cuda") and recipe.get("mixed_precision", True) and not cuda_has_bf16():

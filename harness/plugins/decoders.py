@@ -107,7 +107,7 @@ def compute_dtype(name: str, device: str) -> Any:
     """The 4-bit layers' compute dtype: bf16 needs a GPU that has it; the CPU computes in fp32."""
     import torch
 
-    from harness.training.loop import cuda_has_bf16
+    from harness.training.precision import cuda_has_bf16
 
     if name == "bfloat16" and device.startswith("cuda") and cuda_has_bf16():
         return torch.bfloat16

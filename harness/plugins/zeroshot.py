@@ -357,7 +357,7 @@ class ZeroShotClassifier:
     def cast_for_inference(self) -> None:
         """Keep the prefix cache as computed, then store the linear layers in the autocast
         dtype once instead of autocast casting them for every batch (same predictions)."""
-        from harness.training.loop import cast_for_inference
+        from harness.training.precision import cast_for_inference
 
         self.prefix_cache()
         cast_for_inference(self.model, self.device, self.autocast_dtype)
@@ -374,7 +374,8 @@ class ZeroShotClassifier:
     def _answer_scores(self, texts: Sequence[Input]) -> np.ndarray:
         import torch
 
-        from harness.training.loop import autocast, length_grouped_batches
+        from harness.training.loop import length_grouped_batches
+        from harness.training.precision import autocast
 
         scores = np.zeros((len(texts), self.answers.answers), dtype=np.float32)
         if not texts:
@@ -450,14 +451,8 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.training.loading import set_padding, weights_folder
-    from harness.training.loop import (
-        TrainingConfig,
-        count_parameters,
-        dtype_summary,
-        inference_dtype,
-        quiet_transformers,
-        seed_everything,
-    )
+    from harness.training.loop import TrainingConfig, count_parameters, quiet_transformers, seed_everything
+    from harness.training.precision import dtype_summary, inference_dtype
 
     setup = request.setup
     reason = zero_shot_refuses(request.labels, setup)

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +48,7 @@ from harness.training.encoding import (  # re-exported: encode and fill_empty li
     fill_empty as fill_empty,
     pool,
 )
+from harness.training.optimizer import Stepper, optimizer_stepper
 from harness.training.out_of_memory import (  # re-exported: the loops' public names
     BatchSizes as BatchSizes,
     OutOfMemoryAtBatchOne as OutOfMemoryAtBatchOne,
@@ -56,6 +56,15 @@ from harness.training.out_of_memory import (  # re-exported: the loops' public n
     free_accelerator_memory as free_accelerator_memory,
     halve_on_out_of_memory as halve_on_out_of_memory,
     is_out_of_memory as is_out_of_memory,
+)
+from harness.training.precision import (
+    autocast,
+    autocast_dtype,
+    cast_for_inference,
+    inference_dtype,
+    logical_numel,
+    precision_details,
+    prepare_device,
 )
 
 if TYPE_CHECKING:
@@ -218,157 +227,6 @@ def collate(tokenizer: Any, features: Features, config: TrainingConfig) -> dict[
     return tokenizer.pad(features, padding="longest", return_tensors="pt")
 
 
-# --- devices and precision ----------------------------------------------------------------
-
-
-def prepare_device(model: Any, device: str, config: TrainingConfig) -> None:
-    """Move ``model`` to ``device`` and set its training precision (:func:`set_training_precision`).
-
-    Both training loops (classification, tagging) call this before building the optimizer.
-    """
-    import torch
-
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    if device.startswith("cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: free speed on Ampere+
-        torch.backends.cudnn.allow_tf32 = True
-    model.to(device)
-    set_training_precision(model, device, autocast_dtype(device, config))
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-
-
-def set_training_precision(model: Any, device: str, autocast: torch.dtype | None) -> None:
-    """Every trainable parameter in fp32; a half-precision frozen body in the autocast dtype.
-
-    transformers loads a checkpoint in the dtype its config declares, so a bf16 checkpoint
-    would train bf16 weights: an AdamW step below half a bf16 ulp leaves a weight unchanged.
-    Mixed precision comes from autocast, never from the stored weights. Frozen floating
-    tensors (a LoRA body, buffers) stored in bf16/fp16 stay in half precision only on a GPU that
-    trains under autocast, cast once to its dtype (half the memory of fp32; autocast computes
-    in that dtype anyway); otherwise they become fp32, as nothing would compute in half. An
-    fp32 body is never lowered, and 4-bit weights (integer storage) are left alone.
-    """
-    import torch
-
-    keep_half = device.startswith("cuda") and autocast is not None
-    frozen_dtype = autocast if keep_half else torch.float32
-    for parameter in model.parameters():
-        if not parameter.is_floating_point() or parameter.dtype == torch.float32:
-            continue
-        if parameter.requires_grad:
-            parameter.data = parameter.data.to(torch.float32)
-        elif parameter.dtype in (torch.bfloat16, torch.float16) and parameter.dtype != frozen_dtype:
-            parameter.data = parameter.data.to(frozen_dtype)
-    for buffer in model.buffers():
-        if buffer.dtype in (torch.bfloat16, torch.float16) and buffer.dtype != frozen_dtype:
-            buffer.data = buffer.data.to(frozen_dtype)
-
-
-def dtype_summary(parameters: Iterable[Any]) -> str | None:
-    """The storage dtypes of ``parameters``, most parameters first ("nf4+float32"); None if none.
-
-    A bitsandbytes 4-bit weight counts as its quantisation type (nf4, fp4), not its uint8 storage.
-    """
-    counts: dict[str, int] = {}
-    for parameter in parameters:
-        state = getattr(parameter, "quant_state", None)
-        name = getattr(state, "quant_type", None) or str(parameter.dtype).removeprefix("torch.")
-        counts[name] = counts.get(name, 0) + logical_numel(parameter)
-    return "+".join(sorted(counts, key=lambda name: (-counts[name], name))) or None
-
-
-def precision_details(model: Any, device: str, config: TrainingConfig) -> dict[str, Any]:
-    """The fit-details keys of a trained model's precision, read from its parameters."""
-    parameters = list(model.parameters())
-    autocast = autocast_dtype(device, config)
-    return {
-        "trainable_dtype": dtype_summary(p for p in parameters if p.requires_grad),
-        "frozen_dtype": dtype_summary(p for p in parameters if not p.requires_grad),
-        "autocast_dtype": None if autocast is None else str(autocast).removeprefix("torch."),
-        "gradient_scaler": uses_gradient_scaler(device, config),
-    }
-
-
-def cuda_has_bf16() -> bool:
-    """Whether the GPU computes bf16 natively (Ampere and later).
-
-    torch's ``is_bf16_supported()`` says yes by default on a V100 or T4 too, where bf16 is only
-    emulated (and slow): there the loop must take fp16 with a gradient scaler instead.
-    """
-    import torch
-
-    return torch.cuda.is_bf16_supported(including_emulation=False)
-
-
-def autocast_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
-    """bf16 where the GPU computes it natively, else fp16; None (fp32) on the CPU."""
-    import torch
-
-    if not device.startswith("cuda") or not config.mixed_precision:
-        return None
-    return torch.bfloat16 if cuda_has_bf16() else torch.float16
-
-
-def uses_gradient_scaler(device: str, config: TrainingConfig) -> bool:
-    """fp16 gradients underflow without a GradScaler; bf16 and fp32 need none."""
-    import torch
-
-    return autocast_dtype(device, config) == torch.float16
-
-
-def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
-    import torch
-
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
-
-
-def inference_dtype(device: str, config: TrainingConfig) -> torch.dtype | None:
-    """The autocast dtype for prediction: the training one, or bf16 on a CPU that has it."""
-    import torch
-
-    if device == "cpu" and config.cpu_bf16_inference and cpu_has_bf16():
-        return torch.bfloat16
-    return autocast_dtype(device, config)
-
-
-def cast_for_inference(model: Any, device: str, dtype: torch.dtype | None) -> int:
-    """Store each plain ``nn.Linear``'s weight and bias in ``dtype`` once, for a model that only
-    predicts from now on, on a CPU, under autocast to ``dtype``. Returns the layers cast.
-
-    CPU autocast casts every fp32 weight to bf16 on every forward (a copy of the whole model
-    per batch: 29% of SmolLM2's zero-shot prediction time in torch.profiler). Storing the
-    cast once feeds the same bf16 values to the same kernels, so predictions stay
-    bit-identical (tests/test_cpu_fast_paths.py). Each cast layer gets new parameters, so a
-    weight tied to an embedding (SmolLM2's output layer) leaves the embedding in fp32. Quantised
-    layers (bitsandbytes' subclasses of ``nn.Linear``) and GPUs are left alone; so is a model
-    that predicts in fp32 (``dtype`` None).
-    """
-    import torch
-
-    if device != "cpu" or dtype is None:
-        return 0
-    cast = 0
-    for module in model.modules():
-        if type(module) is not torch.nn.Linear or module.weight.dtype != torch.float32:
-            continue
-        module.weight = torch.nn.Parameter(module.weight.detach().to(dtype), requires_grad=False)
-        if module.bias is not None:
-            module.bias = torch.nn.Parameter(module.bias.detach().to(dtype), requires_grad=False)
-        cast += 1
-    return cast
-
-
-def cpu_has_bf16() -> bool:
-    import torch
-
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(probe and probe()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
 # --- prediction ---------------------------------------------------------------------------
 
 
@@ -502,31 +360,6 @@ def decision_rule(setup: ClassificationSetup) -> DecisionRule:
 # --- training -----------------------------------------------------------------------------
 
 
-def parameter_groups(model: Any, config: TrainingConfig, head_prefixes: Sequence[str]) -> list[dict[str, Any]]:
-    """AdamW groups: head vs body learning rate, decay vs no decay (1-D parameters)."""
-    groups: dict[tuple[float, float], list[Any]] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        in_head = config.head_lr is not None and name.startswith(tuple(head_prefixes))
-        lr = config.head_lr if in_head else config.lr
-        decay = config.weight_decay if parameter.ndim >= 2 else 0.0
-        groups.setdefault((lr, decay), []).append(parameter)
-    return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in groups.items()]
-
-
-def linear_schedule(optimizer: Any, warmup_steps: int, total_steps: int) -> Any:
-    """Linear warm-up from 0 then linear decay to 0 (as transformers' default schedule)."""
-    import torch
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def snapshot_trainable(model: Any) -> dict[str, torch.Tensor]:
     """A CPU copy of the trainable parameters: all that training changes (LoRA: the adapters)."""
     return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
@@ -586,7 +419,7 @@ def _train_epoch(
     features: Features,
     targets: np.ndarray,
     batches: list[np.ndarray],
-    stepper: _Stepper,
+    stepper: Stepper,
     config: TrainingConfig,
     device: str,
     advance: Callable[[int], None],
@@ -613,7 +446,7 @@ def _train_epoch(
 
 def accumulated_epoch(
     batches: Sequence[np.ndarray],
-    stepper: _Stepper,
+    stepper: Stepper,
     sizes: BatchSizes,
     backward: Callable[[np.ndarray, float], tuple[float, int]],
     advance: Callable[[int], None],
@@ -664,7 +497,7 @@ def _backward(
     device: str,
     dtype: torch.dtype | None,
     weight: torch.Tensor | None,
-    stepper: _Stepper,
+    stepper: Stepper,
     multi_class: bool = False,
 ) -> tuple[float, int]:
     """Forward and backward over ``rows`` with the loss scaled by ``share``; returns (the
@@ -685,63 +518,6 @@ def _backward(
         loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=weight)
     stepper.backward(loss * share)
     return loss.item(), int(inputs["input_ids"].numel())
-
-
-@dataclass(frozen=True)
-class _Stepper:
-    """Backward passes that accumulate gradients, then one clipped optimizer and schedule step.
-
-    With fp16 each pass's loss is scaled by the GradScaler; the sum is unscaled, clipped and
-    stepped once, so accumulation does not change what the scaler sees per step.
-    """
-
-    optimizer: Any
-    scheduler: Any
-    scaler: Any
-    parameters: list[Any]
-    max_grad_norm: float | None
-
-    def zero_grad(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)  # None, not zeros: frees the gradient memory
-
-    def backward(self, loss: Any) -> None:
-        self.scaler.scale(loss).backward()
-
-    def step(self) -> None:
-        import torch
-
-        if self.max_grad_norm:
-            self.scaler.unscale_(self.optimizer)
-            # foreach: one norm over all gradients at once, the same figure as tensor by tensor
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm, foreach=True)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-
-
-def _optimizer_step(model: Any, optimizer: Any, scheduler: Any, scaler: Any, config: TrainingConfig) -> _Stepper:
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    return _Stepper(optimizer, scheduler, scaler, parameters, config.max_grad_norm)
-
-
-def optimizer_stepper(
-    model: Any, config: TrainingConfig, device: str, head_prefixes: Sequence[str], train_rows: int
-) -> _Stepper:
-    """AdamW over the trainable parameters (``head_lr`` for ``head_prefixes``), the linear
-    schedule over ``epochs`` x the batches of ``train_rows`` rows, and a GradScaler when the
-    device trains under fp16 autocast."""
-    import torch
-
-    total_steps = math.ceil(train_rows / config.batch_size) * config.epochs
-    # On a CPU, torch's fused AdamW: the same update in one pass over the parameters, where the
-    # default loops over them tensor by tensor. MiniLM's optimizer step took 30% of its fit in
-    # py-spy; fused it is 3x faster (490 -> 160 ms a step on one busy core). It rounds a
-    # last bit differently now and then (max 3e-8 after three steps), so fits move slightly.
-    fused = {"fused": True} if device == "cpu" else {}
-    optimizer = torch.optim.AdamW(parameter_groups(model, config, head_prefixes), lr=config.lr, **fused)
-    scheduler = linear_schedule(optimizer, round(config.warmup_ratio * total_steps), total_steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=uses_gradient_scaler(device, config))
-    return _optimizer_step(model, optimizer, scheduler, scaler, config)
 
 
 def train_classifier(
@@ -855,11 +631,6 @@ def count_parameters(model: Any) -> tuple[int, int]:
     (bitsandbytes packs two 4-bit values into each stored byte)."""
     params = list(model.parameters())
     return sum(logical_numel(p) for p in params), sum(p.numel() for p in params if p.requires_grad)
-
-
-def logical_numel(parameter: Any) -> int:
-    state = getattr(parameter, "quant_state", None)
-    return math.prod(state.shape) if state is not None else parameter.numel()
 
 
 @dataclass(eq=False)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.progress import ProgressFactory, no_progress
-from harness.training import loop as training
+from harness.training import loop as training, optimizer, precision
 from harness.training.loop import BatchSizes, TrainingConfig
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def predict_word_logits(
     labels = model.config.num_labels
     out = [np.full((len(words), labels), np.nan, dtype=np.float32) for words in sentences]
     batches = training.length_grouped_batches([len(a.features["input_ids"]) for a in aligned], config.eval_batch_size)
-    dtype = training.inference_dtype(device, config)
+    dtype = precision.inference_dtype(device, config)
     left = tokenizer.padding_side == "left"
 
     def predict_part(part: np.ndarray) -> None:
@@ -298,7 +298,7 @@ def predict_word_logits(
         inputs, _ = collate_tagged(tokenizer, [aligned[i] for i in part], config)
         inputs = inputs.to(device)
         width = inputs["input_ids"].shape[1]
-        with training.autocast(device, dtype):
+        with precision.autocast(device, dtype):
             logits = model(**inputs).logits
         rows, columns, owners = [], [], []
         for row, i in enumerate(part):
@@ -384,23 +384,23 @@ def train_tagger(model: Any, tokenizer: Any, request: TagRequest, head_prefixes:
     if model.config.num_labels != len(tag_set):
         raise ValueError(f"the model has {model.config.num_labels} labels for a tag set of {len(tag_set)}")
     training.seed_everything(request.seed)
-    training.prepare_device(model, request.device, config)
+    precision.prepare_device(model, request.device, config)
     train = request.train.sample(config.max_train_rows, request.seed)
     aligned = align(tokenizer, train.sentences, config.max_length, train.tags, tag_ids, label_subword=subword)
     tag_id_rows(request.eval.sentences, request.eval.tags, tag_ids)  # bad eval tags fail before training
     labelled = np.array([a.labelled for a in aligned], dtype=np.int64)
     lengths = [len(a.features["input_ids"]) for a in aligned]
     rng = np.random.default_rng(request.seed)
-    stepper = training.optimizer_stepper(model, config, request.device, head_prefixes, len(aligned))
+    stepper = optimizer.optimizer_stepper(model, config, request.device, head_prefixes, len(aligned))
     sizes = BatchSizes.from_config(config)
-    dtype = training.autocast_dtype(request.device, config)
+    dtype = precision.autocast_dtype(request.device, config)
     device = request.device
 
     def backward(rows: np.ndarray, share: float) -> tuple[float, int]:
         inputs, labels = collate_tagged(tokenizer, [aligned[i] for i in rows], config)
         inputs = inputs.to(device)
         target = torch.as_tensor(labels, device=device)
-        with training.autocast(device, dtype):
+        with precision.autocast(device, dtype):
             logits = model(**inputs).logits
         count = int((target != IGNORE).sum())
         summed = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="sum")
@@ -529,7 +529,7 @@ def fine_tune_tagger(
         details={
             **result.details(),
             "label_subword": label_subword_of(request.recipe),
-            **training.precision_details(model, request.device, TrainingConfig.from_recipe(request.recipe)),
+            **precision.precision_details(model, request.device, TrainingConfig.from_recipe(request.recipe)),
             **details,
         },
         progress=request.progress,
