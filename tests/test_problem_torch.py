@@ -215,6 +215,45 @@ def test_a_decoder_reads_a_pair_as_the_joined_text(tiny_llama: Path) -> None:
     assert "\n" in joined(pair)
 
 
+def test_a_joined_pair_too_long_loses_the_end_of_its_premise_not_its_hypothesis(tiny_llama: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)  # a word tokenizer: a word is a token
+    premise, hypothesis = " ".join(PHRASES["urinary"] * 3), PHRASES["respiratory"][3]
+    joined_encoding = encoding.InputEncoding(max_length=16, pair_encoding="joined")
+    (feature,) = encoding.encode_inputs(tokenizer, [(premise, hypothesis)], joined_encoding).features
+
+    def bare(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    first, separator, second = bare(premise), bare("\n"), bare(hypothesis)
+    assert len(first) == len(premise.split()) and len(second) == len(hypothesis.split())
+    room = 16 - tokenizer.num_special_tokens_to_add(pair=False) - len(separator)
+    assert len(first) > room > 2 * len(second)  # only the premise is cut
+    kept = " ".join(premise.split()[: room - len(second)])
+    assert feature["input_ids"] == tokenizer(joined((kept, hypothesis)))["input_ids"]
+    assert len(feature["input_ids"]) == 16 and feature["attention_mask"] == [1] * 16
+    # the joined text cut from its end reads none of the hypothesis
+    cut_at_end = tokenizer(joined((premise, hypothesis)), truncation=True, max_length=16)["input_ids"]
+    assert not set(second) & set(cut_at_end) and set(second) <= set(feature["input_ids"])
+    # a pair that fits reads exactly its joined text
+    short = (PHRASES["urinary"][0], hypothesis)
+    (fits,) = encoding.encode_inputs(tokenizer, [short], joined_encoding).features
+    assert fits["input_ids"] == tokenizer(joined(short))["input_ids"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "room"), [(10, 3, 8), (3, 10, 8), (6, 6, 7), (7, 6, 9), (20, 19, 5), (5, 2, 7)]
+)
+def test_longest_first_keeps_what_the_tokenizer_keeps_of_a_pair(bert_tokenizer, first: int, second: int, room: int):
+    word = WORDS[0]  # one WordPiece
+    a, b = " ".join([word] * first), " ".join([word] * second)
+    types = bert_tokenizer(a, b, truncation="longest_first", max_length=room + 3)[
+        "token_type_ids"
+    ]  # [CLS] a [SEP] b [SEP]
+    assert encoding.longest_first(first, second, room) == (types.count(0) - 2, types.count(1) - 1)
+
+
 # --- long notes ----------------------------------------------------------------------------------
 
 WORDS = "cap pneumonia fever chest leg pain infection urine blood".split()  # one WordPiece each

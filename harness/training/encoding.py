@@ -14,8 +14,14 @@ training and prediction:
   special tokens of content, the next window starting ``chunk_overlap`` tokens before the end of
   the last. For a pair only the first text is cut into windows; the second is kept whole in
   every window (the hypothesis of an NLI pair is short, and every window must see it). A joined
-  pair is one text, and is cut as one. Inputs that fit give one window, the same ids as under
-  ``"truncate"``.
+  pair is one text, and is cut into windows as one. Inputs that fit give one window, the same ids
+  as under ``"truncate"``.
+
+A joined pair that fits reads exactly its joined text's ids. One that does not is cut as a
+tokenizer's ``longest_first`` cuts a pair: tokens come off the end of the longer of its two texts
+until it fits, and the separator stays, so the start of the premise, the separator and (most of)
+a short hypothesis are read (:func:`joined_pair_features`). Cutting the joined text from its end
+would drop the hypothesis, the half of an NLI pair that decides its label.
 
 :func:`encode_inputs` returns the windows and, for each, the row of the input it came from;
 :func:`pool` turns window scores into one row per input (max of the sigmoids, or the mean of
@@ -30,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.model import Input, joined
+from harness.model import PAIR_SEPARATOR, Input, joined
 
 Features = list[dict[str, list[int]]]
 
@@ -103,12 +109,67 @@ def encode_inputs(tokenizer: Any, inputs: Sequence[Input], encoding: InputEncodi
     firsts, seconds = _split(inputs, encoding)
     if encoding.long_text == "chunk" and firsts:
         return _chunk(tokenizer, firsts, seconds, encoding)
-    if seconds is None:
+    if seconds is None and encoding.pair_encoding == "joined" and inputs and not isinstance(inputs[0], str):
+        features = joined_pair_features(tokenizer, inputs, encoding.max_length)  # type: ignore[arg-type]
+    elif seconds is None:
         features = encode(tokenizer, firsts, encoding.max_length)
     else:
         encoded = tokenizer(firsts, seconds, truncation="longest_first", max_length=encoding.max_length)
         features = _features(tokenizer, encoded, len(firsts))
     return Windows(features, np.arange(len(features)))
+
+
+def joined_pair_features(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) -> Features:
+    """Token ids of each pair joined with :data:`harness.model.PAIR_SEPARATOR`, at most
+    ``max_length`` with special tokens: the joined text's own ids where they fit, else the two
+    texts' ids cut ``longest_first`` around the separator's (see the module's docstring)."""
+    texts = [joined(pair) for pair in pairs]
+    whole = tokenizer(texts, truncation=False)
+    separator = tokenizer(PAIR_SEPARATOR, add_special_tokens=False)["input_ids"]
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=False) - len(separator)
+    features: Features = []
+    for row, pair in enumerate(pairs):
+        feature = {key: list(whole[key][row]) for key in whole.keys()}
+        if len(feature["input_ids"]) > max_length:
+            frame = special_tokens_around(tokenizer) if room >= 2 else None
+            if frame is None or not set(feature) <= {"input_ids", "attention_mask", "token_type_ids"}:
+                (feature,) = encode(tokenizer, [texts[row]], max_length)  # keep the joined text's start
+            else:
+                first, second = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in pair)
+                keep_first, keep_second = longest_first(len(first), len(second), room)
+                ids = [*frame[0], *first[:keep_first], *separator, *second[:keep_second], *frame[1]]
+                feature = {key: [0] * len(ids) for key in feature} | {
+                    "input_ids": ids,
+                    "attention_mask": [1] * len(ids),
+                }
+        fill_empty(tokenizer, feature)
+        features.append(feature)
+    return features
+
+
+def special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]] | None:
+    """The ids a tokenizer puts before and after one text's own (a decoder's BOS, say); None if
+    its special tokens do not frame the text that way."""
+    probe = "a"
+    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    framed = tokenizer(probe)["input_ids"]
+    for start in range(len(framed) - len(bare) + 1):
+        if framed[start : start + len(bare)] == bare:
+            return framed[:start], framed[start + len(bare) :]
+    return None
+
+
+def longest_first(first: int, second: int, room: int) -> tuple[int, int]:
+    """How many tokens of each of two texts a ``longest_first`` cut to ``room`` tokens keeps, as a
+    fast (Rust) tokenizer cuts a pair: the shorter whole if it fits in half the room (the longer
+    gets the rest), else half the room each, the odd token to the longer (the second on a tie)."""
+    if first + second <= room:
+        return first, second
+    shorter, longer = min(first, second), max(first, second)
+    longer = max(shorter, room - shorter) if shorter <= room else shorter
+    if shorter + longer > room:
+        shorter, longer = room // 2, room // 2 + room % 2
+    return (longer, shorter) if first > second else (shorter, longer)
 
 
 def _chunk(tokenizer: Any, firsts: list[str], seconds: list[str] | None, encoding: InputEncoding) -> Windows:
