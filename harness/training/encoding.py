@@ -127,11 +127,11 @@ def joined_pair_features(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_l
     whole = tokenizer(texts, truncation=False)
     separator = tokenizer(PAIR_SEPARATOR, add_special_tokens=False)["input_ids"]
     room = max_length - tokenizer.num_special_tokens_to_add(pair=False) - len(separator)
+    frame = special_tokens_around(tokenizer) if room >= 2 else None  # once, not per long pair
     features: Features = []
     for row, pair in enumerate(pairs):
         feature = {key: list(whole[key][row]) for key in whole.keys()}
         if len(feature["input_ids"]) > max_length:
-            frame = special_tokens_around(tokenizer) if room >= 2 else None
             if frame is None or not set(feature) <= {"input_ids", "attention_mask", "token_type_ids"}:
                 (feature,) = encode(tokenizer, [texts[row]], max_length)  # keep the joined text's start
             else:
