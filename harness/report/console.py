@@ -13,8 +13,8 @@ from harness import hookimpl
 from harness.report.render import fit_to_width, make_console
 from harness.report.skips import group_skips, reason_kind
 from harness.report.tables import model_table, summary_line, task_tables
-from harness.scoring.decision import decision_from_document
-from harness.tables import METRICS, Table, human_seconds
+from harness.scoring.decision import decision_from_document, metric_words
+from harness.tables import Table, human_seconds
 
 REPORTS = ("full", "summary")
 _CRITERIA = {"train_seconds": "training time", "params": "parameters"}
@@ -144,9 +144,7 @@ def print_decision(out, document: dict[str, Any]) -> None:
 
 
 def _print_decision(out, decision: dict[str, Any]) -> None:
-    metric = decision.get("metric_name") or (
-        METRICS[decision["metric"]][2] if decision["metric"] in METRICS else decision["metric"]
-    )
+    metric = metric_words(decision)
     out.print()
     criteria = ", then ".join(_CRITERIA.get(c, c) for c in decision["cheapest_by"])
     out.print(f"[bold]Decision[/] ({escape(metric)}; in the top band, the cheapest by {escape(criteria)})")

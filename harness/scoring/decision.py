@@ -38,10 +38,19 @@ def decide(
     mislead (a binary task's one-column weighted F1 is the F1 of the positive label: "F1").
     """
     metric = next((c["metric"] for c in comparisons.values()), "f1_weighted")
-    words = metric_name or _METRIC_NAMES.get(metric, metric)
-    rows = [_decide_test_set(name, c, costs, set(failed), words) for name, c in comparisons.items() if c["models"]]
-    decision = {"metric": metric, "cheapest_by": list(CHEAPEST_BY), "test_sets": rows}
-    return decision | ({"metric_name": metric_name} if metric_name else {})
+    decision: dict[str, Any] = {"metric": metric, "cheapest_by": list(CHEAPEST_BY)}
+    if metric_name:
+        decision["metric_name"] = metric_name
+    words = metric_words(decision)
+    decision["test_sets"] = [
+        _decide_test_set(name, c, costs, set(failed), words) for name, c in comparisons.items() if c["models"]
+    ]
+    return decision
+
+
+def metric_words(decision: Mapping[str, Any]) -> str:
+    """What a decision's metric is called: its ``metric_name`` if it has one, else its key's words."""
+    return decision.get("metric_name") or _METRIC_NAMES.get(decision["metric"], decision["metric"])
 
 
 def _cost_key(model: Mapping[str, Any], costs: Mapping[str, Mapping[str, Any]]) -> tuple[float, float, float]:
