@@ -513,3 +513,5 @@ def test_each_classification_task_gets_its_own_titled_heatmaps_and_scatter():
         ("example-smoking", "Macro F1", ["internal", "site_b"]),
     ]
     assert 'id="scatter-1"' in page and 'id="scatter-2"' in page
+    section = page[page.index('<section id="decision">') : page.index('id="overall-section"')]
+    assert "<h3>example-ade</h3>" in section and "<h3>example-smoking</h3>" in section  # whose decision is whose

@@ -176,7 +176,7 @@ def decisions(document: dict[str, Any]) -> list[dict[str, Any]]:
     runs = document["run"].get("merged_from") or [{"summaries": document.get("summaries", {})}]
     out = []
     for run in runs:
-        for summary in run.get("summaries", {}).values():
+        for task, summary in run.get("summaries", {}).items():
             if not summary.get("decision") and not summary.get("comparisons"):
                 continue
             label = run.get("file", "") + (f" ({run['timestamp_utc']})" if "timestamp_utc" in run else "")
@@ -185,6 +185,7 @@ def decisions(document: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(
                 {
                     "run": label if "merged_from" in document["run"] else "",
+                    "task": task,
                     "decision": _shown_decision(decision, comparisons) if decision else None,
                     "metric": metric_words(decision) if decision else "",
                     "rule": rule_words(decision) if decision else "",
