@@ -108,8 +108,11 @@ def metric_values(entries: list[dict[str, Any]], split: str, average: str) -> li
 
 
 def decision_rule_text(rule: dict[str, Any]) -> str:
-    """A model's decision rule in a few words: ``score ≥ 0.5``, ``top-1`` (the categories it
-    names), ``rules`` (a rule table's own 0/1 output)."""
+    """A model's decision rule in a few words, as every table and page prints it: ``score ≥ 0.5``,
+    ``top-1`` (the categories it names), ``argmax`` (multi-class: the highest-scoring label),
+    ``rules`` (a rule table's own 0/1 output)."""
+    if rule.get("argmax"):
+        return "argmax"
     if rule.get("score") == "rule":
         return "rules"
     operator = {">=": "≥", ">": ">"}[rule.get("operator", ">=")]

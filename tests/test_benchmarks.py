@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,12 @@ def test_gpu_check_peak_is_read_from_the_device_name_or_given():
 @pytest.mark.usefixtures("one_torch_thread")
 def test_gpu_check_dry_run_measures_every_throughput_case_on_the_cpu(capsys):
     pytest.importorskip("peft")
-    assert _load("gpu_check").main(["--dry-run"]) == 0
+    check = _load("gpu_check")
+    assert check.main(["--dry-run"]) == 0
     table = capsys.readouterr().out
-    assert table.count("PASS") >= 4 and "min per fit (3400 rows x 5 epochs)" in table
+    cases = [case.name for case in check.throughput_cases(tiny=True)]
+    lines = table.splitlines()
+    rows = [next(line for line in lines if line.startswith(name)) for name in cases]
+    assert [re.search(r"\s(PASS|FAIL)\s", line).group(1) for line in rows] == ["PASS"] * len(cases), table
+    assert f"{len(cases)} passed, 0 failed" in lines and "FAIL" not in table
+    assert "min per fit (3400 rows x 5 epochs)" in table

@@ -156,7 +156,9 @@ DECISION = {
 def test_decision_summary_is_shown_when_present_and_bands_otherwise():
     document = load(SEEDS_BOARD)
     bands = render_html(document)
-    assert "band 1: tfidf-lr" in bands and "band 2: minilm-l6, char-gbt, regex" in bands
+    for comparison in document["summaries"]["indications"]["comparisons"].values():
+        for number, band in enumerate(comparison["bands"], start=1):
+            assert f"band {number}: {', '.join(band)}" in bands
     document["summaries"]["indications"]["decision"] = copy.deepcopy(DECISION)
     page = render_html(document)
     section = page[page.index('<section id="decision">') : page.index('id="overall-section"')]
@@ -336,7 +338,7 @@ def test_numbers_shown_equal_the_leaderboards_and_whiskers_are_drawn(opened):
     assert shown == expected
     whiskers = driver.find_elements(By.CSS_SELECTOR, "#overall td.ci svg line")
     assert len(whiskers) >= 3 * len(expected)  # a bar and two caps per interval
-    points = driver.find_elements(By.CSS_SELECTOR, "#scatter circle.point")
+    points = driver.find_elements(By.CSS_SELECTOR, "svg.scatter circle.point")
     assert sorted((p.get_attribute("data-test-set"), p.get_attribute("data-model")) for p in points) == sorted(expected)
     titles = {p.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(" (")[0] for p in points}
     assert titles == {model for _, model in expected}  # the model is named on hover
@@ -373,6 +375,7 @@ def test_a_filter_hides_rows_and_a_screenshot_is_written(opened, tmp_path):
 
 
 SMOKING = Path(__file__).parents[1] / "leaderboards" / "synthetic-example-smoking.json"
+ADE = Path(__file__).parents[1] / "leaderboards" / "synthetic-example-ade.json"
 
 
 def test_a_multi_class_task_is_drawn_by_its_primary_metric_macro_f1():
@@ -412,10 +415,103 @@ def test_a_multi_class_task_is_drawn_by_its_primary_metric_macro_f1():
 
 def test_a_binary_task_is_drawn_by_the_positive_labels_f1():
     """A binary task's page names its metric F1 throughout: the decision, the rows, the scatter."""
-    document = load(Path(__file__).parents[1] / "leaderboards" / "synthetic-example-ade.json")
-    assert document["summaries"]["example-ade"]["decision"]["metric_name"] == "F1"
+    document = load(ADE)
+    decision = document["summaries"]["example-ade"]["decision"]
+    assert decision["metric_name"] == "F1"
     assert {row["metric"] for row in overall_rows(document)} == {"F1"}
     page = render_html(document)
     recommended = page[page.index("recommended: <strong>") :][:200]
-    assert "F1 0.917" in " ".join(recommended.split()) and "weighted" not in recommended
+    estimate = decision["test_sets"][0]["estimate"]  # the document's own number: a re-run changes it
+    assert f"F1 {estimate:.3f}" in " ".join(recommended.split()) and "weighted" not in recommended
     assert "F1 against training time" in page and "weighted F1" not in page
+
+
+def test_an_older_binary_leaderboard_shown_again_says_f1():
+    """A leaderboard written before items named their primary metric, and before the decision was
+    stored: ``harness show`` decides again from the comparisons, in the task's words."""
+    document = load(ADE)
+    del document["summaries"]["example-ade"]["decision"]
+    for entry in document["results"]:
+        entry.pop("primary_metric", None)
+    from rich.console import Console
+
+    from harness.report.console import print_decision
+
+    out = Console(record=True, width=300)
+    print_decision(out, document)
+    text = out.export_text()
+    assert "Decision (F1;" in text and "weighted" not in text
+
+
+def _one_band_with_a_pair_inside(comparison: dict) -> tuple[str, str]:
+    """Every model in one band, only the best and the worst significantly different: a chain no
+    band boundary can cut (as in issue 22). The (better, worse) pair."""
+    ranked = sorted(comparison["models"], key=lambda m: -m["estimate"])
+    best, worst = ranked[0]["model"], ranked[-1]["model"]
+    for model in comparison["models"]:
+        model["band"] = 1
+    comparison["bands"] = [[m["model"] for m in ranked]]
+    for pair in comparison["pairs"]:
+        pair["significant"] = {pair["a"], pair["b"]} == {best, worst}
+        pair["p_holm"] = 0.001 if pair["significant"] else 0.5
+    return best, worst
+
+
+def test_pairs_inside_a_band_are_listed_with_what_a_band_means():
+    from harness.scoring.decision import decision_from_document
+
+    document = load(ADE)
+    summary = document["summaries"]["example-ade"]
+    better, worse = _one_band_with_a_pair_inside(summary["comparisons"]["internal"])
+    assert len(summary["comparisons"]["internal"]["models"]) > 2  # else a boundary would separate them
+    summary["decision"] = decision_from_document(document, "example-ade")
+    page = render_html(document)
+    section = " ".join(page[page.index('<section id="decision">') : page.index('id="overall-section"')].split())
+    assert f"{better} &gt; {worse} (band 1, Holm p = 0.001)" in section
+    assert "no band boundary separates" in section and "not told apart" not in page
+    # A leaderboard with bands and no decision lists them too.
+    del summary["decision"]
+    bare = " ".join(render_html(document).split())
+    assert f"{better} &gt; {worse} (band 1, Holm p = 0.001)" in bare
+
+
+def test_model_cards_print_the_decision_rule_as_the_overall_table_does():
+    from harness.report.html import model_cards
+    from harness.report.tables import task_tables
+
+    rules = {}
+    main = ROOT / "leaderboards" / "synthetic-cpu-default.json"
+    for path in (SMOKING, ADE, main):
+        document = load(path)
+        overall = next(t for t in task_tables(document) if "Decision rule" in t.headers)
+        column = overall.headers.index("Decision rule")
+        in_table = {row[0]: row[column] for row in overall.rows}
+        cards = {card["model"]: card["decision_rule"] for card in model_cards(document) if card["decision_rule"]}
+        assert cards and {model: in_table[model] for model in cards} == cards
+        page = render_html(document)
+        assert "Decision rule: label = " not in page and ">= 0.0" not in page
+        rules[path] = cards
+    assert rules[SMOKING]["minilm-l6"] == "argmax" and rules[main]["smollm2-135m-zeroshot"] == "top-1"
+
+
+def test_each_classification_task_gets_its_own_titled_heatmaps_and_scatter():
+    document = load(ADE)
+    smoking = load(SMOKING)
+    # one run of both example tasks, as `--tasks example-ade,example-smoking` would give
+    document["results"] += [r for r in smoking["results"] if r["task"] == "example-smoking"]
+    document["summaries"]["example-smoking"] = smoking["summaries"]["example-smoking"]
+    document["run"]["data"]["example-smoking"] = smoking["run"]["data"]["example-smoking"]
+    page = render_html(document)
+    for task, split in (("example-ade", "internal"), ("example-smoking", "internal"), ("example-smoking", "site_b")):
+        assert f"<h3>{task}: {split} test set</h3>" in page
+        assert f'data-task="{task}" data-test-set="{split}"' in page
+    assert "<h3>F1 against training time: example-ade</h3>" in page
+    assert "<h3>Macro F1 against training time: example-smoking</h3>" in page
+    data = json.loads(page[page.index('id="page-data">') + len('id="page-data">') : page.index("</script>")])
+    assert [(s["task"], s["metric"], sorted(s["points"])) for s in data["scatters"]] == [
+        ("example-ade", "F1", ["internal"]),
+        ("example-smoking", "Macro F1", ["internal", "site_b"]),
+    ]
+    assert 'id="scatter-1"' in page and 'id="scatter-2"' in page
+    section = page[page.index('<section id="decision">') : page.index('id="overall-section"')]
+    assert "<h3>example-ade</h3>" in section and "<h3>example-smoking</h3>" in section  # whose decision is whose

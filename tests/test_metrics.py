@@ -42,5 +42,5 @@ def test_matches_scikit_learn(y_true, y_pred):
 
 
 def test_shape_mismatch_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"shapes \(3, 6\) and \(3, 5\) do not match 6 labels"):
         multilabel_report(np.zeros((3, 6)), np.zeros((3, 5)), LABELS)

@@ -228,3 +228,26 @@ def test_a_failure_while_saving_leaves_no_plot_and_no_temporary(tmp_path, monkey
     assert plots.harness_write_artifacts(TWO_SEEDS, out) == []
     assert "plots not written" in capsys.readouterr().err
     assert files_in(out) == set()
+
+
+def test_each_classification_task_gets_its_own_plots_named_and_titled(tmp_path):
+    """A run of several classification tasks drew only the first one's plots, untitled by task."""
+    two_tasks = document(
+        entry("rules", 1, 0.0, {"internal": (0.5, (0.2, 0.4, 0.6))}),
+        entry("bert", 1, 100.0, {"internal": (0.8, (0.7, 0.8, 0.9))}),
+        entry("rules", 1, 0.0, {"ward": (0.3, (0.1, 0.3, 0.5))}, task="example-ade"),
+    )
+    paths = plots.write_plots(two_tasks, tmp_path)
+    assert_whole_plots(paths)
+    assert {p.name for p in paths} == {
+        f"{stem}-{task}.{fmt}"
+        for task, split in (("indications", "internal"), ("example-ade", "ward"))
+        for stem in ("f1_vs_training_time", f"per_class_f1_{split}")
+        for fmt in ("png", "svg")
+    }
+    ward = plots.heatmap(two_tasks, "ward", "example-ade")
+    assert ward.task == "example-ade" and ward.models == ("rules",) and ward.values == ((0.1, 0.3, 0.5),)
+    assert plots.heatmap_figure(two_tasks, ward).axes[0].get_title() == "Per-class F1, example-ade: ward test set"
+    scatter = plots.scatter_figure(two_tasks, task="example-ade").axes[0]
+    assert scatter.get_title() == "Weighted F1 vs training time (example-ade)"
+    assert [p.model for p in plots.scatter_points(two_tasks, "example-ade")["ward"]] == ["rules"]

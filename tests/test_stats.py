@@ -13,7 +13,18 @@ from sklearn.metrics import f1_score
 
 from harness.scoring import stats
 from harness.scoring.metrics import multilabel_report
-from harness.scoring.stats import bands, bootstrap_ci, bootstrap_replicates, holm, mean_sd, paired_comparison
+from harness.scoring.stats import (
+    MOST_PERMUTATIONS,
+    bands,
+    beaten_by,
+    bootstrap_ci,
+    bootstrap_replicates,
+    holm,
+    mean_sd,
+    paired_comparison,
+    permutations_for,
+    smallest_adjusted_p,
+)
 
 LABELS = tuple(f"c{i}" for i in range(12))
 
@@ -107,17 +118,26 @@ def test_to_dict_is_json():
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("call", "match"),
     [
-        lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 11)), LABELS),
-        lambda: bootstrap_ci(np.zeros((0, 12)), np.zeros((0, 12)), LABELS),
-        lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 12)), LABELS, resamples=0),
-        lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 12)), LABELS, confidence=95),
-        lambda: paired_comparison(*np.zeros((3, 3, 12)), LABELS, metric="accuracy"),
+        (lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 11)), LABELS), r"do not match 12 labels"),
+        (lambda: bootstrap_ci(np.zeros((0, 12)), np.zeros((0, 12)), LABELS), "no test items to resample"),
+        (
+            lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 12)), LABELS, resamples=0),
+            "resamples and permutations must be at least 1, not 0",
+        ),
+        (
+            lambda: bootstrap_ci(np.zeros((3, 12)), np.zeros((3, 12)), LABELS, confidence=95),
+            "confidence must be between 0 and 1, not 95",
+        ),
+        (
+            lambda: paired_comparison(*np.zeros((3, 3, 12)), LABELS, metric="accuracy"),
+            "metric must be one of f1_weighted, f1_macro, f1_micro, not 'accuracy'",
+        ),
     ],
 )
-def test_bad_arguments_are_refused(call):
-    with pytest.raises(ValueError):
+def test_bad_arguments_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
         call()
 
 
@@ -267,7 +287,7 @@ def test_holm_matches_statsmodels():
 
 
 def test_holm_refuses_values_that_are_not_p_values():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\]: \{'a': 1.5\}"):
         holm({"a": 1.5})
 
 
@@ -325,6 +345,40 @@ def test_bands_accept_either_key_order_and_name_a_missing_pair():
         bands({"A": 0.9, "B": 0.5, "C": 0.1}, {("A", "B"): 0.01, ("B", "C"): 0.01})
 
 
+def test_beaten_by_names_the_better_models_a_band_hides():
+    scores = {"A": 0.9, "B": 0.85, "C": 0.8, "D": 0.5}
+    significant = {frozenset("AC"), frozenset("AD"), frozenset("BD"), frozenset("CD")}
+    p = all_pairs("ABCD", significant)
+    assert bands(scores, p) == [["A", "B", "C"], ["D"]]
+    assert beaten_by(scores, p) == {"A": [], "B": [], "C": ["A"], "D": ["A", "B", "C"]}
+    assert beaten_by(scores, {("C", "A"): 0.01}) == {"A": [], "B": [], "C": ["A"], "D": []}  # either order; missing: no
+    assert beaten_by(scores, p, alpha=0.0001) == {m: [] for m in scores}
+
+
+def test_unbeaten_models_lie_in_the_top_band_on_random_cases():
+    rng = np.random.default_rng(22)
+    for _ in range(50):
+        models = [f"m{i}" for i in range(rng.integers(1, 8))]
+        scores = dict(zip(models, rng.random(len(models)), strict=True))
+        p = {pair: float(rng.random() ** 4) for pair in itertools.combinations(models, 2)}
+        beaten = beaten_by(scores, p)
+        unbeaten = {m for m, better in beaten.items() if not better}
+        assert max(scores, key=scores.get) in unbeaten and unbeaten <= set(bands(scores, p)[0])
+        for model, better in beaten.items():
+            pvalue = {**p, **{(b, a): v for (a, b), v in p.items()}}
+            assert all(scores[b] > scores[model] and pvalue[b, model] <= 0.05 for b in better)
+
+
+def test_permutations_are_raised_until_a_pair_can_be_significant_but_not_past_the_cap():
+    assert smallest_adjusted_p(105, 2000) == pytest.approx(105 / 2001)
+    assert smallest_adjusted_p(0, 10) == 1.0 and smallest_adjusted_p(5000, 10) == 1.0
+    assert permutations_for(105, 0.05, 2000) == 10_499
+    assert smallest_adjusted_p(105, permutations_for(105, 0.05, 2000)) == pytest.approx(0.01)
+    assert permutations_for(21, 0.05, 10_000) == 10_000  # already enough: never lowered
+    assert permutations_for(10_000, 0.05, 1000) == MOST_PERMUTATIONS
+    assert permutations_for(0, 0.05, 7) == 7
+
+
 # --------------------------------------------------------------------------- mean_sd
 
 
@@ -334,7 +388,7 @@ def test_mean_sd_across_seeds():
     assert mean == pytest.approx(statistics.mean(values))
     assert sd == pytest.approx(statistics.stdev(values))  # sample sd, ddof=1
     assert mean_sd([0.8]) == (0.8, None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need a non-empty list of numbers, not \[\]"):
         mean_sd([])
 
 

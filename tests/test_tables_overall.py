@@ -50,3 +50,5 @@ def test_rule_texts():
         == "top-1, score ≥ 0.2"
     )
     assert decision_rule_text({"score": "rule", "threshold": 0.5, "operator": ">="}) == "rules"
+    assert decision_rule_text({"score": "softmax", "threshold": 0.0, "operator": ">=", "argmax": True}) == "argmax"
+    assert decision_rule_text({"score": "sigmoid", "threshold": 0.5, "operator": ">="}) == "score ≥ 0.5"

@@ -15,9 +15,19 @@ LABELS = ("urinary", "respiratory")
 
 def folder_with_remote_code(tmp_path: Path) -> tuple[Path, Path]:
     """A weights folder whose config names modelling code shipped beside it; importing that code
-    leaves a marker file, as any code could do anything."""
+    leaves a marker file, as any code could do anything. A real (tiny) tokenizer beside it, so that
+    loading gets as far as the config: without one it fails on the tokenizer first, whatever the trust."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
     folder, marker = tmp_path / "weights", tmp_path / "remote-code-ran"
     folder.mkdir()
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, "[PAD]": 1}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "pad_token": "[PAD]"}),
+        encoding="utf-8",
+    )
     (folder / "config.json").write_text(
         json.dumps(
             {
@@ -46,10 +56,10 @@ def test_remote_code_runs_only_with_the_opt_in(tmp_path: Path, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder, marker = folder_with_remote_code(tmp_path)
-    with pytest.raises(Exception):  # noqa: B017  transformers refuses (its own error type): the code is not trusted
+    with pytest.raises(ValueError, match="contains custom code which must be executed"):  # not trusted: refused
         load_classifier(str(folder), LABELS)
     assert not marker.exists()
-    with pytest.raises(Exception):  # noqa: B017  trusted, it runs; the folder has no real weights, so loading fails after
+    with pytest.raises(OSError, match="no file named model.safetensors"):  # trusted, it runs; then no weights
         load_classifier(str(folder), LABELS, trust_remote_code=True)
     assert marker.read_text() == "ran"
 

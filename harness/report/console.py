@@ -13,11 +13,10 @@ from harness import hookimpl
 from harness.report.render import fit_to_width, make_console
 from harness.report.skips import group_skips, reason_kind
 from harness.report.tables import model_table, summary_line, task_tables
-from harness.scoring.decision import decision_from_document, metric_words
+from harness.scoring.decision import BAND_MEANING, decision_from_document, metric_words, rule_words
 from harness.tables import Table, human_seconds
 
 REPORTS = ("full", "summary")
-_CRITERIA = {"train_seconds": "training time", "params": "parameters"}
 
 _STYLE = {"passed": "green", "skipped": "yellow", "error": "red"}
 _console = None
@@ -146,11 +145,11 @@ def print_decision(out, document: dict[str, Any]) -> None:
 def _print_decision(out, decision: dict[str, Any]) -> None:
     metric = metric_words(decision)
     out.print()
-    criteria = ", then ".join(_CRITERIA.get(c, c) for c in decision["cheapest_by"])
-    out.print(f"[bold]Decision[/] ({escape(metric)}; in the top band, the cheapest by {escape(criteria)})")
+    out.print(f"[bold]Decision[/] ({escape(metric)}; {escape(rule_words(decision))})")
     for row in decision["test_sets"]:
         style = "green" if row["recommended"] else "yellow"
         out.print(f"  [{style}]•[/] {escape(row['statement'])}")
+    out.print(f"  [dim]{escape(BAND_MEANING[0].upper() + BAND_MEANING[1:])}.[/]")
 
 
 def _for_console(table: Table, document: dict[str, Any]) -> Table:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
     CLASSIFICATION_FIELD,
     FAIL,
@@ -27,6 +28,7 @@ from harness.tables import (
     PASS,
     TAGGING_FIELD,
     Table,
+    decision_rule_text,
     grouped_by_model,
     human_count,
     human_seconds,
@@ -149,66 +151,97 @@ def overall_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _bands_of(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"test_set": split, "bands": c["bands"], "metric": c["metric"]} for split, c in comparisons.items()]
+    return [
+        {"test_set": split, "bands": c["bands"], "metric": c["metric"], "inner_pairs": pairs_inside_bands(c)}
+        for split, c in comparisons.items()
+    ]
+
+
+def _shown_decision(decision: dict[str, Any], comparisons: dict[str, Any]) -> dict[str, Any]:
+    """A stored decision with each test set's significant pairs inside a band (read from the
+    comparisons where a decision written before issue 22 did not store them)."""
+    test_sets = []
+    for row in decision["test_sets"]:
+        inner = row.get("pairs_inside_bands")
+        if inner is None and row["test_set"] in comparisons:
+            inner = pairs_inside_bands(comparisons[row["test_set"]])
+        test_sets.append({**row, "inner_pairs": inner or []})
+    return {**decision, "test_sets": test_sets}
 
 
 def decisions(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per run (one, or each run a published leaderboard merges): its decision summary when it has
-    one (``summaries.indications.decision``), else its comparisons' bands."""
+    """Per run (one, or each run a published leaderboard merges) and task: its decision summary when
+    it has one (``summaries.<task>.decision``), else its comparisons' bands; with the significant
+    pairs inside a band either way."""
     runs = document["run"].get("merged_from") or [{"summaries": document.get("summaries", {})}]
     out = []
     for run in runs:
-        for summary in run.get("summaries", {}).values():
+        for task, summary in run.get("summaries", {}).items():
             if not summary.get("decision") and not summary.get("comparisons"):
                 continue
             label = run.get("file", "") + (f" ({run['timestamp_utc']})" if "timestamp_utc" in run else "")
+            decision = summary.get("decision")
+            comparisons = summary.get("comparisons", {})
             out.append(
                 {
                     "run": label if "merged_from" in document["run"] else "",
-                    "decision": summary.get("decision"),
-                    "bands": _bands_of(summary.get("comparisons", {})),
+                    "task": task,
+                    "decision": _shown_decision(decision, comparisons) if decision else None,
+                    "metric": metric_words(decision) if decision else "",
+                    "rule": rule_words(decision) if decision else "",
+                    "bands": _bands_of(comparisons),
                 }
             )
     return out
 
 
 def heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per test set: categories (with support) × models, the seed-mean per-class F1."""
-    from harness.report.plots import classified, heatmap
+    """Per classification task and test set: categories (with support) × models, the seed-mean
+    per-class F1."""
+    from harness.report.plots import classified, classified_tasks, heatmap
 
-    entries = classified(document)
     out = []
-    for split in test_splits(entries):
-        data = heatmap(document, split)
-        per_class = next(e for e in entries if split in e["metrics"])["metrics"][split]["per_class"]
-        rows = [
-            {
-                "category": c,
-                "support": per_class[c]["support"],
-                "f1": [None if value != value else value for value in column],
-            }  # NaN: not scored
-            for c, column in zip(data.categories, zip(*data.values))
-        ]
-        out.append({"test_set": split, "models": list(data.models), "rows": rows})
+    for task in classified_tasks(document):
+        entries = classified(document, task)
+        for split in test_splits(entries):
+            data = heatmap(document, split, task)
+            per_class = next(e for e in entries if split in e["metrics"])["metrics"][split]["per_class"]
+            rows = [
+                {
+                    "category": c,
+                    "support": per_class[c]["support"],
+                    "f1": [None if value != value else value for value in column],
+                }  # NaN: not scored
+                for c, column in zip(data.categories, zip(*data.values))
+            ]
+            out.append({"task": task, "test_set": split, "models": list(data.models), "rows": rows})
     return out
 
 
-def scatter(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    from harness.report.plots import TIME_FLOOR_SECONDS, scatter_points
+def scatters(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per classification task: its primary metric's words and, per test set, a point per model."""
+    from harness.report.plots import TIME_FLOOR_SECONDS, classified_tasks, scatter_metric, scatter_points
 
-    return {
-        split: [
-            {
-                "model": p.model,
-                "f1": p.f1,
-                "seconds": p.seconds,
-                "seeds": p.seeds,
-                "x": max(p.seconds, TIME_FLOOR_SECONDS),
-            }
-            for p in points
-        ]
-        for split, points in scatter_points(document).items()
-    }
+    return [
+        {
+            "task": task,
+            "metric": scatter_metric(document, task),
+            "points": {
+                split: [
+                    {
+                        "model": p.model,
+                        "f1": p.f1,
+                        "seconds": p.seconds,
+                        "seeds": p.seeds,
+                        "x": max(p.seconds, TIME_FLOOR_SECONDS),
+                    }
+                    for p in points
+                ]
+                for split, points in scatter_points(document, task).items()
+            },
+        }
+        for task in classified_tasks(document)
+    ]
 
 
 def model_cards(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -232,8 +265,7 @@ def model_cards(document: dict[str, Any]) -> list[dict[str, Any]]:
                 k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in item["fit_details"].items()
             }
         if item.get("decision_rule") and card["decision_rule"] is None:
-            rule = item["decision_rule"]
-            card["decision_rule"] = f"{rule['score']} {rule['operator']} {rule['threshold']}"
+            card["decision_rule"] = decision_rule_text(item["decision_rule"])  # the overall table's words
     return list(cards.values())
 
 
@@ -251,11 +283,9 @@ def sections(tables: Iterable[Table]) -> list[dict[str, Any]]:
 
 
 def page_data(document: dict[str, Any]) -> dict[str, Any]:
-    """What the page's scripts draw from (inline as JSON): the overall rows, the scatter points and
-    the scatter's metric."""
-    from harness.report.plots import scatter_metric
-
-    return {"overall": overall_rows(document), "scatter": scatter(document), "scatter_metric": scatter_metric(document)}
+    """What the page's scripts draw from (inline as JSON): the overall rows and, per
+    classification task, the scatter's points and metric."""
+    return {"overall": overall_rows(document), "scatters": scatters(document)}
 
 
 def _environment():
@@ -305,14 +335,15 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         data_kind=data_kind(document),
         merged=run.get("merged_from", []),
         decisions=decisions(document),
+        band_meaning=BAND_MEANING,
         overall=overall_rows(document),
         heatmaps=heatmaps(document),
+        scatters=data["scatters"],
         sections=sections(tables),
         cards=model_cards(document),
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(data)),
-        scatter_metric=data["scatter_metric"],
     )
 
 

@@ -2,7 +2,8 @@
 
 ``write_plots(document, out_dir)`` works on any (validated) leaderboard document, so
 ``harness show FILE --plots DIR`` redraws a stored run; the ``harness_write_artifacts`` hook
-calls it after a run. Only passed ``indications`` items are plotted. With several seeds a
+calls it after a run. Each classification task's passed items are plotted, a scatter and its
+heatmaps per task. With several seeds a
 model's point or cell is the mean over its seeds (error bars: the sample sd).
 
 matplotlib is imported only when a plot is drawn: ``harness list`` must stay fast.
@@ -64,6 +65,7 @@ class Heatmap:
     models: tuple[str, ...]
     categories: tuple[str, ...]
     values: tuple[tuple[float, ...], ...]
+    task: str = ""
 
 
 def safe_name(name: str) -> str:
@@ -71,10 +73,16 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", name) or "_"
 
 
-def classified(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The passed results of the first task with classification metrics (the plots' task)."""
-    tasks = tasks_with(document, CLASSIFICATION_FIELD)
-    return passed_entries(document["results"], tasks[0]) if tasks else []
+def classified_tasks(document: dict[str, Any]) -> list[str]:
+    """The tasks with classification metrics, in result order: each gets its own plots."""
+    return tasks_with(document, CLASSIFICATION_FIELD)
+
+
+def classified(document: dict[str, Any], task: str | None = None) -> list[dict[str, Any]]:
+    """The passed results of ``task`` (by default the first task with classification metrics)."""
+    tasks = classified_tasks(document)
+    task = task if task is not None else (tasks[0] if tasks else None)
+    return passed_entries(document["results"], task) if task in tasks else []
 
 
 def _by_model(entries: Iterable[dict[str, Any]], split: str) -> dict[str, list[dict[str, Any]]]:
@@ -86,15 +94,15 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def scatter_metric(document: dict[str, Any]) -> str:
-    """The words for the scatter's y axis: the plots' task's primary metric ("Weighted F1", "Macro F1")."""
-    label = METRICS[primary_metric_of(classified(document))][2]
+def scatter_metric(document: dict[str, Any], task: str | None = None) -> str:
+    """The words for the scatter's y axis: the task's primary metric ("Weighted F1", "Macro F1")."""
+    label = METRICS[primary_metric_of(classified(document, task))][2]
     return label[0].upper() + label[1:]
 
 
-def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
+def scatter_points(document: dict[str, Any], task: str | None = None) -> dict[str, list[Point]]:
     """Test split -> one point per model: the task's primary metric against training time."""
-    entries = classified(document)
+    entries = classified(document, task)
     key = METRICS[primary_metric_of(entries)][0]
     points: dict[str, list[Point]] = {}
     for split in test_splits(entries):
@@ -106,10 +114,10 @@ def scatter_points(document: dict[str, Any]) -> dict[str, list[Point]]:
     return points
 
 
-def heatmap(document: dict[str, Any], split: str) -> Heatmap:
-    """Per-class F1 of ``split``: models sorted by that split's mean primary metric, best first;
-    categories in the order of the first result's ``per_class``."""
-    entries = classified(document)
+def heatmap(document: dict[str, Any], split: str, task: str | None = None) -> Heatmap:
+    """Per-class F1 of ``task``'s ``split``: models sorted by that split's mean primary metric, best
+    first; categories in the order of the first result's ``per_class``."""
+    entries = classified(document, task)
     key = METRICS[primary_metric_of(entries)][0]
     grouped = _by_model(entries, split)
     if not grouped:
@@ -128,7 +136,8 @@ def heatmap(document: dict[str, Any], split: str) -> Heatmap:
             ]
             cells.append(statistics.fmean(scores) if scores else float("nan"))
         rows.append(tuple(cells))
-    return Heatmap(split, tuple(model for model, _ in ranked), categories, tuple(rows))
+    task = task if task is not None else entries[0]["task"]
+    return Heatmap(split, tuple(model for model, _ in ranked), categories, tuple(rows), task)
 
 
 def _text(label: str) -> str:
@@ -231,10 +240,13 @@ def _plain_log_formatter(**options: Any):
     return PlainLogFormatter(**options)
 
 
-def scatter_figure(document: dict[str, Any], points: dict[str, list[Point]] | None = None) -> Figure:
-    """The primary metric (y; weighted F1 for indications) against training time (x, log scale):
-    one series per test split."""
-    points = scatter_points(document) if points is None else points
+def scatter_figure(
+    document: dict[str, Any], points: dict[str, list[Point]] | None = None, task: str | None = None
+) -> Figure:
+    """``task``'s primary metric (y; weighted F1 for indications) against training time (x, log
+    scale): one series per test split. By default the first classification task's."""
+    task = task if task is not None else (classified_tasks(document) or [""])[0]
+    points = scatter_points(document, task) if points is None else points
     figure = _new_figure(8.0, 5.5)
     axes = figure.add_subplot()
     axes.set_xscale("log")
@@ -274,9 +286,9 @@ def scatter_figure(document: dict[str, Any], points: dict[str, list[Point]] | No
             anchors.setdefault(p.model, (x, p.f1))
     floor = f"; 0 s drawn at {TIME_FLOOR_SECONDS:g} s" if clipped else ""
     axes.set_xlabel(f"Training time (s, log scale{floor})")
-    metric = scatter_metric(document)
+    metric = scatter_metric(document, task)
     axes.set_ylabel(metric)
-    axes.set_title(_title(document, f"{metric} vs training time ({(tasks_with(document, 'metrics') or [''])[0]})"))
+    axes.set_title(_title(document, f"{metric} vs training time ({_text(task)})"))
     axes.grid(True, which="major", alpha=0.3)
     # Outside the axes: inside, "best" still lands on a point as often as not.
     axes.legend(title="Test set", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
@@ -310,7 +322,8 @@ def heatmap_figure(document: dict[str, Any], data: Heatmap) -> Figure:
             colour = "black" if not np.isnan(value) and value > 0.6 else "white"
             axes.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
     figure.colorbar(image, ax=axes, label="F1", fraction=0.05)
-    axes.set_title(_title(document, f"Per-class F1, {_text(data.split)} test set"))
+    where = f"{_text(data.task)}: " if data.task else ""
+    axes.set_title(_title(document, f"Per-class F1, {where}{_text(data.split)} test set"))
     return figure
 
 
@@ -331,24 +344,34 @@ def _stage(figure: Figure, path: Path, staged: list[tuple[str, Path]]) -> None:
 
 
 def _figures(document: dict[str, Any]) -> list[tuple[str, Figure]]:
-    points = scatter_points(document)
-    figures = [(SCATTER_STEM, scatter_figure(document, points))]
-    used = {SCATTER_STEM}
-    for split in points:
-        stem = HEATMAP_PREFIX + safe_name(split)
-        suffix = 2
-        while stem in used:  # "site a" and "site_a" must not overwrite each other
-            stem = f"{HEATMAP_PREFIX}{safe_name(split)}-{suffix}"
+    """Per classification task, its scatter and a heatmap per test split. With one such task the
+    files are named as ever; with several, each stem ends in ``-<task>``."""
+    tasks = classified_tasks(document)
+    figures: list[tuple[str, Figure]] = []
+    used: set[str] = set()
+
+    def unique(stem: str) -> str:
+        found, suffix = stem, 2
+        while found in used:  # "site a" and "site_a" must not overwrite each other
+            found = f"{stem}-{suffix}"
             suffix += 1
-        used.add(stem)
-        figures.append((stem, heatmap_figure(document, heatmap(document, split))))
+        used.add(found)
+        return found
+
+    for task in tasks:
+        tail = f"-{safe_name(task)}" if len(tasks) > 1 else ""
+        points = scatter_points(document, task)
+        figures.append((unique(SCATTER_STEM + tail), scatter_figure(document, points, task)))
+        for split in points:
+            figure = heatmap_figure(document, heatmap(document, split, task))
+            figures.append((unique(HEATMAP_PREFIX + safe_name(split) + tail), figure))
     return figures
 
 
 def write_plots(document: dict[str, Any], out_dir: Path) -> list[Path]:
     """Draw every plot of ``document`` into ``out_dir`` as PNG and SVG; return the paths written.
 
-    Nothing is written when no ``indications`` item passed. Every file is saved to a temporary
+    Nothing is written when no classification item passed. Every file is saved to a temporary
     name first and renamed only when all of them saved, so a failure leaves no plot, half or
     whole, from this call (and no temporary file); the error is raised.
     """

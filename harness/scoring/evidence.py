@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.scoring.stats import bands, bootstrap_ci, bootstrap_replicates, holm, paired_comparison, point_scores
+from harness.scoring.stats import (
+    bands,
+    bootstrap_ci,
+    bootstrap_replicates,
+    holm,
+    paired_comparison,
+    permutations_for,
+    point_scores,
+)
 
 __all__ = ["compare_models", "normalise", "overlap_report", "seen_in", "site_shift"]
 
@@ -45,10 +53,16 @@ def compare_models(
 
     ``predictions`` maps a model to its 0/1 predictions on the same test items, (items,
     labels) or stacked seeds (seeds, items, labels), every model with the same seeds. The
-    p-values are Holm-adjusted over all pairs of this test set; a band holds models the
-    tests do not tell apart (:func:`harness.scoring.stats.bands`). Returns plain JSON types.
+    p-values are Holm-adjusted over all pairs of this test set; bands hold models no band
+    boundary separates (:func:`harness.scoring.stats.bands`: a band may hold a significant pair).
+    ``permutations`` is raised where the pairs are too many for it
+    (:func:`harness.scoring.stats.permutations_for`); ``permutations`` in the result is the
+    number used, ``permutations_requested`` the one asked for where they differ. Returns plain
+    JSON types.
     """
     models = list(predictions)
+    requested = permutations
+    permutations = permutations_for(len(models) * (len(models) - 1) // 2, alpha, requested)
     intervals = {
         model: bootstrap_ci(y_true, predictions[model], labels, resamples=resamples, confidence=confidence, seed=seed)
         for model in models
@@ -79,6 +93,7 @@ def compare_models(
         "alpha": alpha,
         "resamples": resamples,
         "permutations": permutations,
+        **({"permutations_requested": requested} if permutations != requested else {}),
         "bootstrap_seed": seed,
         "models": [
             {

@@ -28,6 +28,7 @@ Typical use, for models scored on the same test items::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,15 +41,24 @@ __all__ = [
     "Interval",
     "PairedComparison",
     "bands",
+    "beaten_by",
     "bootstrap_ci",
     "bootstrap_replicates",
     "holm",
     "mean_sd",
     "paired_comparison",
+    "permutations_for",
     "point_scores",
+    "smallest_adjusted_p",
 ]
 
 AVERAGES = ("f1_weighted", "f1_macro", "f1_micro")
+
+# permutations_for raises a paired test's permutations until the smallest Holm-adjusted p-value
+# possible is alpha / PERMUTATION_MARGIN (a handful of permuted differences as large as the
+# observed one still leave a pair significant), but never past MOST_PERMUTATIONS per pair.
+PERMUTATION_MARGIN = 5
+MOST_PERMUTATIONS = 100_000
 
 # Resamples x items drawn at once. Bounds peak memory near 64 MB; it does not change the
 # numbers, because chunks take consecutive draws from one generator.
@@ -394,19 +404,22 @@ def bands(
     pairwise_adjusted_p: Mapping[tuple[Model, Model], float],
     alpha: float = 0.05,
 ) -> list[list[Model]]:
-    """Split models, best score first, into bands of models not told apart by the tests.
+    """Split models, best score first, into bands: models no band boundary separates.
 
     Rule: a boundary goes between two neighbours in score order only if every model above
     it is significantly better (adjusted p <= alpha) than every model below it. So:
 
     * bands are contiguous in score order, and each lists its models best first;
     * every model in a band is significantly better than every model in each lower band;
-    * the top band holds every model not significantly worse than the best one.
+    * the top band holds every model not significantly worse than the best one (and maybe more).
 
-    Bands never claim a difference the tests did not find; the price is that a chain of
-    small steps (A ~ B ~ C with only A > C significant) stays one band. ``pairwise_adjusted_p``
-    needs every pair, keyed ``(a, b)`` or ``(b, a)``; adjust over all pairs (e.g. with
-    :func:`holm`) since the rule may consult any of them. Equal scores keep mapping order.
+    A band is *not* a set of models the tests cannot tell apart: a chain of small steps
+    (A ~ B ~ C with only A > C significant) stays one band, because no boundary can go between
+    A and B (A is not better than B) nor between B and C (B is not better than C). What the
+    tests say about each pair is in :func:`beaten_by`; a choice of model should read that, not
+    the bands. ``pairwise_adjusted_p`` needs every pair, keyed ``(a, b)`` or ``(b, a)``; adjust
+    over all pairs (e.g. with :func:`holm`) since the rule may consult any of them. Equal
+    scores keep mapping order.
     """
     ranked = sorted(scores, key=lambda model: -scores[model])
     significant: dict[tuple[Model, Model], bool] = {}
@@ -426,6 +439,43 @@ def bands(
             out.append(band)
             band = []
     return out
+
+
+def beaten_by(
+    scores: Mapping[Model, float],
+    pairwise_adjusted_p: Mapping[tuple[Model, Model], float],
+    alpha: float = 0.05,
+) -> dict[Model, list[Model]]:
+    """Model -> the models significantly better than it (a higher score and adjusted p <= alpha),
+    best first; an empty list for a model no model is significantly better than.
+
+    Pairs missing from ``pairwise_adjusted_p`` (keyed ``(a, b)`` or ``(b, a)``) count as not
+    significant. The models with an empty list are the ones a choice may fall on: each of the
+    others is worse than some model on the tests. They all lie in the top band of :func:`bands`.
+    """
+    ranked = sorted(scores, key=lambda model: -scores[model])
+    out: dict[Model, list[Model]] = {model: [] for model in scores}
+    for i, better in enumerate(ranked):
+        for worse in ranked[i + 1 :]:
+            p = pairwise_adjusted_p.get((better, worse), pairwise_adjusted_p.get((worse, better)))
+            if p is not None and p <= alpha and scores[better] > scores[worse]:
+                out[worse].append(better)
+    return out
+
+
+def smallest_adjusted_p(pairs: int, permutations: int) -> float:
+    """The smallest Holm-adjusted p-value ``pairs`` permutation tests of ``permutations`` swaps
+    each can give: the smallest p-value is 1 / (permutations + 1), and Holm multiplies the
+    smallest by the number of pairs. Above alpha, no pair can be significant."""
+    return min(1.0, pairs / (permutations + 1)) if pairs else 1.0
+
+
+def permutations_for(pairs: int, alpha: float, requested: int) -> int:
+    """``requested``, raised where ``pairs`` Holm-adjusted tests need more permutations for the
+    smallest possible adjusted p-value to be alpha / PERMUTATION_MARGIN (105 pairs at alpha 0.05:
+    10,499), but never past MOST_PERMUTATIONS (nor ever lowered)."""
+    needed = math.ceil(PERMUTATION_MARGIN * pairs / alpha - 1e-9) - 1 if pairs else 0  # 1e-9: float noise
+    return max(requested, min(needed, MOST_PERMUTATIONS))
 
 
 # --------------------------------------------------------------------------- across seeds

@@ -100,9 +100,8 @@
 
   // ---------------------------------------------------------------- scatter
   const COLOURS = ["#1f5fa8", "#d4651c", "#2e8b57", "#8e44ad", "#b3261e", "#5b6570"];
-  function drawScatter() {
-    const svg = document.getElementById("scatter");
-    const series = Object.entries(data.scatter);
+  function drawScatter(svg, scatter) {
+    const series = Object.entries(scatter.points);
     const points = series.flatMap(([, list]) => list);
     if (!svg || points.length === 0) return;
     const [W, H, left, right, top, bottom] = [760, 420, 60, 150, 20, 50];
@@ -126,14 +125,14 @@
     }
     svg.appendChild(svgElement("text", { x: (left + W - right) / 2, y: H - 10, "text-anchor": "middle", "font-size": 12 }, "Training time (s, log scale)"));
     svg.appendChild(svgElement("text", { x: 14, y: (top + H - bottom) / 2, "text-anchor": "middle", "font-size": 12,
-      transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, data.scatter_metric));
+      transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, scatter.metric));
     const tip = svgElement("text", { class: "tip", x: 0, y: 0, visibility: "hidden" });
     series.forEach(([split, list], index) => {
       const colour = COLOURS[index % COLOURS.length];
       for (const p of list) {
         const dot = svgElement("circle", { cx: X(p.x), cy: Y(p.f1), r: 5, fill: colour, "fill-opacity": 0.8,
           class: "point", "data-model": p.model, "data-test-set": split });
-        const label = `${p.model} (${split}): F1 ${p.f1.toFixed(3)}, ${p.seconds.toFixed(1)} s` + (p.seeds > 1 ? `, mean of ${p.seeds} seeds` : "");
+        const label = `${p.model} (${split}): ${scatter.metric} ${p.f1.toFixed(3)}, ${p.seconds.toFixed(1)} s` + (p.seeds > 1 ? `, mean of ${p.seeds} seeds` : "");
         dot.appendChild(svgElement("title", {}, label));
         dot.addEventListener("mouseenter", () => {
           tip.textContent = label;
@@ -149,5 +148,5 @@
     });
     svg.appendChild(tip);
   }
-  drawScatter();
+  data.scatters.forEach((scatter, index) => drawScatter(document.getElementById(`scatter-${index + 1}`), scatter));
 })();

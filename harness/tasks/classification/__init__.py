@@ -29,13 +29,13 @@ import numpy as np
 from harness import InputError, ScoreRequest, TaskSpec, hookimpl
 from harness.model import train_rows_of
 from harness.scoring.calibration import class_calibration
-from harness.scoring.decision import costs_of, decide
+from harness.scoring.decision import compared_words, costs_of, decide
 from harness.scoring.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.scoring.metrics import problem_report
 from harness.scoring.stats import bootstrap_ci
 from harness.scoring.thresholds import apply_tuned, tune_thresholds
 from harness.scoring.tokenisation import analyse, clinical_terms
-from harness.tables import METRICS, Table
+from harness.tables import Table
 from harness.task import SummaryRequest
 from harness.tasks.classification.loading import TASK_KEYS, EvidenceSettings, Preset, keys, load
 
@@ -176,17 +176,9 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
             comparisons,
             costs_of(request.items),
             failed={e["model"] for e in excluded},
-            metric_name=_compared_words(data.extra.get("primary_metric", "f1_weighted"), settings.metric),
+            metric_name=compared_words(settings.metric, data.extra.get("primary_metric", "f1_weighted")),
         ),
     }
-
-
-def _compared_words(primary_metric: str, compared: str) -> str | None:
-    """The primary metric's words where the compared key's own would mislead: a binary task
-    compares the one column's weighted F1 (its positive label's F1, "F1"), accuracy compares
-    micro F1 on one-hot rows; None where they agree (macro or weighted F1)."""
-    words = METRICS[primary_metric][2]
-    return None if words == METRICS[compared][2] else words
 
 
 def _stacked_predictions(request: SummaryRequest) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.scoring.stats import mean_sd
+from harness.scoring.decision import pairs_inside_bands
+from harness.scoring.stats import mean_sd, smallest_adjusted_p
 from harness.tables import (
     METRICS,
     Table,
@@ -131,9 +132,10 @@ def comparison_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]
         caption = (
             f"{words}, {_seeds_note(document)}; "
             f"{int(comparison['confidence'] * 100)}% percentile bootstrap CIs ({comparison['resamples']} resamples, "
-            f"seed {comparison['bootstrap_seed']}); paired permutation tests ({comparison['permutations']} per pair), "
+            f"seed {comparison['bootstrap_seed']}); paired permutation tests ({_permutations(comparison)}), "
             f"Holm-adjusted over {len(comparison['pairs'])} pairs. Every model in a band is better than every model "
-            f"in the bands below (adjusted p ≤ {comparison['alpha']}).{_synthetic_note(document)}"
+            f"in the bands below (adjusted p ≤ {comparison['alpha']}); {_inside(comparison)}"
+            f"{_synthetic_note(document)}"
         )
         excluded = summary.get("excluded", [])
         if excluded:
@@ -141,6 +143,29 @@ def comparison_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]
         headers = ("Band", "Model", _capital(named), "95% CI", "vs next: Δ [95% CI], Holm p")
         tables.append(Table(f"Model comparison ({split} test set)", headers, tuple(rows), caption))
     return tables
+
+
+def _permutations(comparison: dict[str, Any]) -> str:
+    used, asked = comparison["permutations"], comparison.get("permutations_requested")
+    raised = f", raised from {asked} so that {len(comparison['pairs'])} pairs can be significant" if asked else ""
+    return f"{used} per pair{raised}"
+
+
+def _inside(comparison: dict[str, Any]) -> str:
+    """What a band means, and the significant pairs it holds (or that no pair could be significant)."""
+    pairs, alpha = len(comparison["pairs"]), comparison["alpha"]
+    smallest = smallest_adjusted_p(pairs, comparison["permutations"])
+    if smallest > alpha:
+        return (
+            f"with {pairs} pairs and {comparison['permutations']:,} permutations the smallest Holm-adjusted p "
+            f"possible is {smallest:.3g}, above {alpha}: no pair could be significant, so one band says nothing."
+        )
+    inside = pairs_inside_bands(comparison)
+    meaning = "no band boundary separates the models of one band, but that does not make them equal"
+    if not inside:
+        return f"{meaning}; here no pair inside a band is significant."
+    listed = "; ".join(f"{p['better']} > {p['worse']} (band {p['band']}, p = {p['p_holm']:.3g})" for p in inside)
+    return f"{meaning}: significant pairs inside a band: {listed}."
 
 
 # --------------------------------------------------------------------------- thresholds, calibration

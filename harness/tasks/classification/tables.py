@@ -66,10 +66,6 @@ def second_metric(shown: ShownTask) -> str:
     return "accuracy" if shown.problem == "multi-class" else "f1_weighted"
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    return "argmax" if rule.get("argmax") else decision_rule_text(rule)
-
-
 def overall_table(document: dict[str, Any], metric: str, task: str, headline: bool | None = None) -> Table | None:
     """One row per model, ranked by ``metric`` (a ``primary_metric`` name) on the last test set;
     with several seeds, mean ± sd over its seeds."""
@@ -95,7 +91,7 @@ def overall_table(document: dict[str, Any], metric: str, task: str, headline: bo
                 model,
                 human_count(group[0]["model_info"]["params"]),
                 human_seconds(sum(train) / len(train)),
-                _rule_text(group[0].get("decision_rule", {})),
+                decision_rule_text(group[0].get("decision_rule", {})),
                 *(mean_sd_cell(metric_values(group, s, key), digits) for s in splits),
             )
         )
