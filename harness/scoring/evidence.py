@@ -125,7 +125,10 @@ def site_shift(
     """Per-class and weighted F1 on another test set minus on the reference set, with CIs.
 
     The two sets hold different items, so each is resampled on its own and the interval is
-    the percentile interval of the differences of their replicates. Predictions are (items,
+    the percentile interval of the differences of their replicates (of a class: over the
+    resamples where both sets have it). A class with no true and no predicted row in either
+    set has no F1 there: its ``reference`` or ``other`` is None, and so are its difference and
+    interval. Predictions are (items,
     labels) or stacked seeds, as in :func:`compare_models`.
     """
     reference = bootstrap_replicates(y_reference, pred_reference, labels, resamples=resamples, seed=seed)
@@ -135,20 +138,27 @@ def site_shift(
     point_other = point_scores(y_other, pred_other, labels)
     tail = (1 - confidence) / 2
 
-    def interval(difference: np.ndarray) -> tuple[float, float]:
-        low, high = np.quantile(difference, [tail, 1 - tail])
+    def interval(difference: np.ndarray) -> tuple[float | None, float | None]:
+        defined = difference[~np.isnan(difference)]  # a class absent from a resample has no F1 there
+        if not len(defined):
+            return None, None
+        low, high = np.quantile(defined, [tail, 1 - tail])
         return float(low), float(high)
+
+    def number(value: float) -> float | None:
+        return None if np.isnan(value) else float(value)
 
     per_class = {}
     for j, label in enumerate(labels):
         low, high = interval(other["per_class_f1"][:, j] - reference["per_class_f1"][:, j])
-        ref_f1, other_f1 = float(point_reference["per_class_f1"][j]), float(point_other["per_class_f1"][j])
+        ref_f1, other_f1 = number(point_reference["per_class_f1"][j]), number(point_other["per_class_f1"][j])
+        difference = other_f1 - ref_f1 if other_f1 is not None and ref_f1 is not None else None
         per_class[label] = {
             "reference": ref_f1,
             "other": other_f1,
-            "difference": other_f1 - ref_f1,
-            "low": low,
-            "high": high,
+            "difference": difference,
+            "low": low if difference is not None else None,
+            "high": high if difference is not None else None,
         }
     low, high = interval(other["f1_weighted"] - reference["f1_weighted"])
     weighted = {

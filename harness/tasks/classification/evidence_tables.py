@@ -234,6 +234,9 @@ def site_shift_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]
                     cells.append("–")
                     continue
                 d = found["f1_weighted"] if name == "f1_weighted" else found["per_class_f1"][name]
+                if d["difference"] is None:  # no row of the class and none predicted on one of the sets
+                    cells.append("–")
+                    continue
                 cells.append(f"{signed(d['difference'])} {_interval(d['low'], d['high'], True)}")
             rows.append((shown.compared("f1_weighted") if name == "f1_weighted" else name, *cells))
         caption = (
