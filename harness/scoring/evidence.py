@@ -182,10 +182,17 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
 
 
-def seen_in(train_texts: Iterable[str], texts: Sequence[str]) -> np.ndarray:
-    """Boolean mask: which ``texts`` occur verbatim (exact string) among ``train_texts``."""
-    train = set(train_texts)
-    return np.fromiter((text in train for text in texts), dtype=bool, count=len(texts))
+def seen_in(train_texts: Iterable[str], texts: Sequence[str], normalised: bool = False) -> np.ndarray:
+    """Boolean mask: which ``texts`` occur among ``train_texts``: as the exact string, or with
+    ``normalised`` after :func:`normalise` on both sides (the overlap report's
+    ``rows_in_train_normalised``: the same entry typed with other case or spacing)."""
+    same = normalise if normalised else _as_written
+    train = {same(text) for text in train_texts}
+    return np.fromiter((same(text) in train for text in texts), dtype=bool, count=len(texts))
+
+
+def _as_written(text: str) -> str:
+    return text
 
 
 def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -195,7 +202,6 @@ def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence
     only: no text is returned.
     """
     exact_train = set(train_texts)
-    normalised_train = {normalise(text) for text in train_texts}
     out = {}
     for name, texts in test_texts.items():
         distinct = set(texts)
@@ -204,7 +210,7 @@ def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence
             "rows": len(texts),
             "rows_in_train": in_train,
             "rows_in_train_share": in_train / len(texts) if texts else 0.0,
-            "rows_in_train_normalised": sum(normalise(text) in normalised_train for text in texts),
+            "rows_in_train_normalised": int(seen_in(train_texts, texts, normalised=True).sum()),
             "distinct": len(distinct),
             "distinct_in_train": len(distinct & exact_train),
             "rows_unseen": len(texts) - in_train,
