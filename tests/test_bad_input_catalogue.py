@@ -684,6 +684,37 @@ def _(s: Setting) -> Case:
     return own_case(s, config, "train.csv", "'respiratory'", "no row with 1", tasks="sources")
 
 
+@case("list-of-labels-in-multi-class")
+def _(s: Setting) -> Case:
+    rows = [
+        {"note": "current smoker", "status": "current"},
+        {"note": "quit, restarted", "status": ["former", "current"]},
+    ]
+    (s.tmp / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    config = own_task(s).read_text().replace('path = "train.csv"', 'path = "train.jsonl"')
+    return own_case(s, config_file(s, config), "train.jsonl", "row 2", "list of 2 labels", "['former', 'current']")
+
+
+@case("probe-multi-class-expects-one-label")
+def _(s: Setting) -> Case:
+    probe = s.tmp / "probe.jsonl"
+    probe.write_text(json.dumps({"id": "s-1", "input": "smokes", "expected": [], "kind": "own"}) + "\n")
+    config = own_task(s, 'probe_file = "probe.jsonl"\n')
+    return own_case(s, config, "probe.jsonl", "line 1", "'expected' is []", "multi-class", tasks="smoking,probe")
+
+
+@case("bad-delimiter")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace('label_column = "status"', 'label_column = "status", delimiter = ";;"')
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.smoking.train.delimiter", "';;'")
+
+
+@case("semicolon-separated-csv")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"train.csv": SMOKING_ROWS.replace(",", ";")})
+    return own_case(s, config, "train.csv", "'note'", "semicolon-separated", "tasks.smoking.train.delimiter")
+
+
 @case("test-set-lacks-a-label")
 def _(s: Setting) -> Case:
     """A warning: the test set (no string of it in train, so no overlap line) has no 'never' row."""

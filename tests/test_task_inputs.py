@@ -1,5 +1,6 @@
 """What a classification task of one's own accepts and refuses beyond the bad-input catalogue
-(issue 22): labels written two ways and ``label_map``, a 0/1 column without positives.
+(issue 22): labels written two ways and ``label_map``, a semicolon-separated CSV with
+``delimiter``, a JSONL list cell, a 0/1 column without positives, probe cases of a multi-class task.
 
 These call the task's loader directly on small files (no model runs); the catalogue
 (tests/test_bad_input_catalogue.py) runs the command line for each error's one line.
@@ -8,13 +9,16 @@ These call the task's loader directly on small files (no model runs); the catalo
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness import InputError, LoadRequest
 from harness.errors import warnings_held
 from harness.tasks.classification.loading import Preset, load
+from harness.tasks.probe import load as load_probe
 
 TEST = "note,status\nsmokes 20 a day,current\nstopped in 1999,former\nno tobacco ever,never\n"
 
@@ -116,3 +120,67 @@ def test_a_0_1_column_without_a_positive_training_row_is_refused_but_may_lack_te
     (tmp_path / "train.csv").write_text("note,uti,cap\na,1,0\nb,1,0\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"train.csv: column 'cap' \(label 'cap'\) has no row with 1 in train"):
         loaded(tmp_path, table)
+
+
+def test_a_semicolon_separated_csv_reads_with_delimiter(tmp_path):
+    table = task(tmp_path, TRAIN.replace(",", ";"))
+    (tmp_path / "test.csv").write_text(TEST.replace(",", ";"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"semicolon-separated: set tasks\.smoking\.train\.delimiter = \";\""):
+        loaded(tmp_path, table)
+    table["train"]["delimiter"] = ";"  # eval and the test sets take train's, as its columns
+    data = loaded(tmp_path, table)
+    assert data.splits["train"].texts == ("current smoker", "ex-smoker", "never smoked")
+    assert data.splits["internal"].texts[0] == "smokes 20 a day"
+    (tmp_path / "site_b.csv").write_text(TEST, encoding="utf-8")
+    table["tests"]["site_b"] = {"path": "site_b.csv", "delimiter": ","}  # a file of its own kind
+    assert loaded(tmp_path, table).splits["site_b"].texts == data.splits["internal"].texts
+
+
+@pytest.mark.parametrize("value", [";;", "", '"', 1])
+def test_a_delimiter_that_is_not_one_character_is_refused(tmp_path, value):
+    table = task(tmp_path, TRAIN)
+    table["train"]["delimiter"] = value
+    with pytest.raises(InputError, match=r"tasks\.smoking\.train\.delimiter: expected one character"):
+        loaded(tmp_path, table)
+
+
+def test_a_jsonl_list_cell_of_one_label_is_a_multi_class_row_and_of_two_is_refused(tmp_path):
+    rows = [{"note": "current smoker", "status": ["current"]}, {"note": "ex-smoker", "status": "former"}]
+    rows.append({"note": "never smoked", "status": "never"})
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    table = task(tmp_path, TRAIN)
+    table["train"]["path"] = "train.jsonl"
+    assert loaded(tmp_path, table).splits["train"].y.tolist() == np.eye(3, dtype=int).tolist()
+    rows[1]["status"] = ["former", "current"]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(InputError, match=r"train.jsonl: row 2: column 'status' holds a list of 2 labels"):
+        loaded(tmp_path, table)
+
+
+@pytest.mark.parametrize(("problem", "refused"), [("multi-class", True), ("binary", False)])
+def test_a_probe_case_expecting_no_label_is_refused_for_multi_class_only(tmp_path, problem, refused):
+    """Argmax answers one label, so [] never passes a multi-class case; for a binary task [] is
+    the negative answer."""
+    if problem == "binary":
+        (tmp_path / "train.csv").write_text("note,status\na,yes\nb,no\n", encoding="utf-8")
+        (tmp_path / "test.csv").write_text("note,status\nc,yes\nd,no\n", encoding="utf-8")
+        table = {
+            "kind": "classification",
+            "problem": "binary",
+            "train": {"path": "train.csv", "text_column": "note", "label_column": "status"},
+            "eval": "test.csv",
+            "tests": {"internal": "test.csv"},
+        }
+        upstream = loaded(tmp_path, table)
+    else:
+        with warnings_held():
+            upstream = loaded(tmp_path, task(tmp_path, TRAIN))
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(json.dumps({"id": "p", "input": "smokes", "expected": [], "kind": "own"}) + "\n")
+    options = argparse.Namespace(probe_file=[str(probe)])
+    request = LoadRequest({}, options, tmp_path / "harness.toml", upstream, "smoking")
+    if refused:
+        with pytest.raises(InputError, match=r"line 1: 'expected' is \[\] but task 'smoking' is multi-class"):
+            load_probe(request)
+    else:
+        assert [case["id"] for case in load_probe(request).extra["cases"]] == ["p"]
