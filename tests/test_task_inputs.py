@@ -87,6 +87,22 @@ def test_a_label_map_of_the_wrong_shape_is_refused(tmp_path, value):
         loaded(tmp_path, task(tmp_path, TRAIN, label_map=value))
 
 
+def test_a_label_map_for_0_1_columns_is_refused_rather_than_ignored(tmp_path):
+    (tmp_path / "train.csv").write_text("note,uti,cap\na,1,0\nb,0,1\n", encoding="utf-8")
+    table = {
+        "kind": "classification",
+        "problem": "multi-label",
+        "text_column": "note",
+        "label_columns": ["uti", "cap"],
+        "label_map": {"UTI": "uti"},
+        "train": "train.csv",
+        "eval": "train.csv",
+        "tests": {"internal": "train.csv"},
+    }
+    with pytest.raises(InputError, match=r"tasks\.smoking\.label_map: rewrites label_column values"):
+        loaded(tmp_path, table)
+
+
 def test_label_names_of_0_1_columns_that_differ_in_case_are_refused(tmp_path):
     (tmp_path / "train.csv").write_text("note,uti,UTI\na,1,0\nb,0,1\n", encoding="utf-8")
     table = {

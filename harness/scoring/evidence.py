@@ -128,8 +128,7 @@ def site_shift(
     the percentile interval of the differences of their replicates (of a class: over the
     resamples where both sets have it). A class with no true and no predicted row in either
     set has no F1 there: its ``reference`` or ``other`` is None, and so are its difference and
-    interval. Predictions are (items,
-    labels) or stacked seeds, as in :func:`compare_models`.
+    interval. Predictions are (items, labels) or stacked seeds, as in :func:`compare_models`.
     """
     reference = bootstrap_replicates(y_reference, pred_reference, labels, resamples=resamples, seed=seed)
     other_seed = np.random.SeedSequence([seed, _OTHER_SET_STREAM])
