@@ -155,8 +155,12 @@ RECORD_SUFFIXES = frozenset(FORMAT_OF_SUFFIX)
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 
-def read_records(path: Path, format: str | None = None) -> tuple[list[str], list[dict[str, Any]], str]:
-    """Read a CSV, TSV, JSON-lines or Parquet file into records: by its ending, or ``format``."""
+def read_records(
+    path: Path, format: str | None = None, delimiter: str | None = None
+) -> tuple[list[str], list[dict[str, Any]], str]:
+    """Read a CSV, TSV, JSON-lines or Parquet file into records: by its ending, or ``format``.
+    ``delimiter`` replaces a CSV's comma or a TSV's tab (what Excel writes in much of Europe is
+    ``;``); JSON lines and Parquet have none and ignore it."""
     if format is None:
         suffix = path.suffix.lower()
         if suffix not in FORMAT_OF_SUFFIX:
@@ -171,7 +175,7 @@ def read_records(path: Path, format: str | None = None) -> tuple[list[str], list
         if format == "jsonl":
             columns, records = _jsonl_records(path, text)
         else:
-            columns, records = _csv_records(path, text, "\t" if format == "tsv" else ",")
+            columns, records = _csv_records(path, text, delimiter or ("\t" if format == "tsv" else ","))
     if not records:
         raise InputError(str(path), "no data rows")
     return columns, records, digest

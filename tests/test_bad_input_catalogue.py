@@ -23,7 +23,7 @@ import pytest
 from harness import ModelSpec, hookimpl
 
 from . import test_inputs
-from .conftest import write_split
+from .conftest import EXAMPLES, write_split
 from .test_inputs import GOOD_ROW, HEADER, probe_lines
 from .test_plugins import _module
 from .test_weights import EMPTY_SAFETENSORS
@@ -149,8 +149,9 @@ def _(s: Setting) -> Case:
 
 @case("train-test-overlap")
 def _(s: Setting) -> Case:
-    """A warning, not an error: site_a repeats train's strings, site_b does not (so no line)."""
-    write_split(s.tmp / "data" / "site_b.csv", [("pnuemonia", ["respiratory"]), ("uti please", ["urinary"])])
+    """A warning, not an error: site_a repeats train's strings, site_b does not (so no line; it has
+    a row of every label, so no line about a missing label either)."""
+    write_split(s.tmp / "data" / "site_b.csv", [(f"{text} (site b)", labels) for text, labels in EXAMPLES])
     config = tiny_plus(s, '[tasks.indications.tests.site_b]\npath = "data/site_b.csv"\n')
     found = run_case(s, config, "tasks.indications", "16 of 17 rows", "'site_a'", extra=("--tasks", "indications"))
     return replace(found, exit=0)
@@ -649,6 +650,77 @@ def _(s: Setting) -> Case:
 def _(s: Setting) -> Case:
     config = own_task(s, tail='[tasks.robustness]\ntask = "smokin"\n')
     return own_case(s, config, "bad.toml", "tasks.robustness.task", "'smokin'", tasks="smoking,robustness")
+
+
+# --- labels and input shapes of a task of your own (issue 22) ----------------------------------
+@case("label-spellings-differ")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"eval.csv": SMOKING_ROWS + "r4,smokes daily,Current\n"})  # 'current' capitalised
+    return own_case(s, config, "eval.csv", "row 4", "'Current'", "'current'", "row 1 of", "train.csv", "label_map")
+
+
+@case("label-names-differ-in-case")
+def _(s: Setting) -> Case:
+    config = own_task(s, 'labels = ["current", "former", "never", "Never"]\n')
+    return own_case(s, config, "bad.toml", "tasks.smoking.labels", "'never'", "'Never'")
+
+
+@case("bad-label-map")
+def _(s: Setting) -> Case:
+    config = own_task(s, "label_map = { Current = 1 }\n")
+    return own_case(s, config, "bad.toml", "tasks.smoking.label_map", "'Current': 1")
+
+
+@case("no-positive-in-train-column")
+def _(s: Setting) -> Case:
+    (s.tmp / "train.csv").write_text("note,urinary,respiratory\nuti,1,0\npyelo,1,0\n", encoding="utf-8")
+    (s.tmp / "test.csv").write_text("note,urinary,respiratory\ncap,0,1\n", encoding="utf-8")
+    config = config_file(
+        s,
+        '[tasks.sources]\nkind = "classification"\nproblem = "multi-label"\ntext_column = "note"\n'
+        'label_columns = ["urinary", "respiratory"]\ntrain = "train.csv"\neval = "train.csv"\n'
+        '[tasks.sources.tests.internal]\npath = "test.csv"\n',
+    )
+    return own_case(s, config, "train.csv", "'respiratory'", "no row with 1", tasks="sources")
+
+
+@case("list-of-labels-in-multi-class")
+def _(s: Setting) -> Case:
+    rows = [
+        {"note": "current smoker", "status": "current"},
+        {"note": "quit, restarted", "status": ["former", "current"]},
+    ]
+    (s.tmp / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    config = own_task(s).read_text().replace('path = "train.csv"', 'path = "train.jsonl"')
+    return own_case(s, config_file(s, config), "train.jsonl", "row 2", "list of 2 labels", "['former', 'current']")
+
+
+@case("probe-multi-class-expects-one-label")
+def _(s: Setting) -> Case:
+    probe = s.tmp / "probe.jsonl"
+    probe.write_text(json.dumps({"id": "s-1", "input": "smokes", "expected": [], "kind": "own"}) + "\n")
+    config = own_task(s, 'probe_file = "probe.jsonl"\n')
+    return own_case(s, config, "probe.jsonl", "line 1", "'expected' is []", "multi-class", tasks="smoking,probe")
+
+
+@case("bad-delimiter")
+def _(s: Setting) -> Case:
+    config = own_task(s).read_text().replace('label_column = "status"', 'label_column = "status", delimiter = ";;"')
+    return own_case(s, config_file(s, config), "bad.toml", "tasks.smoking.train.delimiter", "';;'")
+
+
+@case("semicolon-separated-csv")
+def _(s: Setting) -> Case:
+    config = own_task(s, files={"train.csv": SMOKING_ROWS.replace(",", ";")})
+    return own_case(s, config, "train.csv", "'note'", "semicolon-separated", "tasks.smoking.train.delimiter")
+
+
+@case("test-set-lacks-a-label")
+def _(s: Setting) -> Case:
+    """A warning: the test set (no string of it in train, so no overlap line) has no 'never' row."""
+    config = own_task(s, files={"test.csv": "id,note,status\nt1,smokes 20 a day,current\nt2,stopped 1999,former\n"})
+    found = own_case(s, config, "tasks.smoking", "test set 'internal'", "'never'")
+    return replace(found, exit=0)
 
 
 # ------------------------------------------------------------------------------------ the doc

@@ -115,4 +115,8 @@ def test_overlap_counts_rows_and_distinct_strings_by_exact_match():
     }
     assert report["b"]["rows_in_train"] == 0 and report["b"]["rows_unseen"] == 1
     assert seen_in(train, tests["a"]).tolist() == [True, True, False, False, False]
+    # "unseen" ignoring case and spacing is the overlap's normalised match: one normalisation
+    normalised = seen_in(train, tests["a"], normalised=True)
+    assert normalised.tolist() == [True, True, True, False, True]
+    assert normalised.sum() == report["a"]["rows_in_train_normalised"]
     assert normalise("  Peri-prosthetic \t INFECTION ") == "peri-prosthetic infection"

@@ -129,6 +129,44 @@ def test_per_item_evidence_matches_independent_computations(run_harness, two_sit
     assert inference["seconds_per_input"] == pytest.approx(inference["seconds"] / inference["inputs"], rel=1e-3)
 
 
+def test_unseen_rows_ignore_case_and_spacing_and_the_verbatim_figure_is_kept(run_harness, tmp_path):
+    """Case and spacing variants of training strings are training rows for a lowercasing model:
+    metrics_unseen leaves them out (the overlap table's normalised match), metrics_unseen_exact
+    keeps the verbatim match beside it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    variants = [("UTI", ["urinary"]), ("  Cap", ["respiratory"]), ("Appendicitis ", ["abdominal"])]
+    write_split(data / "train.csv", EXAMPLES)
+    write_split(data / "eval.csv", EXAMPLES)
+    write_split(data / "site_a.csv", EXAMPLES[:4] + variants + EXTRA)
+    config = tmp_path / "harness.toml"
+    config.write_text(
+        '[tasks.indications]\ntrain = "data/train.csv"\neval = "data/eval.csv"\nkeep_embedded_tests = false\n'
+        'bootstrap_resamples = 50\n[tasks.indications.tests.site_a]\npath = "data/site_a.csv"\n',
+        encoding="utf-8",
+    )
+    code, _, stderr = run_harness(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(config), "--out", str(tmp_path / "o")
+    )
+    assert code == 0, stderr
+    (entry,) = read_leaderboard(tmp_path / "o")["results"]
+    train = load_split("train", data / "train.csv", CATEGORIES)
+    test = load_split("site_a", data / "site_a.csv", CATEGORIES)
+    classifier = fakes.fit_lookup(_fit_request(train))
+    predicted = classifier.decision_rule.apply(classifier.predict_scores(list(test.texts)))
+    folded = {" ".join(text.split()).lower() for text in train.texts}
+    unseen = np.array([" ".join(text.split()).lower() not in folded for text in test.texts])
+    unseen_verbatim = np.array([text not in set(train.texts) for text in test.texts])
+    assert unseen.sum() == len(EXTRA) - 1 and unseen_verbatim.sum() == len(EXTRA) - 1 + len(variants)
+    for field, rows in (("metrics_unseen", unseen), ("metrics_unseen_exact", unseen_verbatim)):
+        metrics = entry[field]["site_a"]
+        assert metrics["examples"] == rows.sum()
+        expected = f1_score(test.y[rows], predicted[rows], average="weighted", zero_division=0)
+        assert metrics["f1_weighted"] == pytest.approx(expected)
+    # the lookup lowercases: it gets every variant right, so counting them as unseen flattered it
+    assert entry["metrics_unseen_exact"]["site_a"]["f1_weighted"] > entry["metrics_unseen"]["site_a"]["f1_weighted"]
+
+
 class HalfTrained:
     """A plugin whose lookup fit trains on the rows of the first 8 example strings only (as a
     CPU recipe's row sample would) and says so through ``train_rows``."""

@@ -26,7 +26,7 @@ from sklearn.metrics import (
 )
 
 from harness.scoring.metrics import binary_report, multiclass_report, multilabel_report, problem_report
-from harness.scoring.stats import bootstrap_ci
+from harness.scoring.stats import Interval, bootstrap_ci, bootstrap_replicates
 
 CLASSES = ("stable", "improved", "worsened", "died")
 TIGHT = 1e-12
@@ -77,17 +77,23 @@ def multiclass_cases():
 @pytest.mark.parametrize(("name", "true", "pred"), list(multiclass_cases()), ids=case_name)
 def test_multiclass_matches_scikit_learn(name, true, pred):
     report = multiclass_report(one_hot(true), one_hot(pred), CLASSES)
-    every = list(range(len(CLASSES)))  # macro over every declared class, as on the indicator matrix
+    every = list(range(len(CLASSES)))
     assert report["accuracy"] == pytest.approx(accuracy_score(true, pred), abs=TIGHT)
-    for average in ("macro", "weighted", "micro"):
+    # macro over the classes present in the true or predicted ids: scikit-learn's default labels
+    assert report["f1_macro"] == pytest.approx(f1_score(true, pred, average="macro", zero_division=0), abs=TIGHT)
+    for average in ("weighted", "micro"):
         expected = f1_score(true, pred, labels=every, average=average, zero_division=0)
         assert report[f"f1_{average}"] == pytest.approx(expected, abs=TIGHT), average
     assert report["f1_micro"] == pytest.approx(report["accuracy"], abs=TIGHT)
     assert report["examples"] == len(true)
-    precision, recall, f1, support = precision_recall_fscore_support(true, pred, labels=every, zero_division=0)
+    precision, recall, _, support = precision_recall_fscore_support(true, pred, labels=every, zero_division=0)
+    f1 = f1_score(true, pred, labels=every, average=None, zero_division=np.nan)  # nan: no true, none predicted
     for j, label in enumerate(CLASSES):
         per_class = report["per_class"][label]
-        assert per_class["f1"] == pytest.approx(f1[j], abs=TIGHT)
+        if np.isnan(f1[j]):
+            assert per_class["f1"] is None
+        else:
+            assert per_class["f1"] == pytest.approx(f1[j], abs=TIGHT)
         assert per_class["precision"] == pytest.approx(precision[j], abs=TIGHT)
         assert per_class["recall"] == pytest.approx(recall[j], abs=TIGHT)
         assert per_class["support"] == support[j]
@@ -236,9 +242,7 @@ def test_problem_report_dispatches_on_the_problem():
 def test_bootstrap_estimates_on_one_hot_rows_are_multiclass_scores(name, true, pred):
     ci = bootstrap_ci(one_hot(true), one_hot(pred), CLASSES, resamples=20)
     every = list(range(len(CLASSES)))
-    assert ci.f1_macro.estimate == pytest.approx(
-        f1_score(true, pred, labels=every, average="macro", zero_division=0), abs=TIGHT
-    )
+    assert ci.f1_macro.estimate == pytest.approx(f1_score(true, pred, average="macro", zero_division=0), abs=TIGHT)
     assert ci.f1_weighted.estimate == pytest.approx(
         f1_score(true, pred, labels=every, average="weighted", zero_division=0), abs=TIGHT
     )
@@ -253,10 +257,66 @@ def test_bootstrap_estimates_on_one_column_are_the_positive_f1(name, true, pred,
         assert getattr(ci, average).estimate == pytest.approx(f1, abs=TIGHT), average
 
 
+# --------------------------------------------------------------------------- labels absent from a test set (issue 22)
+
+
+def test_a_perfect_model_scores_macro_f1_one_on_a_test_set_lacking_a_label():
+    """4 declared labels, the test set has 3: scikit-learn on the class ids says 1.0 (it was 0.75)."""
+    true = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    report = multiclass_report(one_hot(true), one_hot(true), CLASSES)
+    assert f1_score(true, true, average="macro") == 1.0
+    assert report["f1_macro"] == 1.0
+    assert report["per_class"]["died"] == {"f1": None, "precision": 0.0, "recall": 0.0, "support": 0}
+    ci = bootstrap_ci(one_hot(true), one_hot(true), CLASSES, resamples=200)
+    assert (ci.f1_macro.estimate, ci.f1_macro.low, ci.f1_macro.high) == (1.0, 1.0, 1.0)
+    assert ci.per_class_f1["died"] == Interval(None, None, None)
+
+
+def test_a_rare_class_dropped_by_a_resample_does_not_pull_macro_f1_down():
+    """A perfect model, one row of a class: every resample scores 1.0 (the CI was 0.75-1.0), and each
+    resample's macro F1 is scikit-learn's on the class ids of its rows."""
+    true = np.r_[np.arange(30) % 3, 3]
+    ci = bootstrap_ci(one_hot(true), one_hot(true), CLASSES, resamples=300)
+    assert (ci.f1_macro.low, ci.f1_macro.high) == (1.0, 1.0)
+    pred = np.where(np.random.default_rng(4).random(len(true)) < 0.3, (true + 1) % K, true)
+    replicates = bootstrap_replicates(one_hot(true), one_hot(pred), CLASSES, resamples=100, seed=9)
+    rows = np.random.default_rng(9).integers(0, len(true), size=(100, len(true)))  # the documented draws
+    dropped = 0
+    for b in range(100):
+        expected = f1_score(true[rows[b]], pred[rows[b]], average="macro", zero_division=0)
+        assert replicates["f1_macro"][b] == pytest.approx(expected, abs=TIGHT)
+        present = set(true[rows[b]]) | set(pred[rows[b]])
+        for j in range(K):
+            assert np.isnan(replicates["per_class_f1"][b, j]) == (j not in present)
+        dropped += 3 not in true[rows[b]]
+    assert dropped > 10  # the case under test happened
+
+
+def test_multilabel_macro_f1_leaves_out_columns_with_no_true_and_no_predicted_row():
+    """On indicator matrices scikit-learn leaves such a column out with zero_division=nan."""
+    y_true = one_hot([0, 1, 2, 0, 1, 2])
+    y_pred = one_hot([0, 1, 1, 0, 2, 2])
+    report = multilabel_report(y_true, y_pred, CLASSES)
+    assert report["f1_macro"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=np.nan))
+    assert report["f1_macro"] == pytest.approx(f1_score(y_true, y_pred, average="macro", labels=[0, 1, 2]))
+    assert report["per_class"]["died"]["f1"] is None
+    nothing = np.zeros((3, K), int)
+    assert multilabel_report(nothing, nothing, CLASSES)["f1_macro"] == 0.0  # no label present at all
+
+
+def test_binary_without_a_positive_row_or_prediction_scores_f1_zero():
+    report = binary_report(np.zeros((4, 1)), np.zeros((4, 1)), None, "readmitted")
+    assert report["f1"] == report["f1_macro"] == report["f1_weighted"] == 0.0
+    assert report["per_class"]["readmitted"]["f1"] is None
+    assert f1_score(np.zeros(4), np.zeros(4), zero_division=0) == 0.0
+
+
 def test_undefined_cases_raise_no_numpy_warnings():
     """The reports handle 0/0 themselves, so numpy must not warn, and no nan reaches the JSON."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         binary_report(np.zeros((3, 1)), np.zeros((3, 1)), np.zeros((3, 1)), "positive")
         multiclass_report(one_hot([0, 0]), one_hot([0, 0]), CLASSES)
+        bootstrap_ci(one_hot([0, 0, 1]), one_hot([0, 0, 0]), CLASSES, resamples=50)
+        bootstrap_ci(one_hot([0, 0, 1]), np.stack([one_hot([0, 0, 0]), one_hot([1, 0, 0])]), CLASSES, resamples=50)
     json.dumps(binary_report(np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)), "positive"), allow_nan=False)

@@ -39,10 +39,11 @@ def noisy(n: int, flip: float, seed: int, prevalence: float = 0.15) -> tuple[np.
 
 def sklearn_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
     scores = {
-        f"f1_{average}": f1_score(y_true, y_pred, average=average, zero_division=0)
-        for average in ("weighted", "macro", "micro")
+        f"f1_{average}": f1_score(y_true, y_pred, average=average, zero_division=0) for average in ("weighted", "micro")
     }
-    scores["per_class_f1"] = f1_score(y_true, y_pred, average=None, zero_division=0)
+    # A class with no true and no predicted row has no F1 (nan), and macro F1 leaves it out.
+    scores["f1_macro"] = f1_score(y_true, y_pred, average="macro", zero_division=np.nan)
+    scores["per_class_f1"] = f1_score(y_true, y_pred, average=None, zero_division=np.nan)
     return scores
 
 
@@ -52,15 +53,18 @@ def sklearn_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
 def test_estimates_equal_multilabel_report_and_scikit_learn():
     y_true, y_pred = noisy(300, 0.1, seed=1)
     y_true[:, 3] = 0  # a class with no support but some false positives
-    y_true[:, 4] = y_pred[:, 4] = 0  # a class nobody has or predicts: F1 0
+    y_true[:, 4] = y_pred[:, 4] = 0  # a class nobody has or predicts: no F1, left out of macro F1
     ci = bootstrap_ci(y_true, y_pred, LABELS, resamples=50)
     report, reference = multilabel_report(y_true, y_pred, LABELS), sklearn_scores(y_true, y_pred)
     for average in stats.AVERAGES:
         assert getattr(ci, average).estimate == pytest.approx(report[average], abs=1e-12)
         assert getattr(ci, average).estimate == pytest.approx(reference[average], abs=1e-12)
     for j, label in enumerate(LABELS):
-        assert ci.per_class_f1[label].estimate == pytest.approx(reference["per_class_f1"][j], abs=1e-12)
-    assert ci.per_class_f1["c4"] == stats.Interval(0.0, 0.0, 0.0)
+        if label != "c4":
+            assert ci.per_class_f1[label].estimate == pytest.approx(reference["per_class_f1"][j], abs=1e-12)
+    assert np.isnan(reference["per_class_f1"][4]) and report["per_class"]["c4"]["f1"] is None
+    assert ci.per_class_f1["c4"] == stats.Interval(None, None, None)
+    assert ci.per_class_f1["c3"].estimate == 0.0  # false positives only: present, F1 0
 
 
 @pytest.mark.parametrize("chunk_cells", [stats._CHUNK_CELLS, 3 * 120 + 1])
@@ -74,7 +78,7 @@ def test_each_replicate_equals_scikit_learn_on_the_resampled_rows(monkeypatch, c
         reference = sklearn_scores(y_true[rows[b]], y_pred[rows[b]])
         for name in stats.AVERAGES:
             assert replicates[name][b] == pytest.approx(reference[name], abs=1e-12)
-        np.testing.assert_allclose(replicates["per_class_f1"][b], reference["per_class_f1"], atol=1e-12)
+        np.testing.assert_allclose(replicates["per_class_f1"][b], reference["per_class_f1"], atol=1e-12)  # nan too
 
 
 def test_same_seed_same_numbers_bit_for_bit_and_another_seed_differs():
@@ -415,6 +419,21 @@ def test_stacked_seed_ci_estimates_the_mean_over_seeds():
     expected = np.mean([f1_score(y_true, p, average="weighted", zero_division=0) for p in (pred_1, pred_2)])
     assert ci.f1_weighted.estimate == pytest.approx(expected, abs=1e-12)
     assert ci.f1_weighted.low < expected < ci.f1_weighted.high
+
+
+def test_a_class_absent_for_one_seed_is_averaged_over_the_seeds_that_have_it():
+    """No true row of c11: one seed predicts it once (F1 0), the other never (no F1). The class's
+    seed-mean F1 is the first seed's; macro F1 is the mean of each seed's macro over its own
+    classes present."""
+    y_true, pred_1 = noisy(100, 0.0, seed=31)
+    y_true[:, 11] = pred_1[:, 11] = 0
+    pred_2 = pred_1.copy()
+    pred_2[0, 11] = 1
+    point = stats.point_scores(y_true, np.stack([pred_1, pred_2]), LABELS)
+    assert point["per_class_f1"][11] == 0.0
+    by_seed = [f1_score(y_true, p, average="macro", zero_division=np.nan) for p in (pred_1, pred_2)]
+    assert point["f1_macro"] == pytest.approx(np.mean(by_seed), abs=1e-12)
+    assert by_seed == [1.0, pytest.approx(11 / 12)]
 
 
 def test_one_stacked_seed_is_the_same_as_no_stacking():

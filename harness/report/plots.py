@@ -132,7 +132,7 @@ def heatmap(document: dict[str, Any], split: str, task: str | None = None) -> He
             scores = [
                 r["metrics"][split]["per_class"][category]["f1"]
                 for r in runs
-                if category in r["metrics"][split]["per_class"]
+                if r["metrics"][split]["per_class"].get(category, {}).get("f1") is not None  # None: no F1
             ]
             cells.append(statistics.fmean(scores) if scores else float("nan"))
         rows.append(tuple(cells))

@@ -140,8 +140,10 @@ def site_shift(
     """Per-class and weighted F1 on another test set minus on the reference set, with CIs.
 
     The two sets hold different items, so each is resampled on its own and the interval is
-    the percentile interval of the differences of their replicates. Predictions are (items,
-    labels) or stacked seeds, as in :func:`compare_models`.
+    the percentile interval of the differences of their replicates (of a class: over the
+    resamples where both sets have it). A class with no true and no predicted row in either
+    set has no F1 there: its ``reference`` or ``other`` is None, and so are its difference and
+    interval. Predictions are (items, labels) or stacked seeds, as in :func:`compare_models`.
     """
     reference = bootstrap_replicates(y_reference, pred_reference, labels, resamples=resamples, seed=seed)
     other_seed = np.random.SeedSequence([seed, _OTHER_SET_STREAM])
@@ -150,20 +152,27 @@ def site_shift(
     point_other = point_scores(y_other, pred_other, labels)
     tail = (1 - confidence) / 2
 
-    def interval(difference: np.ndarray) -> tuple[float, float]:
-        low, high = np.quantile(difference, [tail, 1 - tail])
+    def interval(difference: np.ndarray) -> tuple[float | None, float | None]:
+        defined = difference[~np.isnan(difference)]  # a class absent from a resample has no F1 there
+        if not len(defined):
+            return None, None
+        low, high = np.quantile(defined, [tail, 1 - tail])
         return float(low), float(high)
+
+    def number(value: float) -> float | None:
+        return None if np.isnan(value) else float(value)
 
     per_class = {}
     for j, label in enumerate(labels):
         low, high = interval(other["per_class_f1"][:, j] - reference["per_class_f1"][:, j])
-        ref_f1, other_f1 = float(point_reference["per_class_f1"][j]), float(point_other["per_class_f1"][j])
+        ref_f1, other_f1 = number(point_reference["per_class_f1"][j]), number(point_other["per_class_f1"][j])
+        difference = other_f1 - ref_f1 if other_f1 is not None and ref_f1 is not None else None
         per_class[label] = {
             "reference": ref_f1,
             "other": other_f1,
-            "difference": other_f1 - ref_f1,
-            "low": low,
-            "high": high,
+            "difference": difference,
+            "low": low if difference is not None else None,
+            "high": high if difference is not None else None,
         }
     low, high = interval(other["f1_weighted"] - reference["f1_weighted"])
     weighted = {
@@ -187,10 +196,17 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
 
 
-def seen_in(train_texts: Iterable[str], texts: Sequence[str]) -> np.ndarray:
-    """Boolean mask: which ``texts`` occur verbatim (exact string) among ``train_texts``."""
-    train = set(train_texts)
-    return np.fromiter((text in train for text in texts), dtype=bool, count=len(texts))
+def seen_in(train_texts: Iterable[str], texts: Sequence[str], normalised: bool = False) -> np.ndarray:
+    """Boolean mask: which ``texts`` occur among ``train_texts``: as the exact string, or with
+    ``normalised`` after :func:`normalise` on both sides (the overlap report's
+    ``rows_in_train_normalised``: the same entry typed with other case or spacing)."""
+    same = normalise if normalised else _as_written
+    train = {same(text) for text in train_texts}
+    return np.fromiter((same(text) in train for text in texts), dtype=bool, count=len(texts))
+
+
+def _as_written(text: str) -> str:
+    return text
 
 
 def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -200,7 +216,6 @@ def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence
     only: no text is returned.
     """
     exact_train = set(train_texts)
-    normalised_train = {normalise(text) for text in train_texts}
     out = {}
     for name, texts in test_texts.items():
         distinct = set(texts)
@@ -209,7 +224,7 @@ def overlap_report(train_texts: Sequence[str], test_texts: Mapping[str, Sequence
             "rows": len(texts),
             "rows_in_train": in_train,
             "rows_in_train_share": in_train / len(texts) if texts else 0.0,
-            "rows_in_train_normalised": sum(normalise(text) in normalised_train for text in texts),
+            "rows_in_train_normalised": int(seen_in(train_texts, texts, normalised=True).sum()),
             "distinct": len(distinct),
             "distinct_in_train": len(distinct & exact_train),
             "rows_unseen": len(texts) - in_train,

@@ -3,8 +3,12 @@
 Every task holds its labels as (examples, labels) 0/1 arrays: multi-label as they are,
 multi-class as one-hot rows, binary as one column (the positive label). Written with numpy
 so that scoring needs no heavy import; the tests check every number against scikit-learn.
-Conventions follow scikit-learn's ``zero_division=0``: a class with no predicted and no true
-positives gets precision, recall and F1 of 0, and macro averages run over every declared label.
+Conventions follow scikit-learn's ``zero_division=0`` for precision and recall (0 where the
+denominator is 0). A label with no true and no predicted row in the scored rows has no F1 at all
+(``None``): macro F1 averages over the labels present in the true or predicted rows, as
+scikit-learn's ``f1_score(average="macro")`` does on class ids (on an indicator matrix: with
+``zero_division=np.nan``), so a perfect model scores 1.0 on a test set that lacks a label.
+With no label present at all (no rows, or no positive anywhere) macro F1 is 0.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """Weighted, macro and micro F1 and per-class F1/precision/recall/support.
 
-    ``y_true`` and ``y_pred`` are 0/1 arrays of shape (examples, labels).
+    ``y_true`` and ``y_pred`` are 0/1 arrays of shape (examples, labels). A label with no true
+    and no predicted row has F1 ``None`` and is left out of the macro average.
     """
     y_true = np.asarray(y_true, dtype=bool)
     y_pred = np.asarray(y_pred, dtype=bool)
@@ -39,16 +44,17 @@ def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[s
     precision = _safe_divide(tp, tp + fp)
     recall = _safe_divide(tp, support)
     f1 = _safe_divide(2 * tp, 2 * tp + fp + fn)
+    present = (tp + fp + fn) > 0  # in the true or the predicted rows
     total_support = support.sum()
     micro = _safe_divide(np.array([2 * tp.sum()]), np.array([2 * tp.sum() + fp.sum() + fn.sum()]))[0]
     return {
         "f1_weighted": float((f1 * support).sum() / total_support) if total_support else 0.0,
-        "f1_macro": float(f1.mean()),
+        "f1_macro": float(f1[present].mean()) if present.any() else 0.0,
         "f1_micro": float(micro),
         "examples": int(y_true.shape[0]),
         "per_class": {
             label: {
-                "f1": float(f1[j]),
+                "f1": float(f1[j]) if present[j] else None,
                 "precision": float(precision[j]),
                 "recall": float(recall[j]),
                 "support": int(support[j]),
@@ -156,7 +162,7 @@ def binary_report(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | N
         pr_auc, roc_auc = _average_precision(positive, ranking[:, 0]), _roc_auc(positive, ranking[:, 0])
     column = report["per_class"][label]
     return {
-        "f1": column["f1"],
+        "f1": column["f1"] or 0.0,  # no positive row and none predicted: scikit-learn's zero_division=0
         "precision": column["precision"],
         "recall": column["recall"],
         "sensitivity": column["recall"],

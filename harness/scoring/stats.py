@@ -1,7 +1,9 @@
 """Uncertainty for test-set scores: bootstrap intervals, paired model comparisons, bands.
 
-Pure numpy, like :mod:`harness.scoring.metrics`, whose conventions it follows (scikit-learn's
-``zero_division=0``: a class with no true and no predicted positives has F1 0).
+Pure numpy, like :mod:`harness.scoring.metrics`, whose conventions it follows: a class with no
+true and no predicted positives has no F1 (NaN in the arrays here, ``None`` in dictionaries), and
+macro F1 averages over the classes present, in the point estimate and in every resample. A
+per-class interval is taken over the resamples where the class is present.
 
 Every resampling draws from a numpy generator seeded by the caller's ``seed``, so the same
 seed gives the same numbers bit for bit. Resampled scores are computed from per-class tp/fp/fn counts: each item's
@@ -70,9 +72,11 @@ Key = TypeVar("Key", bound=Hashable)
 
 @dataclass(frozen=True)
 class Interval:
-    estimate: float
-    low: float
-    high: float
+    """An estimate and its bounds; all None for a class with no true and no predicted row."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class BootstrapCI:
     def to_dict(self) -> dict[str, Any]:
         """Plain floats and dicts, ready for JSON."""
 
-        def plain(interval: Interval) -> dict[str, float]:
+        def plain(interval: Interval) -> dict[str, float | None]:
             return {"estimate": interval.estimate, "low": interval.low, "high": interval.high}
 
         return {
@@ -155,17 +159,34 @@ def _scores(counts: np.ndarray, seeds: int = 1) -> dict[str, np.ndarray]:
     metrics.py. With several seeds, each seed is scored on its own and the scores averaged."""
     if seeds > 1:
         per_seed = _scores(counts.reshape(*counts.shape[:-1], seeds, -1))
-        return {name: values.mean(axis=-2 if name == "per_class_f1" else -1) for name, values in per_seed.items()}
+        per_class = per_seed.pop("per_class_f1")
+        return {
+            **{name: values.mean(axis=-1) for name, values in per_seed.items()},
+            "per_class_f1": _nan_mean(per_class, axis=-2),  # over the seeds where the class is present
+        }
     tp, fp, fn = np.split(counts, 3, axis=-1)
     support = tp + fn
-    f1 = _divide(2 * tp, 2 * tp + fp + fn)
+    f1 = _divide(2 * tp, 2 * tp + fp + fn)  # 0 where the class is absent: left out of the macro sum
+    present = (tp + fp + fn) > 0
     tp_all, fp_all, fn_all = tp.sum(axis=-1), fp.sum(axis=-1), fn.sum(axis=-1)
     return {
         "f1_weighted": _divide((f1 * support).sum(axis=-1), support.sum(axis=-1)),
-        "f1_macro": f1.mean(axis=-1),
+        "f1_macro": _divide(f1.sum(axis=-1), present.sum(axis=-1)),
         "f1_micro": _divide(2 * tp_all, 2 * tp_all + fp_all + fn_all),
-        "per_class_f1": f1,
+        "per_class_f1": np.where(present, f1, np.nan),
     }
+
+
+def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
+    """The mean over ``axis`` of the values that are not NaN; NaN where all are (no numpy warning)."""
+    defined = ~np.isnan(values)
+    sums, counts = np.where(defined, values, 0.0).sum(axis=axis), defined.sum(axis=axis)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _number(value: float) -> float | None:
+    """A plain float, or None for NaN (a class with no F1)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _chunk_sizes(total: int, width: int) -> Iterator[int]:
@@ -219,8 +240,19 @@ def _check_resampling(count: int, confidence: float = 0.5) -> None:
 
 
 def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interval's bounds over axis 0, leaving out NaN (a class absent from a resample); NaN
+    where every replicate is NaN."""
     tail = (1 - confidence) / 2
-    low, high = np.quantile(replicates, [tail, 1 - tail], axis=0)
+    if not np.isnan(replicates).any():
+        low, high = np.quantile(replicates, [tail, 1 - tail], axis=0)
+        return low, high
+    columns = replicates.reshape(len(replicates), -1)
+    bounds = np.full((2, columns.shape[1]), np.nan)
+    for j in range(columns.shape[1]):
+        defined = columns[:, j][~np.isnan(columns[:, j])]
+        if len(defined):
+            bounds[:, j] = np.quantile(defined, [tail, 1 - tail])
+    low, high = bounds.reshape(2, *replicates.shape[1:])
     return low, high
 
 
@@ -228,8 +260,9 @@ def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray,
 
 
 def point_scores(y_true: Any, y_pred: Any, labels: Sequence[str]) -> dict[str, Any]:
-    """Weighted, macro and micro F1 (floats) and ``per_class_f1`` (an array) on all items;
-    the seed mean for stacked predictions (seeds, items, labels)."""
+    """Weighted, macro and micro F1 (floats) and ``per_class_f1`` (an array, NaN for a class
+    with no true and no predicted row) on all items; the seed mean for stacked predictions
+    (seeds, items, labels)."""
     y_true, y_pred = _indicators(y_true, y_pred, labels=labels)
     scores = _scores(_item_counts(y_true, y_pred).sum(axis=0), len(y_pred))
     return {name: (values if name == "per_class_f1" else float(values)) for name, values in scores.items()}
@@ -241,7 +274,8 @@ def bootstrap_replicates(
     """Scores on ``resamples`` bootstrap resamples of the test items (rows).
 
     Returns ``f1_weighted``, ``f1_macro`` and ``f1_micro`` of shape (resamples,) and
-    ``per_class_f1`` of shape (resamples, labels). Resample ``b`` scores the rows
+    ``per_class_f1`` of shape (resamples, labels), NaN where a resample has no true and no
+    predicted row of the class (macro F1 averages over the others). Resample ``b`` scores the rows
     ``default_rng(seed).integers(0, n, size=(resamples, n))[b]``: the draws depend only on
     the number of items, so models scored on the same test set with the same seed are
     scored on the same resamples (their replicates are paired). With stacked seeds
@@ -280,7 +314,7 @@ def bootstrap_ci(
     return BootstrapCI(
         **{average: Interval(float(point[average]), *map(float, bounds[average])) for average in AVERAGES},
         per_class_f1={
-            label: Interval(float(f1[j]), float(f1_low[j]), float(f1_high[j])) for j, label in enumerate(labels)
+            label: Interval(_number(f1[j]), _number(f1_low[j]), _number(f1_high[j])) for j, label in enumerate(labels)
         },
         resamples=resamples,
         confidence=confidence,

@@ -99,11 +99,14 @@ def score(request: ScoreRequest) -> dict[str, Any]:
     train = data.splits["train"]
     train_keys = keys(train)
     seen_train = [train_keys[i] for i in train_rows_of(classifier, len(train))]
-    result["metrics_unseen"] = {}
-    for name, split in tests.items():
-        unseen = ~seen_in(seen_train, keys(split))
-        if unseen.any():
-            result["metrics_unseen"][name] = report(split.y[unseen], predictions[name][unseen], scores[name][unseen])
+    # Unseen: not in train even ignoring case and spacing (a lowercasing model saw those rows);
+    # metrics_unseen_exact keeps the verbatim match beside it.
+    for field, normalised in (("metrics_unseen", True), ("metrics_unseen_exact", False)):
+        result[field] = {}
+        for name, split in tests.items():
+            unseen = ~seen_in(seen_train, keys(split), normalised=normalised)
+            if unseen.any():
+                result[field][name] = report(split.y[unseen], predictions[name][unseen], scores[name][unseen])
     result["inference"] = _inference(tests, test_seconds)
     length_report = getattr(classifier, "length_report", None)
     if length_report is not None:

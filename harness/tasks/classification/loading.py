@@ -16,6 +16,14 @@ from harness import InputError, LoadRequest, TaskData
 from harness.errors import warn
 from harness.model import ClassificationSetup
 from harness.scoring.evidence import overlap_report
+from harness.tasks.classification.labels import (
+    check_names,
+    check_spellings,
+    check_train_positives,
+    label_map_of,
+    mapped,
+    warn_about_absent_labels,
+)
 from harness.tasks.classification.reading import (
     INHERITED_KEYS,
     SPLIT_KEYS,
@@ -59,6 +67,7 @@ TASK_KEYS = frozenset(
         "task_description",
         "primary_metric",
         "probe_file",
+        "label_map",
         *INHERITED_KEYS,
         *EVIDENCE_KEYS,
     }
@@ -211,6 +220,7 @@ def _label_columns(request: LoadRequest, name: str, specs: dict[str, Any], label
         if isinstance(columns, Mapping):
             if fixed is None:
                 fixed = list(columns)
+                check_names(fixed, where)
             unknown = [label for label in columns if label not in fixed]
             if unknown:
                 raise InputError(
@@ -221,6 +231,7 @@ def _label_columns(request: LoadRequest, name: str, specs: dict[str, Any], label
         else:
             if fixed is None:
                 fixed = list(columns)
+                check_names(fixed, where)
             if len(columns) != len(fixed):
                 raise InputError(where, f"a list needs {len(fixed)} columns, one per label")
             ordered = list(columns)
@@ -233,12 +244,20 @@ def load(request: LoadRequest, name: str, preset: Preset) -> TaskData:
     table = {**preset.table, **request.table}
     problem = _choice(request, table, name, "problem", PROBLEMS, "multi-label")
     labels = _strings(request, name, "labels", table["labels"]) if "labels" in table else None
+    if labels is not None:
+        check_names(labels, _where(request, name, "labels"))
+    label_map = label_map_of(table, _where(request, name, "label_map"))
     specs = _specs(request, name, preset)
     for spec in specs.values():
         _check_format_keys(request, name, problem, spec)
     if problem == "multi-label":
         labels = _label_columns(request, name, specs, labels)
-    raws = {split: read_rows(spec, problem) for split, spec in specs.items()}
+    if label_map and any(spec.label_columns is not None for spec in specs.values()):
+        raise InputError(
+            _where(request, name, "label_map"), "rewrites label_column values; 0/1 columns are named by label_columns"
+        )
+    raws = {split: mapped(read_rows(spec, problem), label_map) for split, spec in specs.items()}
+    check_spellings(list(raws.values()), name)
     pairs = {split for split, raw in raws.items() if raw.pairs is not None}
     if pairs and pairs != set(raws):
         lacking = sorted(set(raws) - pairs)[0]
@@ -257,6 +276,8 @@ def load(request: LoadRequest, name: str, preset: Preset) -> TaskData:
         labels = _labels_from_train(request, name, raws["train"], labels)
         data_labels = labels
     splits = {split: to_split(raw, data_labels) for split, raw in raws.items()}
+    if raws["train"].matrix is not None:
+        check_train_positives(splits["train"], labels, specs["train"].label_columns)
     tests = [split for split in splits if split not in {"train", "eval"}]
     primary = _choice(request, table, name, "primary_metric", list(PRIMARY_METRICS[problem]), DEFAULT_PRIMARY[problem])
     setup = ClassificationSetup(
@@ -270,6 +291,7 @@ def load(request: LoadRequest, name: str, preset: Preset) -> TaskData:
         selection_metric=PRIMARY_METRICS[problem][primary],
     )
     _warn_about_overlap(name, splits["train"], [splits[split] for split in tests])
+    warn_about_absent_labels(name, problem, labels, [splits[split] for split in tests])
     synthetic = any(split.synthetic for split in splits.values())
     return TaskData(
         labels=tuple(labels),

@@ -42,6 +42,7 @@ SPLIT_KEYS = frozenset(
         "label_separator",
         "positive_label",
         "id_column",
+        "delimiter",
         "synthetic",
         "public",
     }
@@ -65,6 +66,7 @@ class SplitSpec:
     label_separator: str = ";"
     positive_label: str | None = None
     id_column: str | None = None
+    delimiter: str | None = None  # of a CSV or TSV file: "," and tab by default
     synthetic: bool = False
     public: bool = False
     source: str | None = None  # what provenance calls the file ("embedded:..."); default its path
@@ -83,6 +85,11 @@ def split_spec(name: str, table: Mapping[str, Any], where: str, path: Path, sour
         if not isinstance(separator, str) or not separator:
             raise InputError(f"{where}.label_separator", f"expected a non-empty string, got {separator!r}")
         values["label_separator"] = separator
+    if "delimiter" in table:
+        delimiter = table["delimiter"]
+        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
+            raise InputError(f"{where}.delimiter", f'expected one character (e.g. ";" or "\\t"), got {delimiter!r}')
+        values["delimiter"] = delimiter
     if values.get("format") not in (None, *FORMATS):
         raise InputError(f"{where}.format", f"unknown format {values['format']!r}; use one of {', '.join(FORMATS)}")
     for key in ("synthetic", "public"):
@@ -129,6 +136,12 @@ def _cell_labels(spec: SplitSpec, value: Any, row: int, problem: str) -> tuple[s
         value = ""
     if isinstance(value, list):  # a JSONL row may hold a list of labels
         parts = [str(v).strip() for v in value]
+        if problem == "multi-class" and len([p for p in parts if p]) > 1:
+            raise InputError(
+                str(spec.path),
+                f"row {row}: column {column!r} holds a list of {len(parts)} labels {value!r}; a multi-class row has "
+                'exactly one (use problem = "multi-label" for several)',
+            )
     else:
         text = str(value).strip()
         parts = [p.strip() for p in text.split(spec.label_separator)] if problem == "multi-label" else [text]
@@ -174,7 +187,7 @@ def _binary(spec: SplitSpec, value: Any, row: int) -> tuple[str, ...]:
 
 def read_rows(spec: SplitSpec, problem: str) -> RawRows:
     """Read one split's file, checking its columns and every row on their own."""
-    columns, records, digest = read_records(spec.path, spec.format)
+    columns, records, digest = read_records(spec.path, spec.format, spec.delimiter)
     id_column = spec.id_column or ("id" if "id" in columns else None)
     label_columns: list[str] = []
     if spec.label_columns is not None:
@@ -188,8 +201,15 @@ def read_rows(spec: SplitSpec, problem: str) -> RawRows:
     required += [id_column] if id_column else []
     missing = [c for c in required if c not in columns]
     if missing:
+        hint = ""
+        if spec.delimiter is None and any(";" in column for column in columns):
+            key = spec.where.rsplit(": ", 1)[-1]  # the key, without the config file before it
+            hint = (
+                f'; the header looks semicolon-separated: set {key}.delimiter = ";" (or delimiter in the task\'s table)'
+            )
         raise InputError(
-            str(spec.path), f"missing column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}"
+            str(spec.path),
+            f"missing column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}{hint}",
         )
     if id_column:
         check_unique_ids(spec.path, records, id_column)

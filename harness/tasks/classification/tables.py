@@ -130,16 +130,25 @@ def per_class_tables(document: dict[str, Any], task: str) -> list[Table]:
         first = next(iter(grouped.values()))[0]["metrics"][split]["per_class"]
         rows = []
         for category in first:
-            cells = [
-                mean_sd_cell([e["metrics"][split]["per_class"][category]["f1"] for e in group])
-                for group in grouped.values()
-            ]
+            cells = [mean_sd_cell(_class_f1s(group, split, category)) for group in grouped.values()]
             rows.append((category, str(first[category]["support"]), *cells))
-        caption = f"mean ± sd over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else ""
+        notes = [f"mean ± sd over seeds {', '.join(map(str, seeds))}"] if len(seeds) > 1 else []
+        if any("–" in row[2:] for row in rows):
+            notes.append(
+                "–: the test set has no row of the category and the model predicts none (no F1; macro F1 leaves it out)"
+            )
+        caption = "; ".join(notes)
         tables.append(
             Table(f"Per-class F1 ({split} test set)", ("Category", "Support", *grouped), tuple(rows), caption)
         )
     return tables
+
+
+def _class_f1s(group: list[dict[str, Any]], split: str, category: str) -> list[float]:
+    """A category's F1 on ``split`` per seed, leaving out seeds where it has none (null: no row of
+    it and none predicted)."""
+    values = [e["metrics"][split]["per_class"][category]["f1"] for e in group]
+    return [value for value in values if value is not None]
 
 
 def _top_model(grouped: dict[str, list[dict[str, Any]]], split: str, shown: ShownTask) -> str:

@@ -81,6 +81,7 @@ def load(request: LoadRequest) -> TaskData:
         *(upstream.extra.get("probe_files", ()) if upstream else ()),
     ]
     pair_task = bool(upstream and upstream.setup and upstream.setup.text_pairs)
+    multi_class = bool(upstream and upstream.setup and upstream.setup.problem == "multi-class")
     cases: list[dict[str, Any]] = []
     seen: dict[str, str] = {}  # id -> where it was first seen
     for path in paths:
@@ -94,6 +95,12 @@ def load(request: LoadRequest) -> TaskData:
                     str(path),
                     f"line {case['line']}: {need} 'input_pair' but task {task!r} is "
                     f"{'a' if pair_task else 'not a'} sentence-pair task",
+                )
+            if multi_class and len(case["expected"]) != 1:  # argmax answers one label: [] never passes
+                raise InputError(
+                    str(path),
+                    f"line {case['line']}: 'expected' is {case['expected']!r} but task {task!r} is multi-class: "
+                    "a case expects exactly one label",
                 )
             if case["id"] in seen:
                 raise InputError(
