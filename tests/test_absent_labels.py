@@ -95,5 +95,7 @@ def test_a_test_set_without_a_label_is_scored_over_the_labels_present(tmp_path, 
     cells = {row["category"]: row["f1"] for row in internal_map["rows"]}
     assert cells["unknown"] == [None] and cells["current"][0] is not None
     page = render_html(document)
-    section = page.split('class="heatmap sortable" data-test-set="internal"', 1)[1].split("</table>", 1)[0]
+    section = page.split('class="heatmap sortable" data-task="smoking" data-test-set="internal"', 1)[1].split(
+        "</table>", 1
+    )[0]
     assert re.search(r"<td>unknown</td><td[^>]*>0</td>\s*<td[^>]*>–</td>", section)
