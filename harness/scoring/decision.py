@@ -29,6 +29,7 @@ def decide(
     costs: Mapping[str, Mapping[str, Any]],
     failed: Collection[str] = (),
     metric_name: str | None = None,
+    budget: str | None = None,
 ) -> dict[str, Any]:
     """The decision for every test set of ``comparisons`` (test set -> comparison).
 
@@ -36,11 +37,15 @@ def decide(
     unknown costs rank last); ``failed`` names models with an error in the run, which are never
     recommended. ``metric_name``: the words for the compared metric where its key alone would
     mislead (a binary task's one-column weighted F1 is the F1 of the positive label: "F1").
+    ``budget``: with ``--tune``, what every model's search got and whether the expected-max curves
+    cross (:func:`harness.scoring.budget.budget_statement`); part of the decision as it is shown.
     """
     metric = next((c["metric"] for c in comparisons.values()), "f1_weighted")
     decision: dict[str, Any] = {"metric": metric, "cheapest_by": list(CHEAPEST_BY)}
     if metric_name:
         decision["metric_name"] = metric_name
+    if budget:
+        decision["budget"] = budget
     words = metric_words(decision)
     decision["test_sets"] = [
         _decide_test_set(name, c, costs, set(failed), words) for name, c in comparisons.items() if c["models"]
@@ -122,7 +127,17 @@ def decision_from_document(document: Mapping[str, Any], task: str) -> dict[str, 
     passed = [e for e in document["results"] if e["task"] == task and e["status"] == "passed"]
     costs = _mean_costs((e["model"], e["cost"].get("train_seconds"), e["model_info"].get("params")) for e in passed)
     failed = {e["model"] for e in document["results"] if e["task"] == task and e["status"] == "error"}
-    return decide(comparisons, costs, failed)
+    return decide(comparisons, costs, failed, budget=budget_of_document(document, task))
+
+
+def budget_of_document(document: Mapping[str, Any], task: str) -> str | None:
+    """The budget sentence for ``task`` from a leaderboard's ``search`` section, if it has one."""
+    from harness.scoring.budget import budget_statement
+
+    search = document.get("search")
+    if not search or task not in search.get("tasks", {}):
+        return None
+    return budget_statement({"budget": search["budget"], "models": search["tasks"][task]["models"]})
 
 
 def costs_of(items: Iterable[Any]) -> dict[str, dict[str, Any]]:
