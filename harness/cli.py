@@ -327,7 +327,6 @@ def _show_plots(document, out_dir: Path, stream) -> None:
     and LaTeX, whose stdout is a document the user redirects into a file)."""
     from harness.errors import InputError
     from harness.report.plots import write_plots
-
     from harness.report.search import write_search_plots
 
     try:

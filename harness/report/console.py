@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from harness import hookimpl
 from harness.report.render import fit_to_width, make_console
-from harness.report.skips import group_skips, reason_kind
 from harness.report.search import search_line, trial_line
+from harness.report.skips import group_skips, reason_kind
 from harness.report.tables import model_table, summary_line, task_tables
 from harness.scoring.decision import decision_from_document, metric_words
 from harness.tables import Table, human_seconds

@@ -188,11 +188,18 @@ def _search(
         return finished["record"]
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "key.json", {"key": key, "basis": basis})
-    from harness.core.search.tuner import make_tuner, run_tuner, trial_callback, trial_record
+    from harness.core.search.tuner import (
+        make_tuner,
+        run_tuner,
+        trial_callback,
+        trial_index,
+        trial_record,
+        tune_environment,
+    )
 
     resources, _ = _trial_resources(session, ray, budget)[plan.model.name]
     job = _job(plan, session)
-    with progress(f"search {plan.name}", budget.trials or 0) as advance:
+    with progress(f"search {plan.name}", budget.trials or 0) as advance, tune_environment():
 
         def on_trial(trial: dict[str, Any]) -> None:
             advance()
@@ -203,10 +210,10 @@ def _search(
             plan.model.name, plan.task, "resuming the search" if restored else _what(plan, budget, resources)
         )
         started = time.monotonic()
-        trials, interrupted = run_tuner(tuner, budget.time_seconds)
+        trials, interrupted = run_tuner(tuner)
     if interrupted:
         raise KeyboardInterrupt
-    record = search_record(plan, [trial_record(t, index) for index, t in enumerate(trials)], time.monotonic() - started)
+    record = search_record(plan, [trial_record(t, trial_index(t)) for t in trials], time.monotonic() - started)
     _write(folder / "record.json", {"key": key, "record": record})
     return record
 

@@ -32,13 +32,13 @@ def search_record(plan: SearchPlan, trials: Sequence[Mapping[str, Any]], wall_se
     trial 0 is the recipe, so tuning can only match or beat it on eval. A trial stopped early by ASHA
     counts in the curve with the best score it reached (its budget was spent), but is never chosen.
     """
-    trials = [dict(t) for t in trials if t["status"] != "not run"]
+    torch_like = any(t.get("per_epoch") for t in trials)  # a loop that reports each epoch
+    trials = [{k: v for k, v in t.items() if k != "per_epoch"} for t in trials if t["status"] != "not run"]
     completed = [t for t in trials if t["status"] == "completed" and t["eval"] is not None]
     chosen = max(completed, key=lambda t: (t["eval"], -t["trial"])) if completed else None
     default = next((t for t in trials if t["trial"] == 0), None)
     scored = [t["eval"] for t in trials if t["eval"] is not None]
     seconds = [t["seconds"] for t in trials if t["seconds"] is not None]
-    torch_like = "epochs" in plan.recipe
     planned = sum(
         int(t["config"].get("epochs", plan.recipe.get("epochs") or 1)) for t in trials if t["status"] != "failed"
     )

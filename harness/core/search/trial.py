@@ -88,6 +88,7 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
             "trial_seconds": record["seconds"],
             "done": done,
             "eval_by_epoch": list(record["eval_by_epoch"]),
+            "per_epoch": per_epoch,
         }
         with tempfile.TemporaryDirectory(prefix="harness-trial-") as folder:
             with open(os.path.join(folder, RECORD), "w", encoding="utf-8") as stream:
@@ -96,6 +97,7 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
 
     recipe = {**job.recipe, **config}
     planned = int(recipe.get("epochs") or 0)
+    per_epoch = False  # set by the first epoch a torch loop reports
     request = FitRequest(
         spec=job.model,
         labels=job.labels,
@@ -109,8 +111,14 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
         allow_pickle=job.allow_pickle,
         trust_remote_code=job.trust_remote_code,
         setup=job.setup,
-        on_epoch=lambda epoch, figure: report(figure, epoch >= planned),
+        on_epoch=lambda epoch, figure: on_epoch(epoch, figure),
     )
+
+    def on_epoch(epoch: int, figure: float) -> None:
+        nonlocal per_epoch
+        per_epoch = True
+        report(figure, epoch >= planned)
+
     classifier = job.model.fit(request)
     if not record["eval_by_epoch"]:  # a classical fit: one report, at the decision rule
         report(eval_score(classifier, job), True)

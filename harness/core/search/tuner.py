@@ -6,8 +6,10 @@ picks a killed search up where it stopped.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ def _trial_zero(plan: SearchPlan) -> dict[str, Any]:
 
 def make_tuner(plan: SearchPlan, job: TrialJob, folder: Path, resources: Mapping[str, float], callback: Any):
     """A new Tuner for ``plan``, or the one whose state ``folder`` holds (``Tuner.restore``)."""
+    import optuna
     from optuna.samplers import TPESampler
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -64,6 +67,7 @@ def make_tuner(plan: SearchPlan, job: TrialJob, folder: Path, resources: Mapping
         return tune.Tuner.restore(
             str(path), trainable=trainable, resume_unfinished=True, resume_errored=False, restart_errored=False
         ), True
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study and trial
     budget = plan.budget
     sampler = TPESampler(seed=budget.seed, n_startup_trials=budget.startup_trials())
     searcher = OptunaSearch(
@@ -90,7 +94,7 @@ def make_tuner(plan: SearchPlan, job: TrialJob, folder: Path, resources: Mapping
         num_samples=budget.trials or -1,
         max_concurrent_trials=budget.max_concurrent,
         time_budget_s=budget.time_seconds,
-        reuse_actors=False,
+        reuse_actors=True,  # one worker process serves trial after trial: imports (torch) once
     )
     run_config = tune.RunConfig(
         name=EXPERIMENT,
@@ -109,18 +113,18 @@ def trial_callback(on_trial: Callable[[dict[str, Any]], None]):
 
     class TrialFinished(Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):
-            on_trial(trial_record(trial, 0))
+            on_trial(trial_record(trial, trial_index(trial)))
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            on_trial(trial_record(trial, 0))
+            on_trial(trial_record(trial, trial_index(trial)))
 
     return TrialFinished()
 
 
 def trial_index(trial: Any) -> int:
-    """The order Tune created the trial in (its id ends in a zero-padded counter)."""
-    tail = str(trial.trial_id).rpartition("_")[2]
-    return int(tail) if tail.isdigit() else 0
+    """The order Tune created the trial in, from 0 (its experiment tag starts with a counter from 1)."""
+    head = str(getattr(trial, "experiment_tag", "") or "").partition("_")[0]
+    return int(head) - 1 if head.isdigit() else 0
 
 
 def _error_text(trial: Any) -> str:
@@ -161,6 +165,7 @@ def trial_record(trial: Any, index: int) -> dict[str, Any]:
         "seconds": float(result["trial_seconds"]) if "trial_seconds" in result else None,
         "attempts": max(int(result.get("attempt", 1)), failures + (0 if failed else 1)) if (history or failed) else 0,
         "error": _error_text(trial) if failed else None,
+        "per_epoch": bool(result.get("per_epoch")),  # for the record's epoch counts; not written
     }
 
 
@@ -170,24 +175,47 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_tuner(tuner: Any, time_budget: float | None) -> tuple[list[Any], bool]:
-    """Fit; return the trials in creation order and whether the search was interrupted (Ctrl-C:
-    Tune stops gracefully, saves its state and returns with unfinished trials; a time budget that
-    ran out leaves unfinished trials too, but only once its time has passed)."""
-    import time
-
-    started = time.monotonic()
+@contextlib.contextmanager
+def tune_environment() -> Iterator[None]:
+    """Tune's settings (:data:`TUNE_ENV`) while a Tuner is made and fitted, and its analysis quiet
+    about the per-trial result files it is not given."""
     previous = {name: os.environ.get(name) for name in TUNE_ENV}
     os.environ.update(TUNE_ENV)
+    analysis = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = analysis.level
+    analysis.setLevel(logging.ERROR)
     try:
-        grid = tuner.fit()
+        yield
     finally:
+        analysis.setLevel(level)
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def run_tuner(tuner: Any) -> tuple[list[Any], bool]:
+    """Fit; return the trials in creation order and whether the user stopped the search.
+
+    On Ctrl-C Tune stops gracefully: it saves its state and returns. It says so only in a log
+    line, but its SIGINT handler, once it has run, puts back the handler it replaced; one that
+    never ran stays installed. So the handler in place after the fit tells (and is put back either
+    way, so that a Ctrl-C during the grid still stops the run).
+    """
+    import signal
+    import threading
+
+    before = signal.getsignal(signal.SIGINT)
+    watched = (
+        threading.current_thread() is threading.main_thread()
+        and os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") == "0"
+    )
+    try:
+        grid = tuner.fit()
+    finally:
+        interrupted = watched and signal.getsignal(signal.SIGINT) is before
+        if watched:
+            signal.signal(signal.SIGINT, before)
     trials = sorted(grid._experiment_analysis.trials, key=trial_index)
-    unfinished = any(trial.status in ("PENDING", "RUNNING", "PAUSED") for trial in trials)
-    out_of_time = time_budget is not None and time.monotonic() - started >= 0.98 * time_budget
-    return trials, unfinished and not out_of_time
+    return trials, interrupted
