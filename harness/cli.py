@@ -196,6 +196,7 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
     from harness.core.runner import build_session, run_session
     from harness.core.search import SEARCH, budget_of, check_plans, run_search
     from harness.core.store import ItemStore
+    from harness.errors import warnings_held
     from harness.leaderboard import validate
     from harness.progress import rich_progress
 
@@ -204,8 +205,9 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
     out_dir = _run_dir(options)
-    session = build_session(options, models, tasks, config, get_profile(options.profile))
-    check_plans(session)  # every model's search space against its recipe, before anything runs
+    with warnings_held():  # a bad search space is one line, without the data's warnings
+        session = build_session(options, models, tasks, config, get_profile(options.profile))
+        check_plans(session)  # every model's search space against its recipe, before anything runs
     session.store = None if session.collect_only else ItemStore(out_dir)
     if not session.collect_only:
         executor.start()

@@ -27,7 +27,7 @@ from harness.errors import InputError
 RANGES = ("uniform", "log_uniform", "int", "log_int")
 NONE_WORD = "none"  # a choice's spelling of "no value" (class weighting off, say)
 Kind = Literal["choice", "uniform", "log_uniform", "int", "log_int"]
-SYNTAX = "a list of choices, or a table { uniform | log_uniform | int | log_int = [low, high] }"
+SYNTAX = "a list of choices, or a range table such as { log_uniform = [low, high] }"
 
 
 @dataclass(frozen=True)
