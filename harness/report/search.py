@@ -9,6 +9,7 @@ scores: every table says so.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -245,7 +246,8 @@ def svg_text(figure: Figure) -> str:
     with matplotlib.rc_context({"svg.hashsalt": "harness"}):
         figure.savefig(stream, format="svg", metadata={"Date": None})
     text = stream.getvalue()
-    return text[text.index("<svg") :]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.DOTALL)
+    return text
 
 
 def write_search_plots(document: Mapping[str, Any], out_dir: Path) -> list[Path]:

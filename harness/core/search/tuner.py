@@ -161,7 +161,7 @@ def trial_record(trial: Any, index: int) -> dict[str, Any]:
         "status": status,
         "eval_by_epoch": [float(v) for v in history],
         "eval": float(max(history)) if history else None,
-        "epochs": len(history),
+        "epochs": len(history) if result.get("per_epoch") else 0,  # a classical fit reports once, no epoch
         "seconds": float(result["trial_seconds"]) if "trial_seconds" in result else None,
         "attempts": max(int(result.get("attempt", 1)), failures + (0 if failed else 1)) if (history or failed) else 0,
         "error": _error_text(trial) if failed else None,
