@@ -65,6 +65,15 @@ def _earlier(checkpoint: Any) -> dict[str, Any]:
             return {}
 
 
+def _placement() -> dict[str, Any]:
+    """Where this trial runs: the node's address and the GPUs Ray gave it (their ids); its reports add
+    ``span``, the attempt's start and its latest report in Unix seconds (did two trials overlap?)."""
+    import ray
+
+    gpus = [int(g) if str(g).isdigit() else str(g) for g in ray.get_gpu_ids()]
+    return {"node": ray.util.get_node_ip_address(), "gpu_ids": gpus}
+
+
 def run_trial(config: dict[str, Any], job: TrialJob) -> None:
     """Ray Tune's function trainable: one fit with ``config`` over the recipe, reported per epoch."""
     from ray import tune
@@ -75,6 +84,7 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
     lost = [*earlier.get("lost_epochs", []), len(earlier.get("eval_by_epoch", []))] if earlier else []
     started = time.perf_counter()
     record: dict[str, Any] = {"attempt": attempt, "lost_epochs": lost, "eval_by_epoch": []}
+    where, wall_start = _placement(), time.time()
 
     def report(score: float, done: bool) -> None:
         record["eval_by_epoch"].append(round(score, 6))
@@ -89,6 +99,7 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
             "done": done,
             "eval_by_epoch": list(record["eval_by_epoch"]),
             "per_epoch": per_epoch,
+            "placement": {**where, "span": [round(wall_start, 3), round(time.time(), 3)]},
         }
         with tempfile.TemporaryDirectory(prefix="harness-trial-") as folder:
             with open(os.path.join(folder, RECORD), "w", encoding="utf-8") as stream:

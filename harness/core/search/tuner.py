@@ -166,6 +166,7 @@ def trial_record(trial: Any, index: int) -> dict[str, Any]:
         "attempts": max(int(result.get("attempt", 1)), failures + (0 if failed else 1)) if (history or failed) else 0,
         "error": _error_text(trial) if failed else None,
         "per_epoch": bool(result.get("per_epoch")),  # for the record's epoch counts; not written
+        **({"placement": dict(result["placement"])} if result.get("placement") else {}),
     }
 
 
