@@ -152,3 +152,16 @@ def test_ctrl_c_during_the_search_prints_the_resume_command_and_the_search_resum
     done = [f["skill"] for f in fits(test_dir) if f["trial"] and f["event"] == "done"]
     assert len(done) == 4  # a trial finished before Ctrl-C never ran again
     assert done[: len(done_before)] == done_before
+
+
+def test_under_the_ray_executor_the_workers_fit_the_tuned_recipe(run_harness, tiny_config, tmp_path, test_dir):
+    out = tmp_path / "run"
+    argv = ["run", "--models", "knob", "--tasks", "indications", "--config", str(tiny_config), "--executor", "ray"]
+    code, stdout, stderr = run_harness(*argv, "--tune", "3", "--out", str(out), plugins=PLUGINS)
+    assert code == 0, stderr
+    document = read_leaderboard(out)
+    record = search_of(document, "knob")
+    assert record["chosen"]["skill"] != 0.2  # a trial beat the recipe: the grid's fit must differ from it
+    (item,) = [r for r in document["results"] if r["model"] == "knob"]
+    assert item["placement"]["executor"] == "ray"
+    assert item["fit_details"]["recipe"]["skill"] == pytest.approx(record["chosen"]["skill"])
