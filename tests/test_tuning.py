@@ -165,3 +165,22 @@ def test_under_the_ray_executor_the_workers_fit_the_tuned_recipe(run_harness, ti
     (item,) = [r for r in document["results"] if r["model"] == "knob"]
     assert item["placement"]["executor"] == "ray"
     assert item["fit_details"]["recipe"]["skill"] == pytest.approx(record["chosen"]["skill"])
+
+
+def test_a_time_budget_ends_the_search_and_is_not_taken_for_an_interruption(
+    run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    monkeypatch.setenv("HARNESS_TEST_PAUSE", "1")  # 3 s per trial
+    out = tmp_path / "run"
+    argv = ["run", "--models", "knob", "--tasks", "indications", "--config", str(tiny_config), "--tune-time", "90s"]
+    started = time.monotonic()
+    code, stdout, stderr = run_harness(*argv, "--out", str(out), plugins=PLUGINS)
+    assert code == 0, stderr
+    document = read_leaderboard(out)
+    validate(document)
+    record = search_of(document, "knob")
+    assert document["search"]["budget"]["time_seconds"] == 90 and document["search"]["budget"]["trials"] is None
+    assert 1 <= len(record["trials"]) < 90  # as many as fitted in 90 s, not an endless search
+    assert record["trials"][0]["config"] == {"skill": 0.2} and record["status"] == "tuned"
+    assert "1.5 min of trials on eval" in document["summaries"]["indications"]["decision"]["budget"]
+    assert time.monotonic() - started < 600
