@@ -136,3 +136,13 @@ def test_a_bad_search_section_does_not_validate(tuned_document):
     broken["search"]["tasks"]["indications"]["models"]["tfidf-lr"]["trials"][0]["status"] = "great"
     with pytest.raises(Exception, match="search"):
         validate(broken)
+
+
+def test_publish_keeps_each_runs_search(tuned_document, tmp_path):
+    from harness.commands.publish import publish
+
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(tuned_document), encoding="utf-8")
+    merged = publish([run], tmp_path / "published.json")
+    validate(merged)
+    assert merged["run"]["merged_from"][0]["search"] == tuned_document["search"]
