@@ -97,7 +97,7 @@ def start_ray(ray: Any, address: str | None, env: Mapping[str, str] | None, what
         settings["runtime_env"] = {"env_vars": dict(env)}
     try:
         ray.init(**settings)
-    except (ConnectionError, RuntimeError, ValueError) as err:
+    except Exception as err:  # ConnectionError, RuntimeError, or Ray's bare Exception on a start-up timeout
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if address is None:
             raise UsageError(f"{what}: cannot start a Ray cluster on this machine ({first})") from None
