@@ -108,8 +108,8 @@ def run_search(session: Session, hooks: Hooks, run_dir: Path, progress: Progress
     owned = False
     try:
         plans = make_plans(session, budget, _Every(_local_device(session)))
-        if any(plan.space for plan in plans):
-            ray, owned = _ray(session)
+        if any(plan.space and not _finished(plan, run_dir / SEARCH / plan.folder_name) for plan in plans):
+            ray, owned = _ray(session)  # not for a --resume whose searches all finished
             plans = make_plans(session, budget, _trial_devices(session, ray, budget))
         for plan in plans:
             record = _search(plan, session, hooks, run_dir / SEARCH / plan.folder_name, ray, budget, progress)
@@ -161,6 +161,11 @@ def _trial_resources(session: Session, ray: Any, budget: Budget) -> dict[str, tu
         cpus = found.cpus if "cpus" in table else max(1.0, float(int(most_cpus) // budget.max_concurrent))
         made[name] = ({"cpu": cpus, "gpu": found.gpus}, group_device(found, requested))
     return made
+
+
+def _finished(plan: SearchPlan, folder: Path) -> bool:
+    record = _read(folder / "record.json")
+    return record is not None and record.get("key") == plan.key()
 
 
 def _search(
