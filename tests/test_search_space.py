@@ -42,7 +42,7 @@ def test_the_syntax_reads_choices_and_ranges_and_none():
     ("table", "where", "words"),
     [
         ({"lrr": [1]}, "s.lrr", "unknown recipe key; this model's: batch_size, epochs, lr, pos_weight"),
-        ({"lr": 1e-4}, "s.lr", "expected a list of choices, or a table"),
+        ({"lr": 1e-4}, "s.lr", "expected a list of choices, or a range table such as"),
         ({"lr": []}, "s.lr", "an empty list of choices"),
         (
             {"lr": {"normal": [0, 1]}},
