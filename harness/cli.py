@@ -67,9 +67,43 @@ def _add_run_parser(commands, hooks) -> None:
     run.add_argument(
         "--ray-address",
         metavar="ADDRESS",
-        help="with --executor ray: auto or HOST:PORT joins a running cluster (default: start one on this machine)",
+        help="with --executor ray or --tune: auto or HOST:PORT joins a running cluster (default: start one on this machine)",
     )
+    _add_tune_options(run)
     hooks.add_options(run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _add_tune_options(run) -> None:
+    tune = run.add_argument_group("tuning (docs/tuning.md; pip install 'clinical-harness[tune]')")
+    tune.add_argument(
+        "--tune",
+        type=_positive_int,
+        metavar="N",
+        help="before the grid, search each model's recipe with N trials on train, scored on eval only "
+        "(the same N for every model; trial 0 is the model's own recipe)",
+    )
+    tune.add_argument(
+        "--tune-time",
+        metavar="DURATION",
+        help="or the same search time per model, e.g. 20m, 1h30m, 90s (with --tune: whichever ends first)",
+    )
+    tune.add_argument(
+        "--tune-concurrency",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="trials at a time (default 1: a fixed seed then gives the same search; more is faster, not reproducible)",
+    )
+    tune.add_argument(
+        "--tune-seed", type=_positive_int, default=0, metavar="SEED", help="the searcher's seed (default 0)"
+    )
 
 
 def make_parser(hooks) -> argparse.ArgumentParser:
@@ -160,25 +194,32 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
     from harness.core.executors import make_executor
     from harness.core.profiles import get_profile
     from harness.core.runner import build_session, run_session
+    from harness.core.search import SEARCH, budget_of, check_plans, run_search
     from harness.core.store import ItemStore
+    from harness.errors import warnings_held
     from harness.leaderboard import validate
     from harness.progress import rich_progress
 
     executor = make_executor(options)  # --executor ray without Ray: the install line, before anything runs
+    budget_of(options)  # a bad --tune-time: one line, before anything runs
     models, tasks = hooks.models(), hooks.tasks()
     config = load_config(options.config, models, tasks)
     out_dir = _run_dir(options)
-    session = build_session(options, models, tasks, config, get_profile(options.profile))
+    with warnings_held():  # a bad search space is one line, without the data's warnings
+        session = build_session(options, models, tasks, config, get_profile(options.profile))
+        check_plans(session)  # every model's search space against its recipe, before anything runs
     session.store = None if session.collect_only else ItemStore(out_dir)
     if not session.collect_only:
         executor.start()
     try:
-        exit_code = run_session(session, hooks, rich_progress, executor)
+        search = lambda: run_search(session, hooks, out_dir, rich_progress)  # noqa: E731
+        exit_code = run_session(session, hooks, rich_progress, executor, search)
     finally:
         executor.close()
     if exit_code == EXIT_INTERRUPTED:
+        trials = f" (and the search's trials, in {out_dir / SEARCH})" if (out_dir / SEARCH).is_dir() else ""
         print(
-            f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}\n"
+            f"harness: interrupted; {session.store.count()} finished item(s) are saved in {out_dir}{trials}\n"
             f"resume with: harness {_resume_command(out_dir)}",
             file=sys.stderr,
         )
@@ -196,14 +237,17 @@ def cmd_run(options: argparse.Namespace, hooks) -> int:
 
 def _run_dir(options: argparse.Namespace) -> Path:
     """Where the run keeps its finished items and its leaderboard (checked before anything runs)."""
+    from harness.core.search import search_dir_exists
     from harness.core.store import ItemStore
     from harness.errors import UsageError
 
     if options.resume is not None:
         if options.out is not None and options.out.resolve() != options.resume.resolve():
             raise UsageError("--resume RUN_DIR is the run directory: give --out only to name the same one")
-        if not ItemStore(options.resume).exists():
-            raise UsageError(f"--resume {options.resume}: no finished items there (looked in {options.resume}/items)")
+        if not ItemStore(options.resume).exists() and not search_dir_exists(options.resume):
+            raise UsageError(
+                f"--resume {options.resume}: no finished items there (looked in {options.resume}/items and /search)"
+            )
         return options.resume
     return options.out or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
@@ -285,9 +329,10 @@ def _show_plots(document, out_dir: Path, stream) -> None:
     and LaTeX, whose stdout is a document the user redirects into a file)."""
     from harness.errors import InputError
     from harness.report.plots import write_plots
+    from harness.report.search import write_search_plots
 
     try:
-        paths = write_plots(document, out_dir)
+        paths = write_plots(document, out_dir) + write_search_plots(document, out_dir)
     except OSError as err:
         raise InputError(str(out_dir), f"cannot write plots: {err.strerror or err}") from None
     if not paths:

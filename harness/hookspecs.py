@@ -74,6 +74,24 @@ def harness_item_finished(report: ItemReport) -> None:
     """Called after each item with its outcome: passed, skipped (with reason) or error."""
 
 
+@hookspec
+def harness_search_started(model: str, task: str, what: str) -> None:
+    """Called as ``--tune`` starts (or resumes, or reads back) the search of ``model`` on ``task``;
+    ``what`` says what it searches, in a few words."""
+
+
+@hookspec
+def harness_search_trial_finished(model: str, task: str, trial: dict[str, Any]) -> None:
+    """Called after each trial of a search: ``trial`` is its record (configuration, eval score per
+    epoch, status, time), as the leaderboard's ``search`` section holds it."""
+
+
+@hookspec
+def harness_search_finished(model: str, task: str, record: dict[str, Any]) -> None:
+    """Called once per (model, training task) when ``--tune`` has chosen its recipe, or said why
+    it ran untuned: ``record`` as the leaderboard's ``search`` section holds it."""
+
+
 # ---------------------------------------------------------------------------
 # Reporting: called once at the end of a run.
 # ---------------------------------------------------------------------------

@@ -170,6 +170,10 @@ class FitRequest:
     allow_pickle: bool = False  # the user opted in to pickled ``.bin`` weights for this model
     trust_remote_code: bool = False  # the user opted in to this model's own modelling code
     setup: ClassificationSetup = field(default_factory=ClassificationSetup)
+    # Called after each training epoch with (epoch, the set-up's selection metric on eval), by
+    # fits that train in epochs (the torch loop): a search trial reports it to its scheduler,
+    # which may stop the trial there. None outside a search.
+    on_epoch: Callable[[int, float], None] | None = None
 
 
 class FittedTagger(Protocol):
@@ -240,11 +244,23 @@ class ModelSpec:
     # table knows only its own labels; a zero-shot model answers one label), or None. Items
     # get the reason as their skip reason.
     refuses: Callable[[tuple[str, ...], ClassificationSetup], str | None] | None = None
+    # What ``harness run --tune N`` searches, in the config's syntax (harness.search,
+    # docs/tuning.md): recipe key -> a list of choices or {"log_uniform": [low, high]}, say.
+    # Empty: the model has nothing to tune, and a tuned run uses its recipe.
+    search_space: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)
         if unknown:
             raise ValueError(f"model {self.name!r}: cpu_recipe keys {sorted(unknown)} are not recipe keys")
+        if self.search_space:
+            from harness.errors import InputError
+            from harness.search import parse_space
+
+            try:
+                parse_space(self.search_space, self.recipe, f"model {self.name!r}: search_space")
+            except InputError as err:
+                raise ValueError(str(err)) from None
 
     @property
     def uses_weights(self) -> bool:

@@ -150,6 +150,9 @@ class SummaryRequest:
     data: TaskData
     items: tuple[ScoredItem, ...]  # the task's passed items, in run order
     seeds: tuple[int, ...]  # the run's seeds
+    # With --tune: what the models fitted on this task were searched with, as the leaderboard's
+    # ``search`` section holds it for the task ({"budget": ..., "models": {name: record}}); else None.
+    search: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,43 @@ def _(s: Setting) -> Case:
     return run_case(s, config, "bad.toml", "models.tfidf-lr.recipe.class_weight", models="tfidf-lr")
 
 
+@case("unknown-search-key")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.tfidf-lr]\nsearch = { Cc = [1, 10] }\n")
+    return run_case(s, config, "bad.toml", "models.tfidf-lr.search.Cc", "char_ngram_max", models="tfidf-lr")
+
+
+@case("bad-search-entry")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.tfidf-lr]\nsearch = { C = 5 }\n")
+    return run_case(s, config, "bad.toml", "models.tfidf-lr.search.C", "set it in recipe", models="tfidf-lr")
+
+
+@case("bad-search-range")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.tfidf-lr]\nsearch = { C = { log_uniform = [0, 10] } }\n")
+    return run_case(s, config, "bad.toml", "models.tfidf-lr.search.C.log_uniform", "low > 0", models="tfidf-lr")
+
+
+@case("bad-search-choice")
+def _(s: Setting) -> Case:
+    config = config_file(s, '[models.tfidf-lr]\nsearch = { class_weight = ["none", "heavy"] }\n')
+    return run_case(s, config, "bad.toml", "models.tfidf-lr.search.class_weight", "'heavy'", models="tfidf-lr")
+
+
+@case("recipe-outside-search-space")
+def _(s: Setting) -> Case:
+    config = config_file(s, "[models.char-gbt]\nsearch = { learning_rate = { int = [1, 3] } }\n")
+    return run_case(
+        s, config, "bad.toml", "models.char-gbt.search.learning_rate", "0.2", models="char-gbt", extra=("--tune", "2")
+    )
+
+
+@case("bad-tune-budget")
+def _(s: Setting) -> Case:
+    return command_line(s, "--models", "lookup", "--tune-time", "20 minutes", names=("--tune-time", "'20 minutes'"))
+
+
 @case("unknown-resource")
 def _(s: Setting) -> Case:
     config = config_file(s, "[models.lookup]\nresources = { gpu = 1 }\n")

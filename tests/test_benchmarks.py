@@ -130,3 +130,15 @@ def test_gpu_check_dry_run_measures_every_throughput_case_on_the_cpu(capsys):
     assert [re.search(r"\s(PASS|FAIL)\s", line).group(1) for line in rows] == ["PASS"] * len(cases), table
     assert f"{len(cases)} passed, 0 failed" in lines and "FAIL" not in table
     assert "min per fit (3400 rows x 5 epochs)" in table
+
+
+# --- benchmarks/ray_gpu_check.py --tune: two fractional-GPU search trials side by side ------------------
+
+
+@pytest.mark.slow  # a tiny BERT, a local Ray cluster, two trials: about a minute on busy cores
+def test_ray_gpu_check_tune_dry_run_puts_two_half_gpu_trials_side_by_side(capsys):
+    pytest.importorskip("ray.tune")
+    pytest.importorskip("transformers")
+    assert _load("ray_gpu_check").main(["--tune", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "side by side: yes" in out and "PASSED" in out and "GPUs [0]" in out

@@ -118,6 +118,8 @@ def _entries(run_file: RunFile) -> list[dict[str, Any]]:
     entry.update(file=run_file.path.name, sha256=run_file.sha256)
     if "summaries" in document:
         entry["summaries"] = copy.deepcopy(document["summaries"])
+    if "search" in document:  # --tune: the budget each model of this run was searched with
+        entry["search"] = copy.deepcopy(document["search"])
     return [entry]
 
 

@@ -2,7 +2,8 @@
 
 Every key is checked before anything runs; a typo names the file and the key.
 ``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), ``resources`` (CPUs and GPUs
-one fit takes under ``--executor ray``), and two opt-ins that are
+one fit, or one search trial, takes on Ray), ``search`` (what ``--tune`` searches: docs/tuning.md,
+or ``false`` for none), and two opt-ins that are
 off unless the user turns them on for that model: ``allow_pickle`` (load pickled ``.bin``
 weights) and ``trust_remote_code`` (run the model's own modelling code).
 """
@@ -21,7 +22,7 @@ from harness.errors import InputError
 from harness.registry import ModelRegistry, TaskRegistry
 
 MODEL_OPT_INS = ("allow_pickle", "trust_remote_code")
-MODEL_KEYS = frozenset({"weights", "recipe", "resources", *MODEL_OPT_INS})
+MODEL_KEYS = frozenset({"weights", "recipe", "resources", "search", *MODEL_OPT_INS})
 # ``resources = { gpus = 2, cpus = 4 }``: what one fit of the model takes on a cluster (--executor ray)
 RESOURCE_KEYS = ("cpus", "gpus")
 
@@ -54,6 +55,11 @@ class RunConfig:
     def recipe_for(self, model: str) -> Mapping[str, Any]:
         return self.models.get(model, {}).get("recipe", {})
 
+    def search_for(self, model: str) -> Mapping[str, Any] | bool | None:
+        """``[models.NAME] search``: entries over the model's own search space, ``false`` for no
+        search, None where the config says nothing (checked on load)."""
+        return self.models.get(model, {}).get("search")
+
     def resources_for(self, model: str) -> Mapping[str, float]:
         """``[models.NAME] resources``: the CPUs and GPUs one fit asks of a cluster (checked on load)."""
         return self.models.get(model, {}).get("resources", {})
@@ -74,6 +80,22 @@ def _check_class_weighting(where: str, recipe: Mapping[str, Any]) -> None:
         raise InputError(f"{where}.pos_weight", f'expected "balanced" or a positive number, got {weight!r}')
     if recipe.get("class_weight", "balanced") != "balanced":
         raise InputError(f"{where}.class_weight", f'expected "balanced", got {recipe["class_weight"]!r}')
+
+
+def _check_search(where: str, search: Any, recipe: Mapping[str, Any]) -> None:
+    """A search table in the syntax of :mod:`harness.search` over the model's recipe keys, or
+    ``false``; class weighting's choices must be values the recipe itself would accept."""
+    from harness.search import parse_space
+
+    if search is False:
+        return
+    for key, dimension in parse_space(search, recipe, where, removable=True).items():
+        if dimension is not None and key in ("pos_weight", "class_weight"):
+            if dimension.is_range and key == "class_weight":
+                raise InputError(f"{where}.{key}", 'expected a list of choices among "none" and "balanced"')
+            for value in () if dimension.is_range else dimension.values:
+                if value is not None:
+                    _check_class_weighting(where, {key: value})
 
 
 def _check_resources(where: str, resources: Mapping[str, Any]) -> None:
@@ -140,6 +162,8 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
                 known = ", ".join(sorted(allowed)) or "none"
                 raise InputError(f"{where}.recipe.{key}", f"unknown recipe key; this model's: {known}")
         _check_class_weighting(f"{where}.recipe", recipe)
+        if "search" in table:
+            _check_search(f"{where}.search", table["search"], models[name].recipe)
         _check_resources(f"{where}.resources", _table(f"{where}.resources", table.get("resources", {})))
         subword = recipe.get("label_subword", "first")  # the tagger's (harness.training.tagging)
         if subword not in ("first", "last"):

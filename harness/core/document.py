@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.reports import ItemReport, Session
+from harness.core.search.record import search_section
 from harness.leaderboard import REAL_NOTE, SCHEMA_VERSION, SYNTHETIC_NOTE, package_version
 
 
@@ -64,7 +65,7 @@ def build_document(session: Session) -> dict[str, Any]:
     synthetic = any(p.get("synthetic", False) for provenance in data.values() for p in provenance)
     finished = session.finished or time.time()
     options = session.options
-    return {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run": {
             "harness_version": __version__,
@@ -95,3 +96,7 @@ def build_document(session: Session) -> dict[str, Any]:
             **{task: {"error": traceback} for task, traceback in session.summary_errors.items()},
         },
     }
+    search = search_section(session)
+    if search is not None:
+        document["search"] = search
+    return document

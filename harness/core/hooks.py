@@ -62,6 +62,15 @@ class Hooks:
     def item_finished(self, report: ItemReport) -> None:
         self.pm.hook.harness_item_finished(report=report)
 
+    def search_started(self, model: str, task: str, what: str) -> None:
+        self.pm.hook.harness_search_started(model=model, task=task, what=what)
+
+    def search_trial_finished(self, model: str, task: str, trial: dict[str, Any]) -> None:
+        self.pm.hook.harness_search_trial_finished(model=model, task=task, trial=trial)
+
+    def search_finished(self, model: str, task: str, record: dict[str, Any]) -> None:
+        self.pm.hook.harness_search_finished(model=model, task=task, record=record)
+
     # -- reporting ----------------------------------------------------------
     def write_leaderboard(self, document: dict[str, Any], out_dir: Path) -> Path | None:
         return self.pm.hook.harness_write_leaderboard(document=document, out_dir=out_dir)

@@ -28,6 +28,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "console": "harness.report.console",
     "leaderboard": "harness.report.leaderboard",
     "plots": "harness.report.plots",
+    "search": "harness.report.search",
 }
 ENTRY_POINT_GROUP = "harness"
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"

@@ -62,14 +62,20 @@ class Session:
     store: ItemStore | None = None  # finished items of the run directory (resume)
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    # ``--tune``: (model, training task) -> the configuration its search chose on eval, applied
+    # last by :meth:`recipe`; empty without --tune. ``searches`` holds each search's record (the
+    # leaderboard's ``search`` section is built from it), ``search_budget`` what every model got.
+    tuned: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    searches: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    search_budget: Mapping[str, Any] | None = None
 
     @property
     def collect_only(self) -> bool:
         return bool(getattr(self.options, "collect_only", False))
 
-    def recipe(self, model: ModelSpec, task: str, device: str | None = None) -> Mapping[str, Any]:
-        """``model``'s effective recipe for a fit on ``task`` on ``device`` (default: this session's):
-        the profile's (with any CPU and tagging recipe), then the config's overrides."""
+    def default_recipe(self, model: ModelSpec, task: str, device: str | None = None) -> Mapping[str, Any]:
+        """``model``'s recipe for a fit on ``task`` on ``device`` (default: this session's) before any
+        tuning: the profile's (with any CPU and tagging recipe), then the config's overrides."""
         device = device or self.device
         key = (model.name, task, device)
         if key not in self.recipes:
@@ -79,6 +85,21 @@ class Session:
                 **self.config.recipe_for(model.name),
             }
         return self.recipes[key]
+
+    def recipe(self, model: ModelSpec, task: str, device: str | None = None) -> Mapping[str, Any]:
+        """``model``'s effective recipe for a fit on ``task``: :meth:`default_recipe`, then the
+        configuration a ``--tune`` search chose for (model, task), if any."""
+        base = self.default_recipe(model, task, device)
+        chosen = self.tuned.get((model.name, task))
+        return {**base, **chosen} if chosen else base
+
+    def recipe_source(self, model_name: str, task: str) -> str:
+        """Where the recipe of (model, training task) comes from: "default recipe", or
+        "tuned recipe (8 trials on eval)" when a search chose it."""
+        if (model_name, task) not in self.tuned:
+            return "default recipe"
+        trials = (self.searches.get((model_name, task)) or {}).get("trials") or []
+        return f"tuned recipe ({len(trials)} trial{'s' if len(trials) != 1 else ''} on eval)"
 
     def counts(self) -> dict[str, int]:
         counts = {"passed": 0, "skipped": 0, "error": 0}

@@ -345,12 +345,21 @@ class LocalExecutor:
             recorder.finished(report)
 
 
-def run_session(session: Session, hooks: Hooks, progress: ProgressFactory, executor: Executor | None = None) -> int:
-    """Run every collected item; return 1 if any errored, else 0."""
+def run_session(
+    session: Session,
+    hooks: Hooks,
+    progress: ProgressFactory,
+    executor: Executor | None = None,
+    search: Callable[[], None] | None = None,
+) -> int:
+    """Run every collected item, after ``search`` (``--tune``: it sets the session's tuned
+    recipes); return 1 if any errored, else 0 (130 if interrupted)."""
     hooks.collection_finished(session, session.items)
     if session.collect_only:
         return 0
     try:
+        if search is not None:
+            search()
         (executor or LocalExecutor()).run(session, Recorder(session, hooks), progress)
     except KeyboardInterrupt:  # what finished is saved already; the caller says how to resume
         return EXIT_INTERRUPTED
@@ -372,8 +381,17 @@ def summarise_tasks(session: Session) -> None:
         items = tuple(
             ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info, r.cost) for r in passed
         )
-        request = SummaryRequest(data, items, session.seeds)
+        request = SummaryRequest(data, items, session.seeds, _search_of(session, name))
         try:
             session.summaries[name] = dict(spec.summarise(request))
         except Exception as err:
             session.summary_errors[name] = short_traceback(err)
+
+
+def _search_of(session: Session, task: str) -> dict[str, Any] | None:
+    """The searches of the models fitted on ``task`` (``--tune``), for its summary; None without."""
+    fitted_on = session.tasks[task].fits_on
+    models = {model: record for (model, on), record in session.searches.items() if on == fitted_on}
+    if session.search_budget is None or not models:
+        return None
+    return {"budget": dict(session.search_budget), "models": models}

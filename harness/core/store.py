@@ -47,6 +47,11 @@ _NOT_PART_OF_AN_ITEM = frozenset(
         "device",
         "executor",  # a run started with one executor resumes with the other
         "ray_address",
+        # a search's budget chooses the recipe; the recipe (tuned or not) is in the key itself
+        "tune",
+        "tune_time",
+        "tune_concurrency",
+        "tune_seed",
     }
 )
 

@@ -455,13 +455,13 @@ def as_texts(inputs: Sequence[Any], setup: ClassificationSetup) -> Sequence[str]
     return [joined(item) for item in inputs] if setup.text_pairs else inputs
 
 
-def _word_and_char_tfidf() -> Any:
+def _word_and_char_tfidf(word_ngram_max: int = 2, char_ngram_max: int = 5) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_union
 
     # "?" is a word here: it is how clinicians write uncertainty.
-    words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b|\?", sublinear_tf=True)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    words = TfidfVectorizer(ngram_range=(1, word_ngram_max), token_pattern=r"(?u)\b\w+\b|\?", sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, char_ngram_max), sublinear_tf=True)
     return make_union(words, chars)
 
 
@@ -472,7 +472,7 @@ def fit_tfidf_lr(request: FitRequest) -> FittedClassifier:
     recipe, setup = request.recipe, request.setup
     multi_class = setup.problem == "multi-class"
     texts = as_texts(request.train.inputs, setup)
-    vectoriser = _word_and_char_tfidf().fit(texts)
+    vectoriser = _word_and_char_tfidf(recipe.get("word_ngram_max", 2), recipe.get("char_ngram_max", 5)).fit(texts)
     x = vectoriser.transform(texts)
 
     def make_model() -> Any:
@@ -577,7 +577,13 @@ def harness_add_models(register: Any) -> None:
             fit=fit_tfidf_lr,
             tokenization="word 1-2 + char 2-5 n-grams",
             markers=("baseline",),
-            recipe={"C": 100.0, "max_iter": 1000, "class_weight": None},
+            recipe={"C": 100.0, "max_iter": 1000, "class_weight": None, "word_ngram_max": 2, "char_ngram_max": 5},
+            search_space={
+                "C": {"log_uniform": [0.01, 1000.0]},
+                "class_weight": [None, "balanced"],
+                "word_ngram_max": [1, 2, 3],
+                "char_ngram_max": [3, 4, 5, 6],
+            },
             description="TF-IDF word and character n-grams, one logistic regression per label "
             "(one multinomial one for a multi-class task).",
         )
@@ -598,6 +604,13 @@ def harness_add_models(register: Any) -> None:
                 "max_leaf_nodes": 15,
                 "min_samples_leaf": 5,
                 "class_weight": None,
+            },
+            search_space={
+                "max_iter": {"int": [50, 300]},
+                "learning_rate": {"log_uniform": [0.03, 0.3]},
+                "max_leaf_nodes": [7, 15, 31],
+                "min_samples_leaf": [2, 5, 10, 20],
+                "class_weight": [None, "balanced"],
             },
             description="TF-IDF character n-grams, boosted trees per label, or one multi-class model "
             "(cf. the seed's n-grams + XGBoost).",

@@ -33,7 +33,7 @@ from typing import Any
 
 from harness import ModelSpec, hookimpl
 from harness.model import FitRequest, FittedClassifier
-from harness.plugins.study import SEED_000, SEED_RECIPE
+from harness.plugins.study import ENCODER_SPACE, SEED_000, SEED_RECIPE
 from harness.training.full import fit_full, head_prefixes
 
 _TORCH = ("torch", "transformers")
@@ -215,6 +215,7 @@ def harness_add_models(register: Any) -> None:
             needs=_TORCH,
             markers=("transformer", "slow"),
             recipe=SEED_RECIPE,
+            search_space=ENCODER_SPACE,
             study=SEED_000,
             description="CANINE-S (subword-loss pre-training), 12 layers over 4x downsampled characters; 132M "
             "parameters (the seed study's table says 121M); 0.65 eval F1 there, predicting only the frequent "
@@ -237,6 +238,7 @@ def harness_add_models(register: Any) -> None:
             needs=_TORCH,
             markers=("transformer", "slow"),
             recipe=SEED_RECIPE,
+            search_space=ENCODER_SPACE,
             study=SEED_000,
             description="ByT5-small's encoder (218M of its 300M parameters; the decoder is not used) with a "
             "mean-pooled linear head; 0.18 eval F1 in the seed study.",

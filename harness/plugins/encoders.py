@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import ModelSpec, hookimpl
 from harness.model import FitRequest, FittedClassifier, FittedTagger, TagRequest
-from harness.plugins.study import SEED_000, SEED_002, SEED_RECIPE
+from harness.plugins.study import ENCODER_SPACE, SEED_000, SEED_002, SEED_RECIPE
 from harness.training.full import fit_full, head_prefixes, load_classifier, load_tagger, tag_full
 
 # all-MiniLM-L6-v2's pooler was never trained for classification: the pooler and classifier get
@@ -35,6 +35,16 @@ MINILM_RECIPE: dict[str, Any] = {
     "warmup_ratio": 0.06,
     "max_length": 64,
     "pos_weight": None,
+}
+# --tune: around the recipe, with its own head learning rate (the pooler needs a high one).
+MINILM_SPACE: dict[str, Any] = {
+    "lr": {"log_uniform": [5e-5, 5e-4]},
+    "head_lr": {"log_uniform": [1e-3, 1e-2]},
+    "epochs": [3, 6, 10],
+    "batch_size": [16, 32, 64],
+    "warmup_ratio": {"uniform": [0.0, 0.1]},
+    "weight_decay": [0.0, 0.01, 0.1],
+    "pos_weight": [None, "balanced"],
 }
 MINILM_CPU: dict[str, Any] = {}  # the recipe as written: six epochs take about 2 minutes on 2 cores
 # Tagging (the ner task): 3 epochs of batch 32 at lr 1e-4, chosen on the NER eval split over
@@ -80,6 +90,7 @@ def harness_add_models(register: Any) -> None:
             markers=("transformer", "slow"),
             recipe=MINILM_RECIPE,
             cpu_recipe=MINILM_CPU,
+            search_space=MINILM_SPACE,
             tag_recipe=MINILM_TAG,
             study="this project (CPU stand-in for the seed's encoders)",
             description="all-MiniLM-L6-v2 (6 layers, 384 wide), shipped on PyPI: the encoder that runs here.",
@@ -100,6 +111,7 @@ def harness_add_models(register: Any) -> None:
             needs=_TORCH,
             markers=("transformer", "slow"),
             recipe=SEED_RECIPE,
+            search_space=ENCODER_SPACE,
             tag_recipe=ENCODER_TAG,
             study=SEED_000,
             description="Bio+ClinicalBERT, the seed study's baseline (0.97 internal F1 there).",
@@ -122,6 +134,7 @@ def harness_add_models(register: Any) -> None:
                 needs=_TORCH,
                 markers=("transformer", "slow"),
                 recipe=SEED_RECIPE,
+                search_space=ENCODER_SPACE,
                 tag_recipe=ENCODER_TAG,
                 study=SEED_000,
                 description=f"BioClinical-ModernBERT-{size}, 8,192-token context"
@@ -213,6 +226,7 @@ def register_ner_study_encoders(register: Any) -> None:
                 needs=(*_TORCH, "sentencepiece") if name.startswith("deberta") else _TORCH,
                 markers=("transformer", "slow"),
                 recipe=SEED_RECIPE,
+                search_space=ENCODER_SPACE,
                 tag_recipe=ENCODER_TAG,
                 study=SEED_002,
                 description=description,

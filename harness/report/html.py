@@ -47,6 +47,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Comparisons and site shift",
         ("Model comparison", "Site shift", "Prevalence", "Weighted F1 on strings", "Overall results"),
     ),
+    ("Tuning budget", ("Search budget", "Search trials", "Expected maximum")),
     ("Decision rule and calibration", ("Decision thresholds", "Calibration")),
     ("Probe", ("Probe",)),
     ("Robustness", ("Robustness",)),
@@ -318,6 +319,18 @@ def inline_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def search_plots(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each tuned task's expected-max plot as inline SVG (``--tune`` runs; none otherwise)."""
+    from markupsafe import Markup
+
+    from harness.report.search import search_figures, svg_text
+
+    return [
+        {"task": stem.removeprefix("expected_max_"), "svg": Markup(svg_text(figure))}
+        for stem, figure in search_figures(document)
+    ]
+
+
 def render_html(document: dict[str, Any], title: str = "", tables: list[Table] | None = None) -> str:
     """The page of a validated leaderboard document, as one string; ``tables``: what the tasks'
     ``harness_tables`` hooks return for it (by default, the installed plugins')."""
@@ -341,6 +354,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         scatters=data["scatters"],
         sections=sections(tables),
         cards=model_cards(document),
+        search_plots=search_plots(document),
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(data)),

@@ -63,6 +63,7 @@ def decide(
     costs: Mapping[str, Mapping[str, Any]],
     failed: Collection[str] = (),
     metric_name: str | None = None,
+    budget: str | None = None,
 ) -> dict[str, Any]:
     """The decision for every test set of ``comparisons`` (test set -> comparison).
 
@@ -71,11 +72,15 @@ def decide(
     an error in the run, which are never recommended. ``metric_name``: the words for the compared
     metric where its key alone would mislead (a binary task's one-column weighted F1 is the F1 of
     the positive label: "F1").
+    ``budget``: with ``--tune``, what every model's search got and whether the expected-max curves
+    cross (:func:`harness.scoring.budget.budget_statement`); part of the decision as it is shown.
     """
     metric = next((c["metric"] for c in comparisons.values()), "f1_weighted")
     decision: dict[str, Any] = {"metric": metric, "cheapest_by": list(CHEAPEST_BY)}
     if metric_name:
         decision["metric_name"] = metric_name
+    if budget:
+        decision["budget"] = budget
     words = metric_words(decision)
     decision["test_sets"] = [
         _decide_test_set(name, c, costs, set(failed), words) for name, c in comparisons.items() if c["models"]
@@ -272,7 +277,13 @@ def decision_from_document(document: Mapping[str, Any], task: str) -> dict[str, 
     compared = next(iter(comparisons.values()))["metric"]
     primary = next((e["primary_metric"] for e in passed if e.get("primary_metric")), None)
     problem = next((e["problem"] for e in passed if e.get("problem")), None)
-    return decide(comparisons, costs, failed, metric_name=compared_words(compared, primary, problem))
+    return decide(
+        comparisons,
+        costs,
+        failed,
+        metric_name=compared_words(compared, primary, problem),
+        budget=budget_of_document(document, task),
+    )
 
 
 def compared_words(compared: str, primary_metric: str | None = None, problem: str | None = None) -> str | None:
@@ -290,6 +301,16 @@ def compared_words(compared: str, primary_metric: str | None = None, problem: st
     if problem == "multi-class" and compared == "f1_micro":
         return "accuracy"
     return None
+
+
+def budget_of_document(document: Mapping[str, Any], task: str) -> str | None:
+    """The budget sentence for ``task`` from a leaderboard's ``search`` section, if it has one."""
+    from harness.scoring.budget import budget_statement
+
+    search = document.get("search")
+    if not search or task not in search.get("tasks", {}):
+        return None
+    return budget_statement({"budget": search["budget"], "models": search["tasks"][task]["models"]})
 
 
 def costs_of(items: Iterable[Any]) -> dict[str, dict[str, Any]]:

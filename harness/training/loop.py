@@ -593,6 +593,8 @@ def train_classifier(
         history.append(EpochRecord(epoch, totals.loss, loss, figure, seconds))
         if best is None or figure > best[0]:  # ties keep the earlier epoch
             best = (figure, epoch, snapshot_trainable(model), logits, scores)
+        if request.on_epoch is not None:  # a search trial: its scheduler may stop the fit here
+            request.on_epoch(epoch, figure)
     if best is not None:
         restore_trainable(model, best[2])
     model.eval()

@@ -22,11 +22,23 @@ def make_executor(options: argparse.Namespace) -> Executor:
     name = getattr(options, "executor", "local")
     address = getattr(options, "ray_address", None)
     if name == "local":
-        if address is not None:
-            raise UsageError("--ray-address is for --executor ray")
+        tuning = getattr(options, "tune", None) is not None or getattr(options, "tune_time", None) is not None
+        if address is not None and not tuning:
+            raise UsageError("--ray-address is for --executor ray or --tune")
+        check_ray_address(options)
         from harness.core.runner import LocalExecutor
 
         return LocalExecutor()
     from harness.core.executors.ray_cluster import RayExecutor
 
     return RayExecutor(address)
+
+
+def check_ray_address(options: argparse.Namespace) -> None:
+    """``--ray-address`` for the search of ``--executor local --tune``: its shape and that a cluster
+    answers there, before anything runs (the executor checks its own)."""
+    address = getattr(options, "ray_address", None)
+    if address is not None and getattr(options, "executor", "local") == "local":
+        from harness.core.executors.ray_cluster import check_address, reachable
+
+        reachable(check_address(address))

@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.collect import Item
@@ -35,6 +35,9 @@ class WorkerSetup:
     model_names: tuple[str, ...]
     task_names: tuple[str, ...]  # every selected task: which task the probe follows depends on them
     cwd: str  # relative paths of the command line are relative to the driver's folder
+    # --tune: (model, training task) -> the configuration the search chose (Session.tuned): the
+    # worker's fits and resume keys must use the driver's tuned recipe, not the default one.
+    tuned: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _context(setup: WorkerSetup) -> _Context:
     config = load_config(options.config, models, tasks)
     follow_classification_task(tasks, list(setup.task_names), config)
     session = Session(options, config, get_profile(options.profile), models, tasks, tuple(options.seeds))
+    session.tuned = {key: dict(chosen) for key, chosen in setup.tuned.items()}
     _CONTEXTS[setup.run_id] = _Context(session)
     return _CONTEXTS[setup.run_id]
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from harness import InputError, ScoreRequest, TaskSpec, hookimpl
 from harness.model import train_rows_of
+from harness.scoring.budget import budget_statement
 from harness.scoring.calibration import class_calibration
 from harness.scoring.decision import compared_words, costs_of, decide
 from harness.scoring.evidence import compare_models, overlap_report, seen_in, site_shift
@@ -180,6 +181,7 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
             costs_of(request.items),
             failed={e["model"] for e in excluded},
             metric_name=compared_words(settings.metric, data.extra.get("primary_metric", "f1_weighted")),
+            budget=budget_statement(request.search) if request.search else None,
         ),
     }
 
