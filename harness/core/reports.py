@@ -59,6 +59,9 @@ class Session:
     # load and the fit use them, and the resume key hashes these same objects.
     task_tables: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     recipes: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    # Recipe keys chosen for a (model, task) by hyperparameter tuning (issue 23), applied last
+    # by :meth:`recipe`; empty when nothing is tuned.
+    tuned: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     store: ItemStore | None = None  # finished items of the run directory (resume)
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -69,7 +72,8 @@ class Session:
 
     def recipe(self, model: ModelSpec, task: str, device: str | None = None) -> Mapping[str, Any]:
         """``model``'s effective recipe for a fit on ``task`` on ``device`` (default: this session's):
-        the profile's (with any CPU and tagging recipe), then the config's overrides."""
+        the profile's (with any CPU and tagging recipe), then the config's overrides, then what
+        tuning chose for it (:attr:`tuned`)."""
         device = device or self.device
         key = (model.name, task, device)
         if key not in self.recipes:
@@ -77,8 +81,13 @@ class Session:
             self.recipes[key] = {
                 **self.profile.recipe_for(model, device, tagging=tagging),
                 **self.config.recipe_for(model.name),
+                **self.tuned.get((model.name, task), {}),
             }
         return self.recipes[key]
+
+    def recipe_source(self, model_name: str, task: str) -> str:
+        """Where ``model_name``'s recipe for ``task`` comes from, in words for the output."""
+        return "tuned recipe" if (model_name, task) in self.tuned else "default recipe"
 
     def counts(self) -> dict[str, int]:
         counts = {"passed": 0, "skipped": 0, "error": 0}
