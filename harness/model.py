@@ -240,6 +240,9 @@ class ModelSpec:
     # table knows only its own labels; a zero-shot model answers one label), or None. Items
     # get the reason as their skip reason.
     refuses: Callable[[tuple[str, ...], ClassificationSetup], str | None] | None = None
+    # False for a model that reads no training rows (a rule table, a zero-shot prompt): a learning
+    # curve (``--train-sizes``) fits it once, on the full split, and draws it as a flat line.
+    trains: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)

@@ -45,6 +45,7 @@ class GroupJob:
     fits_on: str
     seed: int
     tasks: tuple[str, ...]  # the group's items, in collection order
+    train_rows: int | None = None  # a learning curve's subset fit: its training rows
     device: str
     provenance: Mapping[str, str]  # task -> the driver's provenance of its data, canonical JSON
     attempt: int = 1
@@ -158,7 +159,7 @@ def run_group(setup: WorkerSetup, job: GroupJob) -> Iterator[dict[str, Any]]:
             load_task_data(session, missing)
         mismatch = data_mismatch(session, job, where["node"])
         model = session.models[job.model]
-        items = [Item(model, session.tasks[task], job.seed) for task in job.tasks]
+        items = [Item(model, session.tasks[task], job.seed, train_rows=job.train_rows) for task in job.tasks]
     except Exception as err:  # the data or plugins could not be rebuilt on this node
         reason = f"on node {where['node']}: {type(err).__name__}: {err}"
         failed = group_error(job, reason, short_traceback(err), where)
