@@ -37,6 +37,7 @@ from harness.scoring.thresholds import apply_tuned, tune_thresholds
 from harness.scoring.tokenisation import analyse, clinical_terms
 from harness.tables import METRICS, Table
 from harness.task import SummaryRequest
+from harness.tasks.classification.learning_curve import learning_curve
 from harness.tasks.classification.loading import TASK_KEYS, EvidenceSettings, Preset, keys, load
 
 KIND = "classification"
@@ -131,7 +132,7 @@ def _inference(tests: Mapping[str, Any], seconds: float) -> dict[str, Any]:
 
 def summarise(request: SummaryRequest) -> dict[str, Any]:
     """Across models and seeds, per test set: comparisons and bands by the primary metric; site
-    shift; overlap; the decision."""
+    shift; overlap; the decision; with ``--train-sizes``, the learning curve."""
     data, labels = request.data, request.data.labels
     settings: EvidenceSettings = data.extra["evidence"]
     tests = data.test_splits
@@ -166,7 +167,7 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         }
         for model, by_split in stacked.items()
     }
-    return {
+    summary = {
         "seeds": list(request.seeds),
         "excluded": excluded,
         "comparisons": comparisons,
@@ -179,6 +180,9 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
             metric_name=_compared_words(data.extra.get("primary_metric", "f1_weighted"), settings.metric),
         ),
     }
+    if request.curve is not None:  # harness run --train-sizes
+        summary["learning_curve"] = learning_curve(request)
+    return summary
 
 
 def _compared_words(primary_metric: str, compared: str) -> str | None:
