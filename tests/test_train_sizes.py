@@ -13,7 +13,9 @@ from harness.errors import UsageError
 
 
 def split(y: np.ndarray) -> LabelledSplit:
-    return LabelledSplit("train", tuple(f"row {i}" for i in range(len(y))), y.astype(np.int8), "x.csv", "0" * 64, False, False)
+    return LabelledSplit(
+        "train", tuple(f"row {i}" for i in range(len(y))), y.astype(np.int8), "x.csv", "0" * 64, False, False
+    )
 
 
 def multi_label(rows: int = 400, seed: int = 0, rare: int = 5) -> np.ndarray:
