@@ -45,10 +45,10 @@ class GroupJob:
     fits_on: str
     seed: int
     tasks: tuple[str, ...]  # the group's items, in collection order
-    train_rows: int | None = None  # a learning curve's subset fit: its training rows
     device: str
     provenance: Mapping[str, str]  # task -> the driver's provenance of its data, canonical JSON
     attempt: int = 1
+    train_rows: int | None = None  # a learning curve's subset fit: its training rows
 
 
 def canonical_provenance(provenance: Any) -> str:
