@@ -75,3 +75,26 @@ def test_a_noisy_curve_gives_a_law_that_levels_off_at_most_one():
     law = fit_power_law(rows, scores, scale=1600)
     assert law is not None and 0 <= law.a <= 1 and law.b >= 0 and law.c >= 0
     assert law.predict(3200) >= law.predict(1600)  # more rows never project a lower score
+
+
+def entry(scores_by_rows: dict[int, tuple[float, float, float]]) -> dict:
+    points = [
+        {"rows": rows, "test_sets": {"internal": {"estimate": e, "low": lo, "high": hi}}}
+        for rows, (e, lo, hi) in scores_by_rows.items()
+    ]
+    return {"points": points}
+
+
+def test_an_extrapolation_is_drawn_only_through_the_full_data_interval():
+    from harness.tasks.classification.learning_curve import _extrapolation
+
+    truth = PowerLaw(a=0.95, b=0.1, c=0.5, scale=3200)
+    smooth = {r: (truth.predict(r), truth.predict(r) - 0.01, truth.predict(r) + 0.01) for r in (50, 200, 800, 3200)}
+    (found,) = _extrapolation(entry(smooth), 3200).values()
+    assert found["rows"] == 6400 and found["predicted"] == pytest.approx(truth.predict(6400), abs=1e-3)
+    # the measured curve keeps climbing steeply to its last point: no law with a ceiling of 1 passes through it
+    steep = {50: (0.52, 0.50, 0.54), 200: (0.685, 0.67, 0.70), 800: (0.873, 0.86, 0.88), 3200: (0.995, 0.993, 0.997)}
+    (withheld,) = _extrapolation(entry(steep), 3200).values()
+    assert withheld["withheld"].startswith("the law misses the full-data interval")
+    few = {200: (0.6, 0.5, 0.7), 800: (0.7, 0.6, 0.8), 3200: (0.8, 0.7, 0.9)}
+    assert _extrapolation(entry(few), 3200) == {"internal": {"withheld": "fewer than four sizes"}}

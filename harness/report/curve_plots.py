@@ -27,6 +27,12 @@ def curves(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     }
 
 
+def projection(model: Mapping[str, Any], test: str) -> Mapping[str, Any] | None:
+    """The model's power-law extrapolation on ``test``, unless none was fitted or it was withheld."""
+    found = model["extrapolation"].get(test)
+    return found if found and "law" in found else None
+
+
 def test_sets(curve: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(name for m in curve["models"] for p in m["points"] for name in p["test_sets"]))
 
@@ -41,7 +47,7 @@ def curve_figure(document: Mapping[str, Any], task: str, test: str) -> Figure:
     axes = figure.add_subplot()
     axes.set_xscale("log")
     full = curve["train_rows"]
-    ends = sorted({m["extrapolation"][test]["rows"] for m in curve["models"] if test in m["extrapolation"]})
+    ends = sorted({found["rows"] for found in (projection(m, test) for m in curve["models"]) if found})
     extrapolated = bool(ends)
     sizes = [s["rows"] for s in curve["subsets"]]
     right = max([full, *ends]) * (1.2 if extrapolated else 1.3)
@@ -82,7 +88,7 @@ def curve_figure(document: Mapping[str, Any], task: str, test: str) -> Figure:
         if hollow:
             sampled = True
             axes.plot(*zip(*hollow), "o", color="white", markeredgecolor=colour, markersize=5)
-        found = model["extrapolation"].get(test)
+        found = projection(model, test)
         if found:
             law = found["law"]
             xs = np.geomspace(full, found["rows"], 30)
@@ -108,7 +114,7 @@ def curve_figure(document: Mapping[str, Any], task: str, test: str) -> Figure:
     metric = curve["metric_name"][0].upper() + curve["metric_name"][1:]
     axes.set_xlabel("Training rows (log scale; the right-most measured point is all of train)")
     axes.set_ylabel(metric)
-    axes.set_title(title(dict(document), f"{metric} vs training rows ({user_text(task)}, {user_text(test)} test set)"))
+    axes.set_title(title(dict(document), f"{metric} vs training rows\n{user_text(task)}, {user_text(test)} test set"))
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     notes = [f"bands: {curve['confidence']:.0%} bootstrap intervals over the test rows"]
@@ -116,6 +122,8 @@ def curve_figure(document: Mapping[str, Any], task: str, test: str) -> Figure:
         notes.append("dots: each seed's score; line: the seed mean")
     if sampled:
         notes.append("hollow: trained on a row sample of the subset (max_train_rows)")
+    if any("withheld" in m["extrapolation"].get(test, {}) for m in curve["models"]):
+        notes.append("no power law drawn where it misses the full-data interval (see the table)")
     figure.supxlabel("; ".join(notes), fontsize=8)
     return figure
 

@@ -134,11 +134,15 @@ class PowerLaw:
         return {"form": "a - b * (rows / scale) ** -c", "a": self.a, "b": self.b, "c": self.c, "scale": self.scale}
 
 
-def fit_power_law(rows: Sequence[int], scores: Sequence[float], scale: int) -> PowerLaw | None:
-    """The least-squares inverse power law through ``(rows, scores)``, or None where it cannot be
-    fitted honestly: fewer than four distinct sizes (three parameters), or no convergence."""
+def fit_power_law(
+    rows: Sequence[int], scores: Sequence[float], scale: int, sigma: Sequence[float] | None = None
+) -> PowerLaw | None:
+    """The least-squares inverse power law through ``(rows, scores)`` (each weighted by 1 /
+    ``sigma``, e.g. its interval's half-width), or None where it cannot be fitted honestly: fewer
+    than four distinct sizes (three parameters), or no convergence."""
     x = np.asarray(rows, dtype=float) / scale
     y = np.asarray(scores, dtype=float)
+    weights = None if sigma is None else np.maximum(np.asarray(sigma, dtype=float), 1e-3)
     if len(set(x.tolist())) < 4 or not np.all(np.isfinite(y)):
         return None
     from scipy.optimize import OptimizeWarning, curve_fit
@@ -151,7 +155,9 @@ def fit_power_law(rows: Sequence[int], scores: Sequence[float], scale: int) -> P
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            params, _ = curve_fit(law, x, y, p0=start, bounds=([0.0, 0.0, 0.0], [1.0, np.inf, 5.0]), maxfev=20_000)
+            params, _ = curve_fit(
+                law, x, y, p0=start, sigma=weights, bounds=([0.0, 0.0, 0.0], [1.0, np.inf, 5.0]), maxfev=20_000
+            )
     except (RuntimeError, ValueError):
         return None
     a, b, c = (float(p) for p in params)

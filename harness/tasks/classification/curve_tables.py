@@ -47,8 +47,16 @@ def _cell(scored: Mapping[str, Any], seeds: int) -> str:
 def score_table(curve: Mapping[str, Any], test: str) -> Table:
     seeds = len(curve["seeds"])
     subsets = curve["subsets"]
-    extrapolated = any(test in m["extrapolation"] for m in curve["models"])
-    twice = next((m["extrapolation"][test]["rows"] for m in curve["models"] if test in m["extrapolation"]), None)
+    projected = {
+        m["model"]: m["extrapolation"][test] for m in curve["models"] if "law" in m["extrapolation"].get(test, {})
+    }
+    withheld = {
+        m["model"]: m["extrapolation"][test]["withheld"]
+        for m in curve["models"]
+        if "withheld" in m["extrapolation"].get(test, {})
+    }
+    extrapolated = bool(projected)
+    twice = next((found["rows"] for found in projected.values()), None)
     rows, sampled = [], set()
     for model in curve["models"]:
         points = {p["rows"]: p for p in model["points"] if test in p["test_sets"]}
@@ -63,7 +71,7 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
                 sampled.add(model["model"])
             cells.append(_cell(point["test_sets"][test], seeds) + mark)
         if extrapolated:
-            found = model["extrapolation"].get(test)
+            found = projected.get(model["model"])
             cells.append("–" if found is None else f"~{found['predicted']:.3f}")
         label = model["model"] if model["trains"] else f"{model['model']} ({FLAT})"
         rows.append((label, model["recipe"], *cells))
@@ -89,21 +97,22 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
             "; ~ an inverse power law fitted to the estimates, extrapolated to twice the training rows: "
             "a projection, not a measurement"
         )
+    if withheld:
+        caption += "; no power-law extrapolation for " + "; ".join(f"{m} ({why})" for m, why in withheld.items())
     return Table(f"Learning curve ({test} test set)", headers, tuple(rows), caption)
 
 
-def _reach_cell(found: Mapping[str, Any], trains: bool) -> str:
+def _reach_cell(found: Mapping[str, Any], trains: bool, full_rows: int) -> str:
+    """``400 rows (possible from 200; sure from 800)``; ``all 3,400 rows (sure)``; not reached."""
+    rows, possible, certain = found["rows"], found["possible_from"], found["certain_from"]
     if not trains:
-        return "every size" if found["rows"] is not None else "never"
-    if found["rows"] is None:
-        text = "not reached within the sizes run"
-        return text + (f" (possible from {found['possible_from']:,})" if found["possible_from"] else "")
-    possible = found["possible_from"]
-    certain = found["certain_from"]
-    return (
-        f"{found['rows']:,} rows (possible from {possible:,}; "
-        f"{'sure from ' + format(certain, ',') if certain else 'sure at no size run'})"
-    )
+        return "every size" if rows is not None else "never"
+    if rows is None:
+        return "not reached within the sizes run" + (f" (possible from {possible:,})" if possible else "")
+    notes = [f"possible from {possible:,}"] if possible is not None and possible < rows else []
+    notes.append("sure at no size run" if certain is None else "sure" if certain == rows else f"sure from {certain:,}")
+    main = f"all {rows:,} rows" if rows == full_rows else f"{rows:,} rows"
+    return f"{main} ({'; '.join(notes)})"
 
 
 def answer_table(curve: Mapping[str, Any], test: str) -> Table:
@@ -118,8 +127,8 @@ def answer_table(curve: Mapping[str, Any], test: str) -> Table:
         (
             a["model"] if trains.get(a["model"], True) else f"{a['model']} ({FLAT})",
             recipes.get(a["model"], "–"),
-            _reach_cell(a["own"], trains.get(a["model"], True)),
-            _reach_cell(a["best"], trains.get(a["model"], True)),
+            _reach_cell(a["own"], trains.get(a["model"], True), curve["train_rows"]),
+            _reach_cell(a["best"], trains.get(a["model"], True), curve["train_rows"]),
         )
         for a in answers
     )

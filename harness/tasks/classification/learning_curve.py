@@ -124,18 +124,33 @@ def _model_entry(model: str, trains: bool, recipe: str, points: list[dict[str, A
 
 
 def _extrapolation(entry: Mapping[str, Any], full_rows: int) -> dict[str, Any]:
-    """Per test set, the power law through the model's estimates and its value at twice the rows
-    (absent where it cannot be fitted: fewer than four sizes, or no convergence)."""
-    out = {}
+    """Per test set, the power law through the model's estimates (each weighted by its interval)
+    and its value at twice the rows; withheld, with the reason, where there are fewer than four
+    sizes, the fit does not converge, or the law misses the full-data point's interval (a curve
+    that does not pass through the last thing measured has nothing to say beyond it)."""
+    out: dict[str, Any] = {}
     points = entry["points"]
     for name in points[-1]["test_sets"]:
-        scored = [p for p in points if name in p["test_sets"]]
+        scored = [p["test_sets"][name] for p in points if name in p["test_sets"]]
+        rows = [p["rows"] for p in points if name in p["test_sets"]]
         law = fit_power_law(
-            [p["rows"] for p in scored], [p["test_sets"][name]["estimate"] for p in scored], scale=full_rows
+            rows,
+            [s["estimate"] for s in scored],
+            scale=full_rows,
+            sigma=[(s["high"] - s["low"]) / 2 for s in scored],
         )
-        if law is not None:
-            rows = EXTRAPOLATE_TO * full_rows
-            out[name] = {"rows": rows, "predicted": min(1.0, max(0.0, law.predict(rows))), "law": law.to_dict()}
+        last = scored[-1]
+        if law is None:
+            reason = "fewer than four sizes" if len(set(rows)) < 4 else "the fit did not converge"
+            out[name] = {"withheld": reason}
+        elif rows[-1] != full_rows or not last["low"] <= law.predict(full_rows) <= last["high"]:
+            out[name] = {
+                "withheld": f"the law misses the full-data interval: {law.predict(full_rows):.3f} at "
+                f"{full_rows:,} rows, measured {last['estimate']:.3f} [{last['low']:.3f}, {last['high']:.3f}]"
+            }
+        else:
+            at = EXTRAPOLATE_TO * full_rows
+            out[name] = {"rows": at, "predicted": min(1.0, max(0.0, law.predict(at))), "law": law.to_dict()}
     return out
 
 
