@@ -122,6 +122,12 @@ def test_the_answers_are_printed_by_the_run_and_by_show_from_the_leaderboard_alo
     assert answers["regex"]["own"]["statement"].startswith("regex does not train")
     code, full, _ = run_harness("show", str(out / "leaderboard.json"))
     assert "Learning curve (site_a test set)" in full and "Learning curve subsets (rows per label)" in full
+    regex = next(line for line in full.splitlines() if line.startswith("│ regex (does not train)") and "(0." in line)
+    flat = f"({next(m for m in curve_of(document)['models'] if m['model'] == 'regex')['points'][0]['test_sets']['site_a']['estimate']:.3f})"
+    assert regex.count(flat) == 3  # its one score repeated at 12, 16 and 24 rows
+    scores = {m["model"]: m["points"][0]["test_sets"]["site_a"]["estimate"] for m in curve_of(document)["models"]}
+    best = next(line for line in full.splitlines() if line.startswith("│ best at this size"))
+    assert best.split("│")[3].strip() == max(scores, key=scores.get)  # at 12 rows: lookup's 12-row score or regex's
 
 
 def test_the_page_and_the_plots_draw_the_curve(run_harness, tiny_config, tmp_path):

@@ -44,6 +44,18 @@ def _cell(scored: Mapping[str, Any], seeds: int) -> str:
     return f"{scored['estimate']:.3f}{spread} [{scored['low']:.3f}, {scored['high']:.3f}]"
 
 
+def best_at(curve: Mapping[str, Any], test: str, rows: int) -> str | None:
+    """The model with the highest estimate at ``rows`` (a model that does not train counts at
+    every size: its one score); ties: the first of the run. Where it changes from size to size,
+    the number of labelled rows changes which model to choose."""
+    scores = {}
+    for model in curve["models"]:
+        points = [p for p in model["points"] if test in p["test_sets"] and (p["rows"] == rows or not model["trains"])]
+        if points:
+            scores[model["model"]] = points[-1]["test_sets"][test]["estimate"]
+    return max(scores, key=lambda m: scores[m]) if scores else None
+
+
 def score_table(curve: Mapping[str, Any], test: str) -> Table:
     seeds = len(curve["seeds"])
     subsets = curve["subsets"]
@@ -60,11 +72,12 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
     rows, sampled = [], set()
     for model in curve["models"]:
         points = {p["rows"]: p for p in model["points"] if test in p["test_sets"]}
+        flat = next(iter(points.values()), None) if not model["trains"] else None
         cells = []
         for subset in subsets:
             point = points.get(subset["rows"])
             if point is None:
-                cells.append("–")
+                cells.append(f"({flat['test_sets'][test]['estimate']:.3f})" if flat else "–")
                 continue
             mark = "†" if point["trained_rows"] < point["rows"] else ""
             if mark:
@@ -75,6 +88,8 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
             cells.append("–" if found is None else f"~{found['predicted']:.3f}")
         label = model["model"] if model["trains"] else f"{model['model']} ({FLAT})"
         rows.append((label, model["recipe"], *cells))
+    best = [best_at(curve, test, s["rows"]) or "–" for s in subsets]
+    rows.append(("best at this size", "", *best, *(["–"] if extrapolated else [])))
     headers = ("Model", "Recipe", *(size_header(s) for s in subsets))
     if extrapolated:
         headers += (f"{twice:,} (extrapolated)",)
@@ -86,7 +101,7 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
         caption += f"; seed mean ± sd over seeds {', '.join(map(str, curve['seeds']))} (the interval: of the seed mean)"
     caption += (
         "; the subsets of a seed are nested and stratified, eval and the test sets fixed; a model that "
-        f"{FLAT} has one score, on all rows, drawn flat"
+        f"{FLAT} has one score, on all rows, repeated (in parentheses) at every size"
     )
     if sampled:
         caption += "; † its recipe trained on a row sample (max_train_rows) of at most " + ", ".join(
@@ -97,6 +112,10 @@ def score_table(curve: Mapping[str, Any], test: str) -> Table:
             "; ~ an inverse power law fitted to the estimates, extrapolated to twice the training rows: "
             "a projection, not a measurement"
         )
+    caption += (
+        "; best at this size: the highest estimate, not a test (the intervals and the full fits' "
+        "comparisons say whether it is told apart)"
+    )
     if withheld:
         caption += "; no power-law extrapolation for " + "; ".join(f"{m} ({why})" for m, why in withheld.items())
     return Table(f"Learning curve ({test} test set)", headers, tuple(rows), caption)
