@@ -48,7 +48,13 @@ def test_statements_say_what_the_intervals_do():
     own = reach(CURVE, target=0.91, tolerance=0.01)
     text = reach_statement("tfidf-lr", own, metric="weighted F1", tolerance=0.01, full=0.91)
     assert text.startswith("tfidf-lr: within 0.01 of its full-data weighted F1 (0.910) from 400 rows")
-    assert "possibly from 100 rows" in text and "surely from 800 rows" in text
+    assert "possibly from 100 rows" in text and "the intervals clear the mark from 800 rows" in text
+    only_all = reach(CURVE, target=0.95, tolerance=0.04)  # the mark, 0.91, is reached at 800 rows only
+    text = reach_statement("tfidf-lr", only_all, metric="weighted F1", tolerance=0.04, full=0.91, full_rows=800)
+    assert "only with all 800 rows (no smaller size run reaches it)" in text and "possibly from 200 rows" in text
+    wide = reach(CURVE, target=0.91, tolerance=0.005)
+    text = reach_statement("tfidf-lr", wide, metric="weighted F1", tolerance=0.005, full=0.91, full_rows=800)
+    assert text.endswith("the intervals clear the mark at no size run (they are wider than the tolerance)")
     flat = reach([CurvePoint(800, 0.5, 0.4, 0.6)], target=0.91, tolerance=0.01)
     text = reach_statement("regex", flat, metric="weighted F1", tolerance=0.01, full=0.5, best="x", trains=False)
     assert text.startswith("regex does not train: never within 0.01")

@@ -85,11 +85,13 @@ def reach_statement(
     metric: str,
     tolerance: float,
     full: float,
+    full_rows: int | None = None,
     best: str | None = None,
     trains: bool = True,
 ) -> str:
     """One sentence for people: where ``model`` comes within ``tolerance`` of its own full-data
-    score ``full`` (``best`` None) or of the best model's (``best`` names it)."""
+    score ``full`` (``best`` None) or of the best model's (``best`` names it); ``full_rows``, all
+    of train, is named as such."""
     if best is None:
         aim = f"within {tolerance:g} of its full-data {metric} ({found.target:.3f})"
     else:
@@ -102,18 +104,22 @@ def reach_statement(
         text = f"{model}: {aim}: not reached within the sizes run (its full-data {metric}: {full:.3f})"
         if found.possible_from is not None:
             text += (
-                f"; its interval reaches the mark from {found.possible_from:,} rows, so more data may still get there"
+                f"; its interval reaches the mark from {found.possible_from:,} rows, so the data do not "
+                "rule out that it is within the tolerance there"
             )
         return text
-    text = f"{model}: {aim} from {found.rows:,} rows"
+    if found.rows == full_rows:
+        text = f"{model}: {aim} only with all {found.rows:,} rows (no smaller size run reaches it)"
+    else:
+        text = f"{model}: {aim} from {found.rows:,} rows"
     if found.possible_from is not None and found.possible_from < found.rows:
         text += f"; by the intervals, possibly from {found.possible_from:,} rows"
-    else:
+    elif found.rows != full_rows:
         text += "; by the intervals, not with fewer rows"
     if found.certain_from is None:
-        text += ", and surely at no size run (the intervals are wider than the tolerance)"
-    else:
-        text += f", surely from {found.certain_from:,} rows"
+        text += "; the intervals clear the mark at no size run (they are wider than the tolerance)"
+    elif found.certain_from != found.rows:
+        text += f"; the intervals clear the mark from {found.certain_from:,} rows"
     return text
 
 

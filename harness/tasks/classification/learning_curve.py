@@ -175,7 +175,13 @@ def _answers(
                 continue
             own = reach(points, full[model], tolerance)
             to_best = reach(points, full[best], tolerance)
-            common = {"metric": words, "tolerance": tolerance, "full": full[model], "trains": entry["trains"]}
+            common = {
+                "metric": words,
+                "tolerance": tolerance,
+                "full": full[model],
+                "full_rows": full_rows,
+                "trains": entry["trains"],
+            }
             rows.append(
                 {
                     "model": model,
