@@ -58,6 +58,18 @@ def _add_run_parser(commands, hooks) -> None:
     )
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     run.add_argument(
+        "--train-sizes",
+        metavar="SIZES",
+        help="learning curves: also fit every model that trains on nested, stratified subsets of train "
+        "of these sizes, counts (100,200,400,all) or fractions (0.1,0.25,all); docs/learning-curves.md",
+    )
+    run.add_argument(
+        "--curve-followers",
+        action="store_true",
+        help="with --train-sizes: also score the probe and robustness tasks on every subset's fit "
+        "(by default they score the full fit only)",
+    )
+    run.add_argument(
         "--executor",
         default="local",
         choices=EXECUTORS,

@@ -59,10 +59,14 @@ class LabelledSplit:
     def sample(self, limit: int | None, seed: int) -> LabelledSplit:
         """This split, or a random sample of ``limit`` rows kept in their original order."""
         rows = sample_rows(len(self), limit, seed)
-        if rows is None:
-            return self
+        return self if rows is None else self.take(rows)
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> LabelledSplit:
+        """The split of these rows only, in the order given (its source and hash stay the file's)."""
         pairs = None if self.pairs is None else tuple(self.pairs[i] for i in rows)
-        return dataclasses.replace(self, texts=tuple(self.texts[i] for i in rows), y=self.y[rows], pairs=pairs)
+        return dataclasses.replace(
+            self, texts=tuple(self.texts[i] for i in rows), y=self.y[np.asarray(rows, dtype=np.intp)], pairs=pairs
+        )
 
     def provenance(self, labels: Sequence[str]) -> dict[str, Any]:
         """What the leaderboard may say about this split: never its text."""

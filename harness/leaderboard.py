@@ -86,6 +86,7 @@ CORE_ITEM_FIELDS = frozenset(
         "model",
         "task",
         "seed",
+        "train_rows",
         "status",
         "reason",
         "duration_seconds",

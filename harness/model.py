@@ -248,6 +248,9 @@ class ModelSpec:
     # docs/tuning.md): recipe key -> a list of choices or {"log_uniform": [low, high]}, say.
     # Empty: the model has nothing to tune, and a tuned run uses its recipe.
     search_space: Mapping[str, Any] = field(default_factory=dict)
+    # False for a model that reads no training rows (a rule table, a zero-shot prompt): a learning
+    # curve (``--train-sizes``) fits it once, on the full split, and draws it as a flat line.
+    trains: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.cpu_recipe) - set(self.recipe) - set(self.tag_recipe)

@@ -70,7 +70,9 @@ def row_label(entry: dict[str, Any], many_seeds: bool) -> str:
 
 
 def passed_entries(results: Iterable[dict[str, Any]], task: str) -> list[dict[str, Any]]:
-    return [r for r in results if r["task"] == task and r["status"] == "passed"]
+    """The task's passed items fitted on all of train: a learning curve's subset fits (their
+    ``train_rows``) are drawn by the curve's own tables, from the task's summary."""
+    return [r for r in results if r["task"] == task and r["status"] == "passed" and "train_rows" not in r]
 
 
 def split_names(entries: list[dict[str, Any]]) -> list[str]:

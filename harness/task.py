@@ -141,6 +141,28 @@ class ScoredItem:
     retained: Mapping[str, Any]  # what ``score`` retained (never written)
     model_info: Mapping[str, Any]
     cost: Mapping[str, Any] = field(default_factory=dict)  # as written to the leaderboard (train_seconds, ...)
+    fit_details: Mapping[str, Any] = field(default_factory=dict)  # as written (e.g. train_rows_used)
+    train_rows: int | None = None  # a learning curve's subset fit: its training rows; None: all of train
+
+
+@dataclass(frozen=True)
+class CurveSubset:
+    """One size of a learning curve: as requested (``"200"``, ``"0.25"``, ``"all"``), in rows, and
+    per seed the rows of each label in the subset drawn (counts only)."""
+
+    size: str
+    rows: int
+    label_rows: Mapping[int, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class LearningCurveRequest:
+    """A task's learning curve (``harness run --train-sizes``), for its ``summarise``."""
+
+    subsets: tuple[CurveSubset, ...]  # smallest first; the last is all of train (the run's own fits)
+    items: tuple[ScoredItem, ...]  # the subset fits' passed items (``train_rows`` set), in run order
+    trains: Mapping[str, bool]  # model -> whether it reads training rows (False: drawn flat)
+    recipe_sources: Mapping[str, str]  # model -> where its recipe came from ("default recipe", ...)
 
 
 @dataclass(frozen=True)
@@ -148,11 +170,17 @@ class SummaryRequest:
     """Given to :attr:`TaskSpec.summarise` once, after every item of the run has finished."""
 
     data: TaskData
-    items: tuple[ScoredItem, ...]  # the task's passed items, in run order
+    items: tuple[ScoredItem, ...]  # the task's passed items on all of train, in run order
     seeds: tuple[int, ...]  # the run's seeds
     # With --tune: what the models fitted on this task were searched with, as the leaderboard's
     # ``search`` section holds it for the task ({"budget": ..., "models": {name: record}}); else None.
     search: Mapping[str, Any] | None = None
+    curve: LearningCurveRequest | None = None  # with --train-sizes, for a task that trains
+
+
+# Keys of a task's config table that change only its run-level summary, never an item's result:
+# the item store leaves them out of its keys, so changing one re-summarises without refitting.
+SUMMARY_ONLY_KEYS = frozenset({"learning_curve_tolerance"})
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ def run_harness(capsys, monkeypatch):
 
     def run(*argv: str, plugins: dict | None = None):
         fakes.FIT_CALLS.clear()
+        fakes.FIT_ROWS.clear()
         code = main(list(argv), plugins={"fakes": fakes, **(plugins or {})})
         out, err = capsys.readouterr()
         return code, out, err

@@ -9,6 +9,7 @@ import numpy as np
 from harness import DecisionRule, FitRequest, ModelSpec, hookimpl
 
 FIT_CALLS: list[tuple[str, int]] = []
+FIT_ROWS: list[tuple[str, int, int]] = []  # (model, seed, training rows it was given)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Lookup:
 
 def fit_lookup(request: FitRequest) -> Lookup:
     FIT_CALLS.append((request.spec.name, request.seed))
+    FIT_ROWS.append((request.spec.name, request.seed, len(request.train)))
     table = {text.lower(): row.astype(float) for text, row in zip(request.train.texts, request.train.y)}
     return Lookup(table, len(request.labels), details={"seed": request.seed, "recipe": dict(request.recipe)})
 

@@ -293,6 +293,73 @@ def _(s: Setting) -> Case:
     return command_line(s, "--models", "lookup", "-k", "lookup and", names=("'lookup and'",))
 
 
+# --- --train-sizes (learning curves; the tiny data set has 32 training rows and 12 labels) ----------
+def sizes(s: Setting, text: str, *names: str, tasks: str = "indications") -> Case:
+    return command_line(s, "--models", "lookup", "--tasks", tasks, f"--train-sizes={text}", names=names)
+
+
+@case("train-sizes-unparseable")
+def _(s: Setting) -> Case:
+    return sizes(s, "100,lots", "--train-sizes '100,lots'", "'lots'")
+
+
+@case("train-sizes-zero")
+def _(s: Setting) -> Case:
+    return sizes(s, "0,16", "--train-sizes '0,16'", "0 is not a size")
+
+
+@case("train-sizes-negative")
+def _(s: Setting) -> Case:
+    return sizes(s, "-8,16", "--train-sizes '-8,16'", "-8 is not a size")
+
+
+@case("train-sizes-fraction-out-of-range")
+def _(s: Setting) -> Case:
+    return sizes(s, "0.5,1.5", "1.5 is not a size", "between 0 and 1")
+
+
+@case("train-sizes-duplicated")
+def _(s: Setting) -> Case:
+    return sizes(s, "16,24,16", "16 is given twice")
+
+
+@case("train-sizes-same-rows")
+def _(s: Setting) -> Case:
+    return sizes(s, "16,32,all", "all and 32 are both 32 rows", "task 'indications'")
+
+
+@case("train-sizes-mixed")
+def _(s: Setting) -> Case:
+    return sizes(s, "0.5,16", "mixes a fraction (0.5) and a count (16)")
+
+
+@case("train-sizes-larger-than-train")
+def _(s: Setting) -> Case:
+    return sizes(s, "16,64", "64 is more rows", "task 'indications' has (32)")
+
+
+@case("train-sizes-too-small-for-labels")
+def _(s: Setting) -> Case:
+    return sizes(s, "4,16", "4 rows of task 'indications'", "(seed 42)", "is in none of them", "at least 11 rows")
+
+
+@case("train-sizes-tagging-task")
+def _(s: Setting) -> Case:
+    return sizes(s, "100,all", "task 'ner' tags tokens", "drop ner from --tasks", tasks="ner")
+
+
+@case("train-sizes-no-training-task")
+def _(s: Setting) -> Case:
+    return sizes(s, "16,all", "no selected task trains a classifier", "probe", tasks="probe")
+
+
+@case("bad-learning-curve-tolerance")
+def _(s: Setting) -> Case:
+    tiny = s.tiny_config.read_text(encoding="utf-8")
+    body = tiny.replace("keep_embedded_tests = false", "keep_embedded_tests = false\nlearning_curve_tolerance = 1.5")
+    return run_case(s, config_file(s, body), "bad.toml", "tasks.indications.learning_curve_tolerance", "got 1.5")
+
+
 @case("ray-not-installed")
 def _(s: Setting) -> Case:
     s.monkeypatch.setitem(sys.modules, "ray", None)  # importing it raises ImportError, as without Ray

@@ -300,3 +300,18 @@ def test_workers_get_the_drivers_own_import_paths_in_order_and_its_harness_varia
     assert paths[0] == first and paths.index(second) < paths.index("/extra") and len(paths) == len(set(paths))
     assert not any("site-packages" in path for path in paths)  # each node's own installation
     assert env["HARNESS_MODELS_DIR"] == "/shared/models" and "PATH" not in env
+
+
+def test_a_learning_curve_on_ray_is_the_local_one(ray_cluster, run_harness, tiny_config, tmp_path, test_dir):
+    """Each (model, seed, size) is a fit group of its own: Ray spreads them; the curve is the same."""
+    argv = ("run", "--models", "lookup,regex", "--tasks", "indications", "--seeds", "1,2", "--train-sizes", "16,24")
+    argv += ("--config", str(tiny_config))
+    code, _, stderr = run_harness(*argv, "--out", str(tmp_path / "local"))
+    assert code == 0, stderr
+    code, stdout, stderr = run_harness(*argv, "--executor", "ray", "--out", str(tmp_path / "ray"))
+    assert code == 0, stdout + stderr
+    local, on_ray = read_leaderboard(tmp_path / "local"), read_leaderboard(tmp_path / "ray")
+    assert comparable(on_ray) == comparable(local)
+    subsets = [r for r in on_ray["results"] if "train_rows" in r]
+    assert len(subsets) == 4 and all(r["placement"]["executor"] == "ray" for r in subsets)
+    assert "learning_curve" in on_ray["summaries"]["indications"]

@@ -175,10 +175,10 @@ def _check_same_data(task: str, entry: Mapping[str, Any], kept: Mapping[str, Any
 
 def _merge_results(inputs: Sequence[RunFile]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, int], Path] = {}
+    seen: dict[tuple[str, str, int, int | None], Path] = {}
     for run_file in inputs:
         for item in run_file.document["results"]:
-            key = (item["model"], item["task"], item["seed"])
+            key = (item["model"], item["task"], item["seed"], item.get("train_rows"))
             if key in seen:
                 raise InputError(
                     str(run_file.path),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.errors import UsageError
@@ -13,16 +13,20 @@ from harness.task import TaskSpec
 
 @dataclass(frozen=True)
 class Item:
-    """One cell of the grid. ``skip_reason`` is set when it cannot run here."""
+    """One cell of the grid. ``skip_reason`` is set when it cannot run here. ``train_rows`` is
+    set for a learning curve's subset fit (``--train-sizes``): the fit trains on that many rows of
+    its training split (:mod:`harness.core.train_sizes`); None is all of them."""
 
     model: ModelSpec
     task: TaskSpec
     seed: int
     skip_reason: str | None = None
+    train_rows: int | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.task.name}[{self.model.name}-seed{self.seed}]"
+        size = "" if self.train_rows is None else f"-train{self.train_rows}"
+        return f"{self.task.name}[{self.model.name}-seed{self.seed}{size}]"
 
     @property
     def markers(self) -> frozenset[str]:
@@ -32,12 +36,13 @@ class Item:
     def keywords(self) -> tuple[str, ...]:
         """What ``-k`` matches against (case-insensitive substrings), as pytest's keywords."""
         m, t = self.model, self.task
-        return (self.name, t.name, m.name, m.family, m.fine_tuning_regime, f"seed{self.seed}", *self.markers)
+        size = () if self.train_rows is None else (f"train{self.train_rows}",)
+        return (self.name, t.name, m.name, m.family, m.fine_tuning_regime, f"seed{self.seed}", *size, *self.markers)
 
     @property
-    def fit_key(self) -> tuple[str, str, int]:
+    def fit_key(self) -> tuple[str, str, int, int | None]:
         """Items with the same key share one fitted classifier."""
-        return (self.model.name, self.task.fits_on, self.seed)
+        return (self.model.name, self.task.fits_on, self.seed, self.train_rows)
 
 
 # --- -k / -m expressions ----------------------------------------------------------------
@@ -155,20 +160,42 @@ def collect(
     keyword: str | None = None,
     markers: str | None = None,
     refusal: Callable[[ModelSpec, TaskSpec], str | None] = lambda model, task: None,
+    train_rows: Mapping[str, Sequence[int]] | None = None,
+    curve_followers: bool = False,
 ) -> tuple[list[Item], int]:
-    """Return (selected items, number deselected). Seed-major, then model, then task, so a
-    model's fit is used by all its tasks back to back and can then be released.
+    """Return (selected items, number deselected). Seed-major, then model, then training size
+    (smallest first, the full split last), then task, so a model's fit is used by all its tasks
+    back to back and can then be released.
 
     ``refusal(model, task)`` says why a model cannot take that task's data (its labels or
-    problem), e.g. a rule table that knows only its own labels."""
+    problem), e.g. a rule table that knows only its own labels. ``train_rows`` maps a training
+    task to its learning curve's subset sizes (``--train-sizes``): each model that trains gets an
+    item per size; a task that scores another's fits (the probe) follows the full fit only,
+    unless ``curve_followers``."""
     models, tasks = list(models), list(tasks)
+    train_rows = train_rows or {}
     if keyword:
         compile_expression(keyword)  # fail on a bad expression even when the grid is empty
     if markers:
         compile_expression(markers)
     reasons = {m.name: skip_reason(m) for m in models}
     why = {(m.name, t.name): cannot_do(m, t) or refusal(m, t) or reasons[m.name] for m in models for t in tasks}
-    items = [Item(m, t, seed, why[m.name, t.name]) for seed in seeds for m in models for t in tasks]
+
+    def sizes(model: ModelSpec, task: TaskSpec) -> tuple[int | None, ...]:
+        follows = task.fits_on != task.name
+        if not model.trains or (follows and not curve_followers):
+            return (None,)
+        return (*train_rows.get(task.fits_on, ()), None)
+
+    every = sorted({rows for rows_of in train_rows.values() for rows in rows_of})
+    items = [
+        Item(m, t, seed, why[m.name, t.name], rows)
+        for seed in seeds
+        for m in models
+        for rows in (*every, None)
+        for t in tasks
+        if rows in sizes(m, t)
+    ]
     selected = [
         item
         for item in items

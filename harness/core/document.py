@@ -33,6 +33,7 @@ def _item(report: ItemReport) -> dict[str, Any]:
         "model": item.model.name,
         "task": item.task.name,
         "seed": item.seed,
+        **({} if item.train_rows is None else {"train_rows": item.train_rows}),
         "status": report.outcome,
         "reason": report.reason,
         "duration_seconds": round(report.seconds, 3),

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from harness.core.collect import Item
 from harness.core.config import RunConfig
 from harness.core.profiles import Profile
+from harness.core.train_sizes import CurvePlan, nested_order
 from harness.model import ModelSpec
 from harness.registry import ModelRegistry, TaskRegistry
 from harness.task import TaskData
@@ -60,6 +64,9 @@ class Session:
     task_tables: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     recipes: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
     store: ItemStore | None = None  # finished items of the run directory (resume)
+    # Per training task, its learning curve (--train-sizes): the sizes and their rows.
+    curves: dict[str, CurvePlan] = field(default_factory=dict)
+    _orders: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
     started: float = field(default_factory=time.time)
     finished: float | None = None
     # ``--tune``: (model, training task) -> the configuration its search chose on eval, applied
@@ -100,6 +107,24 @@ class Session:
             return "default recipe"
         trials = (self.searches.get((model_name, task)) or {}).get("trials") or []
         return f"tuned recipe ({len(trials)} trial{'s' if len(trials) != 1 else ''} on eval)"
+
+    def subset_rows(self, task: str, seed: int, rows: int) -> np.ndarray:
+        """The rows of ``task``'s training split in its ``rows``-row learning-curve subset for
+        ``seed`` (:mod:`harness.core.train_sizes`: nested, stratified, the same on every node)."""
+        data = self.data[task]
+        if (task, seed) not in self._orders:
+            binary = data.setup is not None and data.setup.problem == "binary"
+            self._orders[task, seed] = nested_order(data.splits["train"].y, seed, binary)
+        return np.sort(self._orders[task, seed][:rows])
+
+    def item_data(self, item: Item) -> TaskData:
+        """The data ``item`` is scored with: its task's, with a learning-curve item's training split
+        cut to its subset (what its fit trained on, so "unseen in train" means unseen by this fit)."""
+        data = self.data[item.task.name]
+        if item.train_rows is None or "train" not in data.splits:
+            return data
+        train = data.splits["train"].take(self.subset_rows(item.task.name, item.seed, item.train_rows))
+        return dataclasses.replace(data, splits={**data.splits, "train": train})
 
     def counts(self) -> dict[str, int]:
         counts = {"passed": 0, "skipped": 0, "error": 0}

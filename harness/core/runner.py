@@ -16,6 +16,7 @@ from harness.core.hooks import Hooks
 from harness.core.profiles import Profile
 from harness.core.reports import ItemReport, Session
 from harness.core.store import item_key
+from harness.core.train_sizes import curve_subsets, parse_train_sizes, plan_curves, refuse_tasks
 from harness.core.weights import find_weights, skip_reason
 from harness.errors import EXIT_INTERRUPTED, InputError, PluginError, warnings_held
 from harness.leaderboard import CORE_ITEM_FIELDS
@@ -23,7 +24,7 @@ from harness.model import ClassificationSetup, FitRequest, ModelSpec, TagRequest
 from harness.progress import ProgressFactory
 from harness.registry import ModelRegistry, TaskRegistry
 from harness.tagged import tag_set
-from harness.task import Fit, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskSpec
+from harness.task import Fit, LearningCurveRequest, LoadRequest, ScoredItem, ScoreRequest, SummaryRequest, TaskSpec
 
 
 def short_traceback(err: BaseException, frames: int = 4) -> str:
@@ -89,7 +90,7 @@ class FitCache:
     def __init__(self, session: Session, progress: ProgressFactory) -> None:
         self.session = session
         self.progress = progress
-        self._fits: dict[tuple[str, str, int], Fit | BaseException] = {}
+        self._fits: dict[tuple[str, str, int, int | None], Fit | BaseException] = {}
         self._last_use = {item.fit_key: index for index, item in enumerate(session.items)}
 
     def getter(self, item: Item, on_fit: Callable[[], None]) -> Callable[[], Fit]:
@@ -98,7 +99,7 @@ class FitCache:
             if key not in self._fits:
                 on_fit()
                 try:
-                    self._fits[key] = self._fit(item.model, item.task.fits_on, item.seed)
+                    self._fits[key] = self._fit(item.model, item.task.fits_on, item.seed, item.train_rows)
                 except Exception as err:  # remembered: later items of this fit error the same way
                     self._fits[key] = release_frames(err)
             fit = self._fits[key]
@@ -108,16 +109,21 @@ class FitCache:
 
         return fitted
 
-    def _fit(self, model: ModelSpec, task: str, seed: int) -> Fit:
+    def _fit(self, model: ModelSpec, task: str, seed: int, train_rows: int | None = None) -> Fit:
+        """Fit ``model`` on ``task``'s training split, or on its ``train_rows``-row learning-curve
+        subset for ``seed``; eval is always the whole eval split."""
         session = self.session
         data = session.data[task]
+        train = data.splits["train"]
+        if train_rows is not None:
+            train = train.take(session.subset_rows(task, seed, train_rows))
         tagging = session.tasks[task].kind == "tagging"
         options = session.config.weight_options(model.name)
         weights, _ = find_weights(model, options)
         recipe = dict(session.recipe(model, task))  # a copy: a plugin that edits it cannot change the key
         common = {
             "spec": model,
-            "train": data.splits["train"],
+            "train": train,
             "eval": data.splits["eval"],
             "seed": seed,
             "recipe": recipe,
@@ -171,7 +177,7 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
 
     fitted = fits.getter(item, mark_fitted)
     retained: dict[str, Any] = {}
-    request = ScoreRequest(item.model, item.seed, session.data[item.task.name], fitted, progress, retained.__setitem__)
+    request = ScoreRequest(item.model, item.seed, session.item_data(item), fitted, progress, retained.__setitem__)
     with measure() as cost:
         try:
             fields = dict(item.task.score(request))
@@ -228,10 +234,15 @@ def build_session(
     follow_classification_task(tasks, task_names, config)
     seeds = tuple(options.seeds)
     session = Session(options, config, profile, models, tasks, seeds)
+    sizes = getattr(options, "train_sizes", None)
+    requested = None if sizes is None else parse_train_sizes(sizes)
+    curved = [] if sizes is None else refuse_tasks(sizes, tasks, task_names)
     # Data and weights are checked here, before anything runs; a warning (e.g. test rows seen in
     # train) is printed only once all of it passed, so bad input shows its one error line alone.
     with warnings_held():
         load_task_data(session, task_names)
+        if requested is not None:
+            session.curves = plan_curves(session, requested, curved)
         session.items, session.deselected = collect(
             [models[n] for n in model_names],
             [tasks[n] for n in task_names],
@@ -240,6 +251,8 @@ def build_session(
             keyword=options.keyword,
             markers=options.markers,
             refusal=lambda model, task: refusal(session, model, task),
+            train_rows={name: plan.subset_rows for name, plan in session.curves.items()},
+            curve_followers=bool(getattr(options, "curve_followers", False)),
         )
     return session
 
@@ -372,16 +385,24 @@ def run_session(
 
 
 def summarise_tasks(session: Session) -> None:
-    """Each task's run-level section (e.g. model comparisons); a failure is recorded, not raised."""
+    """Each task's run-level section (e.g. model comparisons, a learning curve); a failure is
+    recorded, not raised. Learning-curve subset items go to the curve only."""
     for name, data in session.data.items():
         spec = session.tasks[name]
         passed = [r for r in session.reports if r.item.task.name == name and r.outcome == "passed"]
-        if spec.summarise is None or not passed:
+        full = [r for r in passed if r.item.train_rows is None]
+        if spec.summarise is None or not full:
             continue
-        items = tuple(
-            ScoredItem(r.item.model.name, r.item.seed, r.fields, r.retained, r.model_info, r.cost) for r in passed
-        )
-        request = SummaryRequest(data, items, session.seeds, _search_of(session, name))
+        curve = None
+        if name in session.curves:
+            models = {r.item.model.name: r.item.model for r in passed}
+            curve = LearningCurveRequest(
+                subsets=curve_subsets(session, name),
+                items=tuple(_scored(r) for r in passed if r.item.train_rows is not None),
+                trains={model: spec.trains for model, spec in models.items()},
+                recipe_sources={model: session.recipe_source(model, name) for model in models},
+            )
+        request = SummaryRequest(data, tuple(_scored(r) for r in full), session.seeds, _search_of(session, name), curve)
         try:
             session.summaries[name] = dict(spec.summarise(request))
         except Exception as err:
@@ -395,3 +416,16 @@ def _search_of(session: Session, task: str) -> dict[str, Any] | None:
     if session.search_budget is None or not models:
         return None
     return {"budget": dict(session.search_budget), "models": models}
+
+
+def _scored(report: ItemReport) -> ScoredItem:
+    return ScoredItem(
+        report.item.model.name,
+        report.item.seed,
+        report.fields,
+        report.retained,
+        report.model_info,
+        report.cost,
+        report.fit_details,
+        report.item.train_rows,
+    )

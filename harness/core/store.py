@@ -4,8 +4,9 @@ Each passed item is stored under ``RUN_DIR/items/`` as ``<key>.json`` (its repor
 leaderboard holds it) and ``<key>.npz`` (what its task retained for the run's summary, e.g.
 test-set predictions: never part of a leaderboard). The key is a SHA-256 of everything that
 determines the item's result: the model's spec and effective recipe and its weights' location,
-the task's data (provenance hashes, its config table and the task options), the seed, the
-device and profile, and the harness's version and commit. Change any of them and the item runs
+the task's data (provenance hashes, its config table but for the keys that change only the run's
+summary, and the task options), the seed, a learning curve subset's size, the device and
+profile, and the harness's version and commit. Change any of them and the item runs
 again; change nothing and it is read back.
 
 Files are written under temporary names and renamed, the ``.json`` last: a run killed at any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.atomic import write_atomically
+from harness.task import SUMMARY_ONLY_KEYS
 
 if TYPE_CHECKING:
     from harness.core.collect import Item
@@ -52,6 +54,8 @@ _NOT_PART_OF_AN_ITEM = frozenset(
         "tune_time",
         "tune_concurrency",
         "tune_seed",
+        "train_sizes",  # which subset items a curve adds; each subset item's own size is in its key
+        "curve_followers",
     }
 )
 
@@ -93,7 +97,7 @@ def item_key(item: Item, session: Session, device: str | None = None) -> str:
         "tasks": {
             name: {
                 "provenance": session.data[name].provenance,
-                "table": session.task_tables[name],
+                "table": {k: v for k, v in session.task_tables[name].items() if k not in SUMMARY_ONLY_KEYS},
             }
             for name in tasks
         },
@@ -102,6 +106,10 @@ def item_key(item: Item, session: Session, device: str | None = None) -> str:
         "device": device or session.device,
         "profile": session.profile.name,
     }
+    if item.train_rows is not None:  # a learning curve's subset fit (a full fit's key has neither)
+        from harness.core.train_sizes import SUBSET_METHOD
+
+        basis["train_subset"] = {"rows": item.train_rows, "method": SUBSET_METHOD}
     encoded = json.dumps(_canonical(basis), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 

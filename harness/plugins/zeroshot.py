@@ -531,6 +531,7 @@ def harness_add_models(register: Any) -> None:
             fine_tuning_regime="zero-shot (constrained answer)",
             fit=fit_zero_shot,
             refuses=zero_shot_refuses,
+            trains=False,  # a prompt: it reads no training rows
             tag=None,  # answers with a category; tagging tokens would need training
             params=SMOLLM2_PARAMS,
             **SMOLLM2,

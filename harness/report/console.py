@@ -50,6 +50,13 @@ def harness_collection_finished(session, items) -> None:
     for name, data in session.data.items():
         if data.note:
             out.print(f"[bold yellow]Data ({escape(name)}): {escape(data.note)}[/]")
+    for name, plan in getattr(session, "curves", {}).items():
+        sizes = ", ".join(
+            f"{rows:,}" if size == str(rows) else f"{size} ({rows:,})" for size, rows in zip(plan.sizes, plan.rows)
+        )
+        out.print(
+            f"learning curve of {escape(name)}: training rows {escape(sizes)} (nested, stratified subsets per seed)"
+        )
     if session.collect_only:
         for item in items:
             note = f"  [yellow](will skip: {escape(item.skip_reason)})[/]" if item.skip_reason else ""

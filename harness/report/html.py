@@ -53,8 +53,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Robustness", ("Robustness",)),
     ("Tokenisation", ("Tokenisation",)),
     ("Named entity recognition", ("NER",)),
+    ("Learning curves", ("Learning curve",)),
     ("Cost and data", ("Cost", "Rows of each test set", "Overlap", "")),
 )
+CURVES = "Learning curves"  # its section also holds the curves' figures
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -275,9 +277,21 @@ def sections(tables: Iterable[Table]) -> list[dict[str, Any]]:
     for table in tables:
         if table.title.startswith(DRAWN_ELSEWHERE) or (table.headline and "Overall results (" in table.title):
             continue
-        name = next(name for name, prefixes in SECTIONS if table.title.startswith(prefixes))
+        if "Learning curve" in table.title:  # also with a task's name before it (several tasks)
+            name = CURVES
+        else:
+            name = next(name for name, prefixes in SECTIONS if table.title.startswith(prefixes))
         grouped[name].append(table)
     return [{"name": name, "tables": found} for name, found in grouped.items() if found]
+
+
+def curve_svgs(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each learning curve's figure as inline SVG (its glyphs drawn as paths: nothing to fetch)."""
+    from markupsafe import Markup
+
+    from harness.report.curve_plots import curve_figures, svg_text
+
+    return [{"stem": stem, "svg": Markup(svg_text(figure))} for stem, figure in curve_figures(document)]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -353,6 +367,8 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         heatmaps=heatmaps(document),
         scatters=data["scatters"],
         sections=sections(tables),
+        curves=curve_svgs(document),
+        curves_section=CURVES,
         cards=model_cards(document),
         search_plots=search_plots(document),
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),

@@ -1,4 +1,5 @@
-"""The built-in plot writer: the cost-performance scatter and per-class F1 heatmaps, as PNG and SVG.
+"""The built-in plot writer: the cost-performance scatter, per-class F1 heatmaps and, for a run with
+``--train-sizes``, the learning curves (:mod:`harness.report.curve_plots`), as PNG and SVG.
 
 ``write_plots(document, out_dir)`` works on any (validated) leaderboard document, so
 ``harness show FILE --plots DIR`` redraws a stored run; the ``harness_write_artifacts`` hook
@@ -12,7 +13,6 @@ matplotlib is imported only when a plot is drawn: ``harness list`` must stay fas
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import sys
 from collections.abc import Iterable
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
 from harness.atomic import temporary_beside
+from harness.report.curve_plots import curve_figures
+from harness.report.figures import new_figure, plain_log_formatter, safe_name, title, user_text
 from harness.tables import (
     CLASSIFICATION_FIELD,
     METRICS,
@@ -40,8 +42,6 @@ SCATTER_STEM = "f1_vs_training_time"
 HEATMAP_PREFIX = "per_class_f1_"
 # Rule baselines train in 0 s, which a log axis cannot show: such times are drawn here.
 TIME_FLOOR_SECONDS = 0.01
-SYNTHETIC_MARK = " (SYNTHETIC data)"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
@@ -66,11 +66,6 @@ class Heatmap:
     categories: tuple[str, ...]
     values: tuple[tuple[float, ...], ...]
     task: str = ""
-
-
-def safe_name(name: str) -> str:
-    """A file-name part from a user's split name: keep [A-Za-z0-9_-], anything else becomes '_'."""
-    return _UNSAFE.sub("_", name) or "_"
 
 
 def classified_tasks(document: dict[str, Any]) -> list[str]:
@@ -140,29 +135,9 @@ def heatmap(document: dict[str, Any], split: str, task: str | None = None) -> He
     return Heatmap(split, tuple(model for model, _ in ranked), categories, tuple(rows), task)
 
 
-def _text(label: str) -> str:
-    """Model and split names are users' text: a '$' must not start matplotlib's mathtext."""
-    return label.replace("$", r"\$")
-
-
-def _title(document: dict[str, Any], title: str) -> str:
-    return title + (SYNTHETIC_MARK if document["run"].get("synthetic_data") else "")
-
-
 def _seed_note(points: Iterable[Point]) -> str:
     seeds = max((p.seeds for p in points), default=1)
     return f"mean ± sample sd over up to {seeds} seeds" if seeds > 1 else ""
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    # A bare Figure on an Agg canvas, not pyplot: no display, no global figure registry, and
-    # the user's chosen backend is left alone when `harness` is used as a library.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 # Where a model's label may go, tried in turn: offset (points) from its marker, and alignment.
@@ -209,7 +184,7 @@ def _place_labels(
 
 def _label(axes, model: str, xy: tuple[float, float], spot: tuple[float, float, str, str]):
     dx, dy, ha, va = spot
-    return axes.annotate(_text(model), xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8)
+    return axes.annotate(user_text(model), xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8)
 
 
 def _inside(box, frame) -> bool:
@@ -229,17 +204,6 @@ def _link_splits(axes, points: dict[str, list[Point]]) -> None:
             axes.vlines(times[model], min(f1s), max(f1s), colors="grey", alpha=0.35, linewidth=1, zorder=0)
 
 
-def _plain_log_formatter(**options: Any):
-    """matplotlib's log-axis labelling (which ticks get a label), written as plain numbers."""
-    from matplotlib.ticker import LogFormatter
-
-    class PlainLogFormatter(LogFormatter):
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            return f"{x:g}" if super().__call__(x, pos) else ""
-
-    return PlainLogFormatter(**options)
-
-
 def scatter_figure(
     document: dict[str, Any], points: dict[str, list[Point]] | None = None, task: str | None = None
 ) -> Figure:
@@ -247,7 +211,7 @@ def scatter_figure(
     scale): one series per test split. By default the first classification task's."""
     task = task if task is not None else (classified_tasks(document) or [""])[0]
     points = scatter_points(document, task) if points is None else points
-    figure = _new_figure(8.0, 5.5)
+    figure = new_figure(8.0, 5.5)
     axes = figure.add_subplot()
     axes.set_xscale("log")
     times = {max(p.seconds, TIME_FLOOR_SECONDS) for series in points.values() for p in series}
@@ -255,8 +219,8 @@ def scatter_figure(
         only = times.pop()
         axes.set_xlim(only / 10, only * 10)  # before any data, or autoscaling warns first
     # 0.01, 20, 100 rather than 10^-2, 2x10^1, 10^2: the readers are clinicians as much as engineers
-    axes.xaxis.set_major_formatter(_plain_log_formatter())
-    axes.xaxis.set_minor_formatter(_plain_log_formatter(labelOnlyBase=False))
+    axes.xaxis.set_major_formatter(plain_log_formatter())
+    axes.xaxis.set_minor_formatter(plain_log_formatter(labelOnlyBase=False))
     clipped = False
     anchors: dict[str, tuple[float, float]] = {}  # a model's splits share its x: one label per model
     _link_splits(axes, points)
@@ -280,7 +244,7 @@ def scatter_figure(
             markersize=7,
             capsize=3,
             alpha=0.85,
-            label=_text(split),
+            label=user_text(split),
         )
         for x, p in zip(xs, series):
             anchors.setdefault(p.model, (x, p.f1))
@@ -288,7 +252,7 @@ def scatter_figure(
     axes.set_xlabel(f"Training time (s, log scale{floor})")
     metric = scatter_metric(document, task)
     axes.set_ylabel(metric)
-    axes.set_title(_title(document, f"{metric} vs training time ({_text(task)})"))
+    axes.set_title(title(document, f"{metric} vs training time ({user_text(task)})"))
     axes.grid(True, which="major", alpha=0.3)
     # Outside the axes: inside, "best" still lands on a point as often as not.
     axes.legend(title="Test set", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
@@ -307,13 +271,18 @@ def heatmap_figure(document: dict[str, Any], data: Heatmap) -> Figure:
 
     values = np.array(data.values, dtype=float)
     rows, columns = values.shape
-    figure = _new_figure(max(6.0, 1.2 + 0.75 * columns), max(3.0, 1.8 + 0.4 * rows))
+    figure = new_figure(max(6.0, 1.2 + 0.75 * columns), max(3.0, 1.8 + 0.4 * rows))
     axes = figure.add_subplot()
     image = axes.imshow(np.ma.masked_invalid(values), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
     axes.set_xticks(
-        range(columns), [_text(c) for c in data.categories], rotation=45, ha="right", rotation_mode="anchor", fontsize=8
+        range(columns),
+        [user_text(c) for c in data.categories],
+        rotation=45,
+        ha="right",
+        rotation_mode="anchor",
+        fontsize=8,
     )
-    axes.set_yticks(range(rows), [_text(m) for m in data.models], fontsize=8)
+    axes.set_yticks(range(rows), [user_text(m) for m in data.models], fontsize=8)
     for i in range(rows):
         for j in range(columns):
             value = values[i, j]
@@ -322,8 +291,8 @@ def heatmap_figure(document: dict[str, Any], data: Heatmap) -> Figure:
             colour = "black" if not np.isnan(value) and value > 0.6 else "white"
             axes.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
     figure.colorbar(image, ax=axes, label="F1", fraction=0.05)
-    where = f"{_text(data.task)}: " if data.task else ""
-    axes.set_title(_title(document, f"Per-class F1, {where}{_text(data.split)} test set"))
+    where = f"{user_text(data.task)}: " if data.task else ""
+    axes.set_title(title(document, f"Per-class F1, {where}{user_text(data.split)} test set"))
     return figure
 
 
@@ -365,7 +334,7 @@ def _figures(document: dict[str, Any]) -> list[tuple[str, Figure]]:
         for split in points:
             figure = heatmap_figure(document, heatmap(document, split, task))
             figures.append((unique(HEATMAP_PREFIX + safe_name(split) + tail), figure))
-    return figures
+    return [*figures, *curve_figures(document)]
 
 
 def write_plots(document: dict[str, Any], out_dir: Path) -> list[Path]:

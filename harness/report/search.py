@@ -200,17 +200,17 @@ def harness_tables(document: dict[str, Any]) -> list[Table]:
 
 def curve_figure(document: Mapping[str, Any], task: str) -> Figure | None:
     """Expected maximum eval score against trials (left) and against training time (right, log)."""
-    from harness.report.plots import _new_figure, _text, _title
+    from harness.report.figures import new_figure, title, user_text
 
     entry = document["search"]["tasks"][task]
     curves = {model: r["curve"] for model, r in entry["models"].items() if r["status"] == "tuned" and r.get("curve")}
     if not curves:
         return None
-    figure = _new_figure(10.0, 4.2)
+    figure = new_figure(10.0, 4.2)
     by_trials, by_time = figure.subplots(1, 2, sharey=True)
     for model, curve in curves.items():
         ys = [p["expected_max"] for p in curve]
-        by_trials.plot([p["trials"] for p in curve], ys, marker="o", markersize=4, label=_text(model))
+        by_trials.plot([p["trials"] for p in curve], ys, marker="o", markersize=4, label=user_text(model))
         by_time.step([max(p["seconds"], _TIME_FLOOR) for p in curve], ys, where="post", marker="o", markersize=4)
     metric = _metric_words(entry)
     by_trials.set_xlabel("Trials (n)")
@@ -220,13 +220,13 @@ def curve_figure(document: Mapping[str, Any], task: str) -> Figure | None:
     for axes in (by_trials, by_time):
         axes.grid(True, alpha=0.3)
     by_trials.legend(fontsize=8)
-    figure.suptitle(_title(dict(document), f"Expected maximum eval {metric} vs budget ({_text(task)})"), fontsize=10)
+    figure.suptitle(title(dict(document), f"Expected maximum eval {metric} vs budget ({user_text(task)})"), fontsize=10)
     figure.supxlabel("eval scores are selection scores; Dodge et al. 2019, Tang et al. 2020 estimator", fontsize=8)
     return figure
 
 
 def search_figures(document: Mapping[str, Any]) -> list[tuple[str, Figure]]:
-    from harness.report.plots import safe_name
+    from harness.report.figures import safe_name
 
     figures = []
     for task in (document.get("search") or {}).get("tasks", {}):

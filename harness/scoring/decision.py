@@ -271,9 +271,10 @@ def decision_from_document(document: Mapping[str, Any], task: str) -> dict[str, 
     comparisons = document.get("summaries", {}).get(task, {}).get("comparisons")
     if not comparisons:
         return None
-    passed = [e for e in document["results"] if e["task"] == task and e["status"] == "passed"]
+    full = [e for e in document["results"] if e["task"] == task and "train_rows" not in e]  # not a curve's subsets
+    passed = [e for e in full if e["status"] == "passed"]
     costs = _mean_costs((e["model"], e["cost"], e["model_info"].get("params")) for e in passed)
-    failed = {e["model"] for e in document["results"] if e["task"] == task and e["status"] == "error"}
+    failed = {e["model"] for e in full if e["status"] == "error"}
     compared = next(iter(comparisons.values()))["metric"]
     primary = next((e["primary_metric"] for e in passed if e.get("primary_metric")), None)
     problem = next((e["problem"] for e in passed if e.get("problem")), None)

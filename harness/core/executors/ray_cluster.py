@@ -1,7 +1,7 @@
 """The Ray executor (``harness run --executor ray``): each fit group is one Ray task.
 
-A fit group is one (model, training task, seed) fit and every item scored on it. Each group asks
-Ray for what its model needs: ``[models.NAME] resources = { gpus = .., cpus = .. }`` where the
+A fit group is one (model, training task, seed) fit, or a learning curve's subset fit, and every
+item scored on it. Each group asks Ray for what its model needs: ``[models.NAME] resources = { gpus = .., cpus = .. }`` where the
 config says so; else one CPU, and one GPU for a model that requires CUDA, or that runs on torch
 when the cluster has GPUs; none for classical baselines. More than one GPU is a placement group
 of one bundle on one node. Ray sets ``CUDA_VISIBLE_DEVICES`` for each task, so a fit sees the GPUs
@@ -141,18 +141,18 @@ def group_device(resources: Resources, requested_device: str) -> str:
 
 @dataclass(frozen=True)
 class FitGroup:
-    key: tuple[str, str, int]  # (model, training task, seed)
+    key: tuple[str, str, int, int | None]  # (model, training task, seed, learning-curve subset rows)
     items: tuple[Item, ...]
 
     @property
     def label(self) -> str:
-        model, task, seed = self.key
-        return f"{model} on {task}, seed {seed}"
+        model, task, seed, rows = self.key
+        return f"{model} on {task}, seed {seed}" + ("" if rows is None else f", {rows} training rows")
 
 
 def fit_groups(items: list[Item]) -> list[FitGroup]:
     """The items that share a fit, in collection order."""
-    grouped: dict[tuple[str, str, int], list[Item]] = {}
+    grouped: dict[tuple[str, str, int, int | None], list[Item]] = {}
     for item in items:
         grouped.setdefault(item.fit_key, []).append(item)
     return [FitGroup(key, tuple(members)) for key, members in grouped.items()]
@@ -293,6 +293,7 @@ class RayExecutor:
                 fits_on=group.key[1],
                 seed=group.key[2],
                 tasks=tuple(item.task.name for item in todo),
+                train_rows=group.key[3],
                 device=device,
                 provenance={task: canonical_provenance(session.data[task].provenance) for task in sorted(tasks)},
             )

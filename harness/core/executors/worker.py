@@ -51,6 +51,7 @@ class GroupJob:
     device: str
     provenance: Mapping[str, str]  # task -> the driver's provenance of its data, canonical JSON
     attempt: int = 1
+    train_rows: int | None = None  # a learning curve's subset fit: its training rows
 
 
 def canonical_provenance(provenance: Any) -> str:
@@ -162,7 +163,7 @@ def run_group(setup: WorkerSetup, job: GroupJob) -> Iterator[dict[str, Any]]:
             load_task_data(session, missing)
         mismatch = data_mismatch(session, job, where["node"])
         model = session.models[job.model]
-        items = [Item(model, session.tasks[task], job.seed) for task in job.tasks]
+        items = [Item(model, session.tasks[task], job.seed, train_rows=job.train_rows) for task in job.tasks]
     except Exception as err:  # the data or plugins could not be rebuilt on this node
         reason = f"on node {where['node']}: {type(err).__name__}: {err}"
         failed = group_error(job, reason, short_traceback(err), where)

@@ -38,6 +38,7 @@ from harness.scoring.thresholds import apply_tuned, tune_thresholds
 from harness.scoring.tokenisation import analyse, clinical_terms
 from harness.tables import Table
 from harness.task import SummaryRequest
+from harness.tasks.classification.learning_curve import learning_curve
 from harness.tasks.classification.loading import TASK_KEYS, EvidenceSettings, Preset, keys, load
 
 KIND = "classification"
@@ -135,7 +136,7 @@ def _inference(tests: Mapping[str, Any], seconds: float) -> dict[str, Any]:
 
 def summarise(request: SummaryRequest) -> dict[str, Any]:
     """Across models and seeds, per test set: comparisons and bands by the primary metric; site
-    shift; overlap; the decision."""
+    shift; overlap; the decision; with ``--train-sizes``, the learning curve."""
     data, labels = request.data, request.data.labels
     settings: EvidenceSettings = data.extra["evidence"]
     tests = data.test_splits
@@ -170,7 +171,7 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         }
         for model, by_split in stacked.items()
     }
-    return {
+    summary = {
         "seeds": list(request.seeds),
         "excluded": excluded,
         "comparisons": comparisons,
@@ -184,6 +185,9 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
             budget=budget_statement(request.search) if request.search else None,
         ),
     }
+    if request.curve is not None:  # harness run --train-sizes
+        summary["learning_curve"] = learning_curve(request)
+    return summary
 
 
 def _stacked_predictions(request: SummaryRequest) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:

@@ -68,6 +68,7 @@ TASK_KEYS = frozenset(
         "primary_metric",
         "probe_file",
         "label_map",
+        "learning_curve_tolerance",
         *INHERITED_KEYS,
         *EVIDENCE_KEYS,
     }
@@ -301,6 +302,7 @@ def load(request: LoadRequest, name: str, preset: Preset) -> TaskData:
             "primary_metric": primary,
             "terms": preset.terms,
             "probe_files": _probe_files(request, name, table, preset),
+            "learning_curve_tolerance": _tolerance(request, name, table),
         },
         provenance=tuple(split.provenance(labels) for split in splits.values()),
         note=(preset.note or _synthetic_note(name, splits)) if synthetic else "",
@@ -362,6 +364,17 @@ def _descriptions(request: LoadRequest, name: str, table: Mapping[str, Any], lab
         if not isinstance(words, str) or not words.strip():
             raise InputError(f"{where}.{label}", f"expected non-empty words, got {words!r}")
     return dict(value)
+
+
+def _tolerance(request: LoadRequest, name: str, table: Mapping[str, Any]) -> float:
+    """How close to a full-data score a learning curve's answer must come (--train-sizes)."""
+    value = table.get("learning_curve_tolerance", 0.01)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        where = _where(request, name, "learning_curve_tolerance")
+        raise InputError(
+            where, f"expected a number between 0 and 1 (a difference in the primary metric), got {value!r}"
+        )
+    return float(value)
 
 
 def _task_description(request: LoadRequest, name: str, table: Mapping[str, Any]) -> str:

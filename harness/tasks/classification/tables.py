@@ -1,7 +1,8 @@
 """The tables of a classification task (multi-label, multi-class or binary), from a leaderboard
 document alone: overall results by the task's primary metric, per-class F1, the confusion
 matrix (multi-class) or the positive label's scores (binary), tokenisation, truncation, then
-the evidence tables of :mod:`harness.tasks.classification.evidence_tables`.
+the evidence tables of :mod:`harness.tasks.classification.evidence_tables` and, for a run with
+``--train-sizes``, the learning curve's (:mod:`harness.tasks.classification.curve_tables`).
 
 With one classification task in the document the titles are the indications task's as they
 always were; with several, each title starts with the task's name.
@@ -28,6 +29,7 @@ from harness.tables import (
     tasks_with,
     test_splits,
 )
+from harness.tasks.classification.curve_tables import curve_tables
 from harness.tasks.classification.evidence_tables import ShownTask, evidence_tables, shown_task
 
 
@@ -51,6 +53,7 @@ def classification_tables(document: dict[str, Any], task: str) -> list[Table]:
         *tokenisation_tables(document, task),
         truncation_table(document, task),
         *evidence_tables(document, shown),
+        *curve_tables(document, task),
     ]
     found = [t for t in tables if t is not None]
     if len(classification_tasks(document)) < 2:

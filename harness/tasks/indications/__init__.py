@@ -36,7 +36,7 @@ CATEGORIES = (
 EMBEDDED_SPLITS = ("train", "eval", "internal", "external")
 # The twelve labels, their 0/1 columns (named as the labels), multi-label: the seed study's shape.
 PRESET_TABLE = {"problem": "multi-label", "labels": list(CATEGORIES), "label_columns": list(CATEGORIES)}
-CONFIG_KEYS = frozenset({"train", "eval", "tests", "keep_embedded_tests", *EVIDENCE_KEYS})
+CONFIG_KEYS = frozenset({"train", "eval", "tests", "keep_embedded_tests", "learning_curve_tolerance", *EVIDENCE_KEYS})
 
 
 def embedded_path(split: str) -> Path:
