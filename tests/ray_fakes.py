@@ -28,6 +28,7 @@ from pathlib import Path
 from harness import ModelSpec, hookimpl
 
 from . import fakes
+from .conftest import DEADLINE_SECONDS
 
 _finished_here = 0
 
@@ -43,7 +44,7 @@ def _details(classifier, request):
 
 def _barrier(request, other: str) -> None:
     (_folder() / f"started-{request.spec.name}-{request.seed}").write_text("fitting")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while not (_folder() / f"started-{other}-{request.seed}").exists():
         if time.monotonic() > deadline:
             raise RuntimeError(f"{other} never ran beside {request.spec.name}")
@@ -85,7 +86,7 @@ def _killing(kills: int):
 
 def _wait_until_saved(name: str) -> None:
     """Until the driver has saved item ``name`` in the run directory ($HARNESS_TEST_ITEMS)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
         for path in Path(os.environ["HARNESS_TEST_ITEMS"]).glob("*.json"):
             with contextlib.suppress(OSError, ValueError):

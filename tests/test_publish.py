@@ -19,7 +19,7 @@ from harness.errors import InputError
 from harness.leaderboard import load, schema_errors
 
 from . import fakes
-from .conftest import EXAMPLES, write_split
+from .conftest import DEADLINE_SECONDS, EXAMPLES, write_split
 
 # Only in train: a text that must never reach a published leaderboard while train is private.
 SECRET = "john smith 1957 nhs 4857773456 uti"
@@ -276,9 +276,20 @@ def test_missing_data_file_is_refused_unless_data_root_points_at_a_copy(run_harn
     assert out.strip() == f"{target}: 1 run, 1 item"
 
 
+# One publish in its own process, waiting for the lock as long as the tests wait for anything (the
+# command's 60 s was not enough for four at once on a loaded 2-core machine).
+PUBLISH_ONE = """
+import sys
+from pathlib import Path
+from harness.commands.publish import publish, summary_line
+target = Path(sys.argv[2])
+print(summary_line(target, publish([Path(sys.argv[1])], target, lock_timeout=float(sys.argv[3]))))
+"""
+
+
 def _publish_process(run: Path, target: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "publish", str(run), "--to", str(target)],
+        [sys.executable, "-c", PUBLISH_ONE, str(run), str(target), str(DEADLINE_SECONDS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -288,7 +299,7 @@ def _publish_process(run: Path, target: Path) -> subprocess.Popen:
 def test_four_publishes_at_once_lose_no_run(runs, tmp_path):
     target = tmp_path / "cpu.json"
     processes = [_publish_process(runs[seed], target) for seed in "1234"]
-    outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in processes]
+    outcomes = [(p.wait(timeout=2 * DEADLINE_SECONDS), p.stderr.read()) for p in processes]
     assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
     document = load(target)
     assert sorted(r["seed"] for r in document["results"]) == [1, 1, 2, 2, 3, 3, 4, 4]

@@ -20,7 +20,7 @@ from ray.cluster_utils import Cluster
 
 from harness.core.store import ITEMS
 
-from .conftest import read_leaderboard
+from .conftest import DEADLINE_SECONDS, read_leaderboard
 from .test_resume import environment, run_args, run_script, without_timings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def node_ids(address: str) -> set[str]:
         f"ray.init(address={address!r}, log_to_driver=False, logging_level=logging.WARNING); "
         "print(','.join(n['NodeID'] for n in ray.nodes() if n['Alive']))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_SECONDS)
     assert done.returncode == 0, done.stderr
     return set(done.stdout.strip().splitlines()[-1].split(","))
 
@@ -69,7 +69,9 @@ def test_groups_land_on_both_nodes_and_the_leaderboard_says_which(two_nodes, tin
     out = tmp_path / "run"
     argv = ["run", "--executor", "ray", "--ray-address", two_nodes.address, "--models", "gpu-a,gpu-b"]
     argv += ["--tasks", "indications,probe", "--config", str(tiny_config), "--out", str(out)]
-    done = subprocess.run([sys.executable, str(script), *argv], env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, str(script), *argv], env=env, capture_output=True, text=True, timeout=DEADLINE_SECONDS
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     results = read_leaderboard(out)["results"]
     placements = {(r["model"], r["task"]): r["placement"] for r in results}
@@ -88,7 +90,7 @@ def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_
         env=environment(tmp_path),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_SECONDS,
     )
     assert reference.returncode == 0, reference.stderr
     out = tmp_path / "run"
@@ -99,12 +101,12 @@ def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while not (tmp_path / "marker").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert (tmp_path / "marker").exists(), process.stderr.read() if process.poll() is not None else "no marker"
     process.send_signal(signal.SIGINT)  # Ctrl-C, while the seed-2 fit sleeps in its worker
-    _, stderr = process.communicate(timeout=60)  # it stops at once: it does not wait out the fit
+    _, stderr = process.communicate(timeout=DEADLINE_SECONDS)  # it does not wait out the fit (longer than this)
     assert process.returncode == 130, stderr
     saved = len(list((out / ITEMS).glob("*.json")))
     assert f"{saved} finished item(s) are saved in {out}" in stderr
@@ -113,7 +115,11 @@ def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_
     assert "--executor ray" in command and not (out / "leaderboard.json").exists()
     argv = command.removeprefix("resume with: harness ").replace("--executor ray", "--executor local").split()
     resumed = subprocess.run(
-        [sys.executable, str(script), *argv], env=environment(tmp_path), capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), *argv],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("finished earlier") == saved

@@ -21,7 +21,7 @@ from harness.core.store import ITEMS
 from harness.model import ModelSpec
 
 from . import fakes, ray_fakes
-from .conftest import read_leaderboard
+from .conftest import DEADLINE_SECONDS, read_leaderboard
 from .test_resume import without_timings
 
 PLUGINS = {"ray_fakes": ray_fakes}
@@ -270,7 +270,7 @@ def test_cli_help_does_not_import_ray():
     import subprocess
 
     code = "import sys; from harness.cli import main\ntry: main(['run', '--help'])\nexcept SystemExit: pass\nprint('ray' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_SECONDS)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
 
 
