@@ -87,6 +87,11 @@ def run_harness(capsys, monkeypatch):
     return run
 
 
+def tree(folder: Path) -> set[str]:
+    """Every path under ``folder``, relative: the same before and after a command that must write nothing."""
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
 def read_leaderboard(out_dir: Path) -> dict:
     return json.loads((out_dir / "leaderboard.json").read_text(encoding="utf-8"))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.core.store import ITEMS
 
 from . import fakes
-from .conftest import DEADLINE_SECONDS, read_leaderboard
+from .conftest import DEADLINE_SECONDS, read_leaderboard, tree
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = ("seconds", "peak_", "per_second", "fit_reused", "timestamp")
@@ -215,11 +215,14 @@ def test_a_damaged_item_file_runs_again(run_harness, tiny_config, tmp_path):
     assert run_harness(*args)[0] == 0 and fakes.FIT_CALLS == [("lookup", 42)]
 
 
-def test_resume_needs_a_run_directory_with_finished_items(run_harness, tmp_path):
+def test_resume_needs_a_run_directory_with_finished_items(run_harness, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a default runs/<time> folder would go
     code, _, stderr = run_harness("run", "--models", "lookup", "--resume", str(tmp_path / "nothing"))
     assert code == 2 and "no finished items there" in stderr and str(tmp_path / "nothing") in stderr
+    assert tree(tmp_path) == set()  # no run directory made for a run that did not start
     code, _, stderr = run_harness("run", "--resume", str(tmp_path), "--out", str(tmp_path / "other"))
-    assert code == 2 and "--resume" in stderr
+    assert code == 2 and "--resume" in stderr and len(stderr.strip().splitlines()) == 1
+    assert tree(tmp_path) == set()
 
 
 def test_errors_and_skips_are_not_kept(run_harness, tiny_config, tmp_path):
