@@ -82,7 +82,9 @@ def test_groups_land_on_both_nodes_and_the_leaderboard_says_which(two_nodes, tin
         assert placements[model, "indications"]["node"] and placements[model, "indications"]["gpu_ids"] == []
 
 
-def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_resumes_it(tiny_config, tmp_path):
+def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_resumes_it(
+    tiny_config, tmp_path, record_property
+):
     """A real SIGINT to a driver that started its own Ray cluster, while a fit sleeps in a worker."""
     script = run_script(tmp_path)
     reference = subprocess.run(
@@ -106,7 +108,9 @@ def test_ctrl_c_cancels_what_is_outstanding_keeps_what_finished_and_a_local_run_
         time.sleep(0.1)
     assert (tmp_path / "marker").exists(), process.stderr.read() if process.poll() is not None else "no marker"
     process.send_signal(signal.SIGINT)  # Ctrl-C, while the seed-2 fit sleeps in its worker
+    interrupted = time.monotonic()
     _, stderr = process.communicate(timeout=DEADLINE_SECONDS)  # it does not wait out the fit (longer than this)
+    record_property("seconds_from_sigint_to_exit", round(time.monotonic() - interrupted, 1))
     assert process.returncode == 130, stderr
     saved = len(list((out / ITEMS).glob("*.json")))
     assert f"{saved} finished item(s) are saved in {out}" in stderr

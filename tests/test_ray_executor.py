@@ -206,6 +206,35 @@ def test_a_worker_that_reads_other_data_errors_its_group_with_the_reason(
     assert not list((out / ITEMS).glob("*.json"))  # nothing stored: a resume runs them again
 
 
+# --- Ctrl-C ------------------------------------------------------------------------------------------------
+def test_a_ctrl_c_that_ray_swallows_still_stops_the_run(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    """Ray runs Python's signal handlers inside its waits and passes a KeyboardInterrupt back
+    through its C++ core as a status: this wait catches it instead, as a C++ path that drops that
+    status would. The driver must still stop (it did not: it waited for every fit to end)."""
+    import signal
+
+    real_wait, swallowed = ray.wait, []
+
+    def wait_that_swallows_a_ctrl_c(*args, **kwargs):
+        if not swallowed:
+            try:
+                signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, as Ray's check_signals() sees it
+            except KeyboardInterrupt:
+                swallowed.append(True)
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(ray, "wait", wait_that_swallows_a_ctrl_c)
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup,regex", "--tasks", "indications,probe")
+    code, _, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert swallowed == [True]
+    assert code == 130, stderr
+    assert f"--resume {out}" in stderr and not (out / "leaderboard.json").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+
+
 # --- resume across executors ---------------------------------------------------------------------------------
 def resume_argv(config, *more: str) -> tuple[str, ...]:
     return (

@@ -11,15 +11,19 @@ Each item's report streams back as soon as its worker has scored it (a Ray strea
 and goes to the same :class:`~harness.core.runner.Recorder` as the local executor's: the run
 directory's store (so either executor resumes the other's run), the console. A group whose worker
 dies (node lost, process killed for memory) runs once more for the items it had not sent back;
-lost again, those items are errors with the reason. Ctrl-C cancels what is still outstanding.
+lost again, those items are errors with the reason. Ctrl-C cancels what is still outstanding: the
+driver waits on Ray in short polls and remembers a Ctrl-C itself (:class:`CtrlC`), so it stops
+within a poll even when the KeyboardInterrupt does not make it back through Ray's C++ core.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -39,6 +43,8 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 # Where the Hugging Face cache is and that it stays offline; never a token (nothing is downloaded).
 _ENV_PREFIXES = ("HARNESS_",)
 _ENV_NAMES = ("HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+# How long one wait on Ray lasts before the driver looks for a Ctrl-C of its own (CtrlC).
+POLL_SECONDS = 0.5
 
 
 def ray_module():
@@ -149,6 +155,42 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
+class CtrlC:
+    """A Ctrl-C (SIGINT) during the run, remembered outside Ray.
+
+    Ray runs Python's signal handlers from inside its waits (about once a second) and hands a
+    KeyboardInterrupt back through its C++ core as a status; where that status is dropped, the
+    interrupt is gone and the driver would wait on until the running fits end, however long. So
+    while the run waits on Ray, SIGINT also sets :attr:`seen`, and the driver waits in polls of
+    ``POLL_SECONDS`` and calls :meth:`check` after each. Installed only on the main thread (Python's
+    rule for signal handlers) and only over Python's default handler (an embedding application's
+    own handler is left alone)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a Ctrl-C came, wherever its own exception went."""
+        if self.seen:
+            raise KeyboardInterrupt
+
+
 @dataclass
 class _Submitted:
     group: FitGroup
@@ -217,6 +259,7 @@ class RayExecutor:
         devices: set[str] = set()
 
         def submit(entry: _Submitted) -> None:
+            ctrl_c.check()
             options: dict[str, Any] = {**entry.resources.as_options(), "max_retries": 0, "num_returns": "streaming"}
             options["runtime_env"] = {"env_vars": env}
             if entry.resources.gpus > 1:  # several GPUs for one fit: one bundle, on one node
@@ -229,9 +272,10 @@ class RayExecutor:
             pending[remote.options(**options).remote(setup_ref, entry.job)] = entry  # a stream of item reports
 
         try:
-            self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
-            session.device = "+".join(sorted(devices)) or session.device
-            self._collect(pending, submit, recorder)
+            with CtrlC() as ctrl_c:
+                self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
+                session.device = "+".join(sorted(devices)) or session.device
+                self._collect(pending, submit, recorder, ctrl_c)
         except KeyboardInterrupt:  # keep what finished; cancel the rest (their workers stop)
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -288,13 +332,21 @@ class RayExecutor:
             submit(_Submitted(group, tuple(todo), job, resources))
 
     def _collect(
-        self, pending: dict[Any, _Submitted], submit: Callable[[_Submitted], None], recorder: Recorder
+        self,
+        pending: dict[Any, _Submitted],
+        submit: Callable[[_Submitted], None],
+        recorder: Recorder,
+        ctrl_c: CtrlC,
     ) -> None:
         """Record each item as its group yields it; run a group's items still to come once more if
-        its worker was lost."""
+        its worker was lost. Waits in polls, so that a Ctrl-C stops it within one (``ctrl_c``)."""
         ray = self.ray
         while pending:
-            (stream,), _ = ray.wait(list(pending), num_returns=1)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            ctrl_c.check()
+            if not ready:
+                continue
+            stream = ready[0]
             entry = pending[stream]
             try:
                 wire = ray.get(next(stream))
