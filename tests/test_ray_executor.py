@@ -206,6 +206,66 @@ def test_a_worker_that_reads_other_data_errors_its_group_with_the_reason(
     assert not list((out / ITEMS).glob("*.json"))  # nothing stored: a resume runs them again
 
 
+def test_a_worker_whose_config_gives_another_recipe_errors_its_group_naming_the_key(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    monkeypatch.setenv("HARNESS_TEST_TAMPER_CONFIG", str(tiny_config))  # changed after the driver loaded it
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup", "--tasks", "indications,probe")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    for result in read_leaderboard(out)["results"]:
+        assert result["status"] == "error"
+        assert result["reason"].startswith("the recipe of lookup differs from the driver's: epochs = 7 on node ")
+        assert "3 on the driver" in result["reason"]
+
+
+def write_weights(folder):
+    """A folder the weights search accepts: config.json and a one-tensor safetensors file."""
+    import json
+    import struct
+
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(range(16)))
+    return folder
+
+
+def test_a_worker_that_sees_other_weights_errors_its_group_naming_the_file(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    weights = write_weights(tmp_path / "weights")
+    config = with_models(tiny_config, f'[models.weighted]\nweights = "{weights}"\n')
+    monkeypatch.setenv("HARNESS_TEST_TAMPER_WEIGHTS", str(weights / "model.safetensors"))
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "weighted,lookup", "--tasks", "indications")
+    code, stdout, stderr = run_harness(*argv, "--config", str(config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    results = by_model(read_leaderboard(out))
+    assert results["lookup"]["status"] == "passed"  # it loads no weights
+    reason = results["weighted"]["reason"]
+    assert reason.startswith("the weights of weighted differ from the driver's: file model.safetensors: content")
+
+
+def test_a_worker_that_imported_another_harness_version_errors_its_group_naming_the_field(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    from harness import __version__
+    from harness.core.executors import ray_cluster as driver_side
+    from harness.core.executors.worker import harness_origin
+
+    # The driver says it imported 0.0.0+other; the worker (another process) imported this one.
+    monkeypatch.setattr(driver_side, "harness_origin", lambda: {**harness_origin(), "version": "0.0.0+other"})
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup", "--tasks", "indications")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    (result,) = read_leaderboard(out)["results"]
+    assert result["reason"].startswith("the harness imported on node ")
+    assert f"is not the driver's: version {__version__} there, 0.0.0+other on the driver" in result["reason"]
+
+
 # --- Ctrl-C ------------------------------------------------------------------------------------------------
 def test_a_ctrl_c_that_ray_swallows_still_stops_the_run(
     ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,7 +32,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.core.collect import Item
-from harness.core.executors.worker import GroupJob, WorkerSetup, canonical_provenance, run_group
+from harness.core.executors.worker import (
+    GroupJob,
+    WorkerSetup,
+    canonical_provenance,
+    harness_origin,
+    recipe_and_weights,
+    run_group,
+)
 from harness.core.reports import ItemReport, Session
 from harness.core.runner import Recorder, error_report, skipped_report
 from harness.errors import UsageError, warn
@@ -145,11 +154,13 @@ def caller_plugins(pm: Any) -> dict[str, object]:
 
 def worker_environment() -> dict[str, str]:
     """The harness's variables, the Hugging Face cache's place and offline switches, and the
-    driver's own import paths (its checkout, a plugin's folder): site-packages and the standard
-    library stay each node's own."""
+    driver's own import paths (its checkout, a plugin's folder; its working directory where its
+    ``sys.path`` holds ``''``, as under ``python -m``): site-packages and the standard library stay
+    each node's own."""
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    own = [p for p in sys.path if p and not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
+    paths = [p or os.getcwd() for p in sys.path]
+    own = [p for p in paths if not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
     inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys([*own, *inherited]) if p)  # in order, once each
     return env
@@ -209,6 +220,7 @@ class RayExecutor:
         if self.address is not None:
             reachable(self.address)  # before the data is read: a wrong address is one line, at once
         self.owned = False  # we started (or joined) Ray, so we shut it down
+        self._init_folder: str | None = None
 
     def start(self) -> None:
         ray = self.ray
@@ -223,19 +235,34 @@ class RayExecutor:
             settings.update(address="local", object_store_memory=LOCAL_OBJECT_STORE_BYTES)
         else:
             settings["address"] = self.address
+        # Ray puts the driver's working directory first on every worker's sys.path: a folder named
+        # `harness` there (another checkout) would be what workers import. So Ray is joined from an
+        # empty folder of our own; workers find the harness as the driver did (worker_environment)
+        # and then change into the driver's directory for its relative paths.
+        self._init_folder, here = tempfile.mkdtemp(prefix="harness-ray-"), os.getcwd()
         try:
+            os.chdir(self._init_folder)
             ray.init(**settings)
         except (ConnectionError, RuntimeError, ValueError) as err:
+            self._remove_init_folder()
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             if self.address is None:
                 raise UsageError(f"--executor ray: cannot start a Ray cluster on this machine ({first})") from None
             raise UsageError(f"--ray-address {self.address}: cannot join a Ray cluster there ({first})") from None
+        finally:
+            os.chdir(here)
         self.owned = True
 
     def close(self) -> None:
         if self.owned and self.ray.is_initialized():
             self.ray.shutdown()
         self.owned = False
+        self._remove_init_folder()
+
+    def _remove_init_folder(self) -> None:
+        if self._init_folder is not None:  # kept while Ray ran: its processes started in it
+            shutil.rmtree(self._init_folder, ignore_errors=True)
+            self._init_folder = None
 
     # -- running ------------------------------------------------------------------------------
     def run(self, session: Session, recorder: Recorder, progress: ProgressFactory) -> None:
@@ -251,6 +278,7 @@ class RayExecutor:
             model_names=tuple(dict.fromkeys(item.model.name for item in session.items)),
             task_names=tuple(session.data),
             cwd=os.getcwd(),
+            harness=harness_origin(),
         )
         setup_ref = ray.put(setup)
         remote = ray.remote(run_group)
@@ -319,6 +347,7 @@ class RayExecutor:
                     recorder.finished(error_report(item, reason))
                 continue
             tasks = {group.key[1], *(item.task.name for item in todo)}
+            recipe, weights = recipe_and_weights(session, model, group.key[1], device)
             job = GroupJob(
                 model=model.name,
                 fits_on=group.key[1],
@@ -326,6 +355,8 @@ class RayExecutor:
                 tasks=tuple(item.task.name for item in todo),
                 device=device,
                 provenance={task: canonical_provenance(session.data[task].provenance) for task in sorted(tasks)},
+                recipe=recipe,
+                weights=weights,
             )
             for item in todo:
                 recorder.started(item)
