@@ -58,7 +58,7 @@ def with_models(config, body: str):
 def comparable(document: dict) -> dict:
     """What must not depend on the executor: all but timings and where each item ran."""
     results = [{k: v for k, v in r.items() if k != "placement"} for r in document["results"]]
-    run = {k: v for k, v in document["run"].items() if k != "device"}
+    run = {k: v for k, v in document["run"].items() if k not in ("device", "hardware")}
     return without_timings({**document, "results": results, "run": run})
 
 
@@ -145,6 +145,16 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
     assert {r["placement"]["executor"] for r in on_ray["results"]} == {"ray"}
     for line in [line for line in local_out.splitlines() if " PASSED in " in line]:  # each item printed, as today
         assert line.split(" PASSED")[0] + " PASSED" in ray_out
+    # The times' machines: this one for the local run; under Ray each node's, from the items' placement,
+    # with the threads the groups computed with (Ray gave each task one CPU).
+    from harness.core.hardware import describe_machine, machine_of
+
+    assert [machine_of(h) for h in local["run"]["hardware"]] == [machine_of(describe_machine())]
+    nodes = {(r["placement"]["node"], r["placement"]["node_id"]) for r in on_ray["results"]}
+    assert {(h["node"], h["node_id"]) for h in on_ray["run"]["hardware"]} == nodes
+    assert {h["threads"] for h in on_ray["run"]["hardware"]} == {1}
+    assert all(r["placement"]["hardware"]["cpu_model"] == describe_machine()["cpu_model"] for r in on_ray["results"])
+    assert "Times measured on " in ray_out and f"node {next(iter(nodes))[0]}: " in ray_out
 
 
 # --- faults -----------------------------------------------------------------------------------------------------

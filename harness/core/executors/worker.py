@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.collect import Item
+from harness.core.hardware import describe_machine
 from harness.core.reports import ItemReport, Session
 from harness.core.runner import FitCache, follow_classification_task, load_task_data, run_item, short_traceback
 from harness.progress import no_progress
@@ -289,4 +290,5 @@ def run_group(setup: WorkerSetup, job: GroupJob) -> Iterator[dict[str, Any]]:
     for index, item in enumerate(items):
         report = run_item(item, session, fits, no_progress)
         fits.release_after(index, item)
-        yield as_wire(report, where)
+        # after the fit: the threads and GPUs it used (the leaderboard's run.hardware, per node)
+        yield as_wire(report, {**where, "hardware": describe_machine()})
