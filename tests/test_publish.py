@@ -287,6 +287,30 @@ print(summary_line(target, publish([Path(sys.argv[1])], target, lock_timeout=flo
 """
 
 
+def test_publish_says_when_the_merged_runs_times_come_from_different_hardware(runs, run_harness, tmp_path):
+    def on_a_xeon_with_amx(document):
+        for machine in document["run"]["hardware"]:
+            machine.update(cpu_model="Intel Xeon Platinum 8481C", cpu_flags=["avx2", "avx512f", "amx_tile"])
+
+    def before_hardware_was_recorded(document):
+        del document["run"]["hardware"]
+
+    same = tmp_path / "same.json"
+    code, _, err = run_harness("publish", str(runs["1"]), str(runs["2"]), "--to", str(same))
+    assert (code, err) == (0, "")  # one machine: nothing to say
+    assert load(same)["run"]["hardware"] == load(runs["1"])["run"]["hardware"]
+    xeon = _edited(runs["2"], tmp_path / "xeon" / "leaderboard.json", on_a_xeon_with_amx)
+    target = tmp_path / "mixed.json"
+    code, out, err = run_harness("publish", str(runs["1"]), str(xeon), "--to", str(target))
+    assert code == 0 and out.strip() == f"{target}: 2 runs, 4 items"
+    assert err.startswith(f"harness: warning: {target}: the merged runs' times come from different hardware: ")
+    assert "on Intel Xeon Platinum 8481C (AVX2, AVX-512F, AMX); " in err and err.count("\n") == 1
+    assert len(load(target)["run"]["hardware"]) == 2  # both machines, for the page
+    old = _edited(runs["3"], tmp_path / "old" / "leaderboard.json", before_hardware_was_recorded)
+    code, _, err = run_harness("publish", str(runs["1"]), str(old), "--to", str(tmp_path / "old.json"))
+    assert code == 0 and " on hardware not recorded; their training and prediction times compare" in err
+
+
 def _publish_process(run: Path, target: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", PUBLISH_ONE, str(run), str(target), str(DEADLINE_SECONDS)],
