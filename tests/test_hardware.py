@@ -111,3 +111,22 @@ def test_several_machines_are_listed_one_a_line():
     assert lines[0] == "Times measured on 2 machines:"
     assert lines[1].startswith("  node 10.0.0.1: ") and lines[2].startswith("  node 10.0.0.2: ")
     assert "1 thread, " in lines[1]
+
+
+def test_the_page_shows_the_machines_at_the_top_beside_the_times_and_per_merged_run(run_harness, tiny_config, tmp_path):
+    from harness.report.html import render_html
+
+    out = tmp_path / "run"
+    argv = ("run", "--models", "lookup", "--tasks", "indications", "--config", str(tiny_config), "--out", str(out))
+    assert run_harness(*argv)[0] == 0
+    document = read_leaderboard(out)
+    text = hardware_text(document["run"]["hardware"][0])
+    page = render_html(document)
+    assert f'<dd id="hardware">{text}</dd>' in page
+    assert f"Training and prediction times: measured on {text}." in page
+    old = render_html(load(BOARDS[0]))
+    assert '<dd id="hardware">not recorded (this leaderboard was written before it was)</dd>' in old
+    target = tmp_path / "published.json"
+    assert run_harness("publish", str(out / "leaderboard.json"), "--to", str(target))[0] == 0
+    published = render_html(load(target))
+    assert f"<td>cpu</td><td>{text}</td>" in published  # the merged run's row
