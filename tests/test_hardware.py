@@ -130,3 +130,21 @@ def test_the_page_shows_the_machines_at_the_top_beside_the_times_and_per_merged_
     assert run_harness("publish", str(out / "leaderboard.json"), "--to", str(target))[0] == 0
     published = render_html(load(target))
     assert f"<td>cpu</td><td>{text}</td>" in published  # the merged run's row
+
+
+def test_gpus_and_cuda_come_from_the_torch_the_run_imported(monkeypatch):
+    """No GPU here: a stand-in for an imported torch with two H100s (the harness never imports torch
+    for this; it reads what the run's torch sees)."""
+    from types import SimpleNamespace
+
+    device = SimpleNamespace(name="NVIDIA H100 80GB HBM3", total_memory=85_045_870_592)
+    cuda = SimpleNamespace(is_available=lambda: True, device_count=lambda: 2, get_device_properties=lambda i: device)
+    fake_torch = SimpleNamespace(cuda=cuda, version=SimpleNamespace(cuda="12.4"), get_num_threads=lambda: 12)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    machine = describe_machine()
+    assert machine["gpus"] == [{"name": "NVIDIA H100 80GB HBM3", "memory_gib": 79.2}] * 2
+    assert machine["cuda"] == "12.4" and machine["threads"] == 12
+    assert hardware_text(machine).endswith("; 2x NVIDIA H100 80GB HBM3 (79.2 GiB), CUDA 12.4")
+    document = load(BOARDS[0])
+    document["run"]["hardware"] = [machine]
+    assert schema_errors(document) == []
