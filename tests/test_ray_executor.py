@@ -145,11 +145,12 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
     assert {r["placement"]["executor"] for r in on_ray["results"]} == {"ray"}
     for line in [line for line in local_out.splitlines() if " PASSED in " in line]:  # each item printed, as today
         assert line.split(" PASSED")[0] + " PASSED" in ray_out
-    # The times' machines: this one for the local run; under Ray each node's, from the items' placement,
-    # with the threads the groups computed with (Ray gave each task one CPU).
+    # The times' machines: this one for the local run, with the one thread it computed with (the
+    # threadpool_limits above); under Ray each node's, from the items' placement, with the threads the
+    # groups computed with (Ray gave each task one CPU).
     from harness.core.hardware import describe_machine, machine_of
 
-    assert [machine_of(h) for h in local["run"]["hardware"]] == [machine_of(describe_machine())]
+    assert [machine_of(h) for h in local["run"]["hardware"]] == [{**machine_of(describe_machine()), "threads": 1}]
     nodes = {(r["placement"]["node"], r["placement"]["node_id"]) for r in on_ray["results"]}
     assert {(h["node"], h["node_id"]) for h in on_ray["run"]["hardware"]} == nodes
     assert {h["threads"] for h in on_ray["run"]["hardware"]} == {1}

@@ -65,11 +65,20 @@ def _usable_cores() -> int:
 
 
 def _threads(usable: int) -> int:
-    """The threads the fits computed with: torch's where the run imported it, else the OpenMP
-    setting (Ray sets it to a task's CPUs), else every usable core."""
+    """The threads the fits computed with: torch's where the run imported it, else the most of the
+    loaded BLAS and OpenMP libraries' (threadpoolctl: a ``threadpool_limits`` around the run shows
+    there), else the OpenMP setting (Ray sets it to a task's CPUs), else every usable core."""
     torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "get_num_threads"):
         return int(torch.get_num_threads())
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [int(library["num_threads"]) for library in threadpool_info() if library.get("num_threads")]
+    except Exception:  # threadpoolctl could not read a library: fall back to the setting
+        counts = []
+    if counts:
+        return max(counts)
     value = os.environ.get("OMP_NUM_THREADS", "")
     return int(value) if value.isdigit() and int(value) > 0 else usable
 
