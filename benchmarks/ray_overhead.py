@@ -82,7 +82,7 @@ def comparable(document: dict) -> dict:
         return value
 
     results = [{k: v for k, v in r.items() if k != "placement"} for r in document["results"]]
-    run = {k: v for k, v in document["run"].items() if k not in {"device", "duration_seconds"}}
+    run = {k: v for k, v in document["run"].items() if k not in {"device", "duration_seconds", "hardware"}}
     return strip({**document, "results": results, "run": run})
 
 

@@ -329,8 +329,13 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         if summary:
             out.rule(summary_line(summary, document["run"].get("duration_seconds") or 0.0))
     else:
+        from harness.core.hardware import times_lines
+
         sys.stdout.write(to_text([model_table(document), *tables], options.format))
-        print(f"\n{'%' if options.format == 'latex' else ''}{document['run']['data_note']}")
+        comment = "%" if options.format == "latex" else ""
+        print(f"\n{comment}{document['run']['data_note']}")
+        for line in times_lines(document["run"]):
+            print(f"{comment}{line}")
     if options.plots is not None:
         _show_plots(document, options.plots, sys.stdout if options.format == "table" else sys.stderr)
     return EXIT_OK

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from harness.cli import main
 from harness.tasks.indications import CATEGORIES
 
 from . import fakes
+
+# How long a test waits for another process to reach a point (a Ray worker to start a fit, a run to
+# write its marker, a driver to stop after Ctrl-C, a publish to get the lock): generous, since on a
+# loaded 2-core machine 60 s was not enough. Ray workers read it too (they import this module).
+DEADLINE_SECONDS = float(os.environ.get("HARNESS_TESTS_DEADLINE", "300"))
 
 # (text, categories) pairs; the lookup fake memorises them, so unseen variants fail.
 EXAMPLES = [
@@ -80,6 +86,11 @@ def run_harness(capsys, monkeypatch):
         return code, out, err
 
     return run
+
+
+def tree(folder: Path) -> set[str]:
+    """Every path under ``folder``, relative: the same before and after a command that must write nothing."""
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
 
 
 def read_leaderboard(out_dir: Path) -> dict:

@@ -10,7 +10,10 @@ to the test through files in ``$HARNESS_TEST_DIR`` (Ray passes ``HARNESS_*`` var
   (the first time only), once the driver has saved the group's indications item
   (``$HARNESS_TEST_ITEMS``): items stream back one by one, before their group ends.
 * ``tamper``: a hook that rewrites a data file (``$HARNESS_TEST_TAMPER``) after the driver read
-  it, as if a worker's node had another copy.
+  it, as if a worker's node had another copy; the same for the config (``$HARNESS_TEST_TAMPER_CONFIG``:
+  lookup's recipe gets ``epochs = 7``) and for a weights file (``$HARNESS_TEST_TAMPER_WEIGHTS``: its
+  last bytes change, its size does not), the weights once the driver has fingerprinted them.
+* ``weighted``: the lookup fake with a hub id, so it looks for weights (``[models.weighted] weights``).
 * ``HARNESS_TEST_INTERRUPT_AFTER=N``: Ctrl-C (KeyboardInterrupt) in the driver once N items of
   this run have finished (read back from the run directory ones not counted).
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from harness import ModelSpec, hookimpl
 
 from . import fakes
+from .conftest import DEADLINE_SECONDS
 
 _finished_here = 0
 
@@ -43,7 +47,7 @@ def _details(classifier, request):
 
 def _barrier(request, other: str) -> None:
     (_folder() / f"started-{request.spec.name}-{request.seed}").write_text("fitting")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while not (_folder() / f"started-{other}-{request.seed}").exists():
         if time.monotonic() > deadline:
             raise RuntimeError(f"{other} never ran beside {request.spec.name}")
@@ -85,7 +89,7 @@ def _killing(kills: int):
 
 def _wait_until_saved(name: str) -> None:
     """Until the driver has saved item ``name`` in the run directory ($HARNESS_TEST_ITEMS)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
         for path in Path(os.environ["HARNESS_TEST_ITEMS"]).glob("*.json"):
             with contextlib.suppress(OSError, ValueError):
@@ -118,6 +122,7 @@ def harness_add_models(register) -> None:
     register.add(ModelSpec("killed-once", "fake", "memorise", _killing(1), markers=("fake",)))
     register.add(ModelSpec("killed-twice", "fake", "memorise", _killing(2), markers=("fake",)))
     register.add(ModelSpec("killed-in-probe", "fake", "memorise", fit_probe_killer, markers=("fake",)))
+    register.add(ModelSpec("weighted", "fake", "memorise", fakes.fit_lookup, hub_id="test/weighted", markers=("fake",)))
 
 
 @hookimpl
@@ -128,6 +133,21 @@ def harness_collection_finished(session, items) -> None:
     if tampered:  # after the driver read and hashed it, before any worker reads it
         path = Path(tampered)
         path.write_text(path.read_text(encoding="utf-8") + "urosepsis," + ",".join(["1"] + ["0"] * 11) + "\n")
+    config = os.environ.get("HARNESS_TEST_TAMPER_CONFIG")
+    if config:  # after the driver loaded it, before any worker loads it
+        path = Path(config)
+        path.write_text(path.read_text(encoding="utf-8") + "\n[models.lookup]\nrecipe = { epochs = 7 }\n")
+
+
+@hookimpl
+def harness_item_started(item) -> None:
+    weights = os.environ.get("HARNESS_TEST_TAMPER_WEIGHTS")
+    if weights and not (_folder() / "weights-tampered").exists():  # after the driver fingerprinted them
+        (_folder() / "weights-tampered").write_text("once")
+        path = Path(weights)
+        data = bytearray(path.read_bytes())
+        data[-4:] = bytes(255 - b for b in data[-4:])
+        path.write_bytes(bytes(data))
 
 
 @hookimpl

@@ -18,7 +18,7 @@ import pytest
 from harness.leaderboard import load
 from harness.report.html import heat_colour, inline_json, overall_rows, render_html
 
-from .conftest import EXAMPLES, write_split
+from .conftest import EXAMPLES, tree, write_split
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_BOARD = ROOT / "leaderboards" / "synthetic-cpu-seeds-1-2.json"
@@ -239,11 +239,17 @@ def test_publish_html_renders_the_merged_runs_without_private_text(run_harness, 
     [
         (["--format", "html"], "--format html needs --output PAGE.html"),
         (["--output", "x.html"], "--output is for --format html"),
+        (["--format", "html", "--output", "x.html", "--plots", "plots"], None),  # the control: it writes both
     ],
 )
-def test_show_html_usage_errors_are_one_line(run_harness, argv, message):
+def test_show_html_usage_errors_are_one_line(run_harness, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # x.html and plots/ would be written here
     code, out, err = run_harness("show", str(SEEDS_BOARD), *argv)
+    if message is None:  # the same folder check sees what a command that succeeds writes
+        assert code == 0 and {"x.html", "plots"} <= tree(tmp_path), err
+        return
     assert code == 2 and out == "" and err.strip().endswith(message) and err.count("\n") == 1
+    assert tree(tmp_path) == set()  # nothing written
 
 
 def test_show_html_to_an_unwritable_path_is_one_line(run_harness, tmp_path):
@@ -251,6 +257,7 @@ def test_show_html_to_an_unwritable_path_is_one_line(run_harness, tmp_path):
     blocker.write_text("")
     code, _, err = run_harness("show", str(SEEDS_BOARD), "--format", "html", "--output", str(blocker / "r.html"))
     assert code == 2 and "cannot write the HTML report" in err and err.count("\n") == 1
+    assert tree(tmp_path) == {"file"} and blocker.read_text() == ""  # no temporary file left beside it
 
 
 # ------------------------------------------------------------------------------- in a real browser

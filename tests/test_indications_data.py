@@ -186,4 +186,7 @@ def test_model_trained_on_synthetic_data_transfers_to_handwritten_text(baseline,
         record_property(f"weighted_f1_{name}", round(value, 4))
     print("weighted F1:", {k: round(v, 3) for k, v in scores.items()}, f"({len(unseen)} unseen strings)")
     assert scores["handwritten"] >= 0.75
+    # The rows whose text is not in train (half of them): the README's figure is 0.941 (0.91-0.94
+    # over six generator seeds), so 0.90 fails on drift without failing on a seed's noise.
+    assert len(unseen) >= 100 and scores["handwritten_unseen"] >= 0.90
     assert scores["internal"] >= 0.85 and scores["external"] >= 0.85

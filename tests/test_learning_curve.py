@@ -237,7 +237,8 @@ def test_a_tuned_recipe_is_applied_last_and_named():
     session = Session(argparse.Namespace(), RunConfig(), get_profile("default"), models, tasks, (1,))
     session.tuned[("lookup", "indications")] = {"epochs": 7}
     assert session.recipe(models["lookup"], "indications") == {"epochs": 7}
-    assert session.recipe_source("lookup", "indications") == "tuned recipe"
+    session.searches[("lookup", "indications")] = {"trials": [{}] * 8}
+    assert session.recipe_source("lookup", "indications") == "tuned recipe (8 trials on eval)"
     assert session.recipe_source("lookup", "ner") == "default recipe"
 
 

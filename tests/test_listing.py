@@ -122,7 +122,8 @@ def test_markup_like_text_is_printed_as_is(run_harness):
 
 
 def test_seed_table_columns_are_the_seeds():
-    seed = next(Path(__file__).resolve().parents[2].glob("shared/seeds/000_*.txt"), None)
-    if seed is None:
-        pytest.skip("the seed study is not next to this checkout")
-    assert "".join(SEED_HEADERS).replace("domain", "Domain") in seed.read_text(encoding="utf-8")
+    # The seed study's model table as its note prints it (cells run together), lines 25-33 of
+    # shared/seeds/000_a9ba46bdef66b2a4.txt, kept in the repository so the test runs on every clone.
+    seed = Path(__file__).parent / "data" / "seed_study_models_table.txt"
+    header = seed.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "".join(SEED_HEADERS).replace("domain", "Domain")

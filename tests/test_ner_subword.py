@@ -19,7 +19,7 @@ from harness.model import ModelSpec
 from harness.tagged import read_conll
 from harness.tasks.ner import EMBEDDED_SPLITS, embedded_path
 
-from .conftest import read_leaderboard
+from .conftest import read_leaderboard, tree
 from .test_tagging import (
     TAG_IDS,
     labelled_pieces,
@@ -139,6 +139,7 @@ def test_the_tagging_fit_gets_its_own_max_length_and_the_configs_label_subword(
 def test_a_bad_label_subword_is_one_line_and_exit_2(run_harness, tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[models.smollm2-135m-lora]\nrecipe = {label_subword = "middle"}\n', encoding="utf-8")
+    before = tree(tmp_path)
     code, _, stderr = run_harness(
         "run",
         "--models",
@@ -152,6 +153,7 @@ def test_a_bad_label_subword_is_one_line_and_exit_2(run_harness, tmp_path: Path)
     )
     assert code == 2 and len(stderr.strip().splitlines()) == 1
     assert "label_subword" in stderr and "'first' or 'last'" in stderr
+    assert tree(tmp_path) == before  # no run directory, nothing half-written
 
 
 # --- item 8: the first or the last sub-word ------------------------------------------------------

@@ -12,7 +12,7 @@ from harness.task import ScoredItem, SummaryRequest, TaskData
 from harness.tasks import ner
 from harness.tasks.ner.tables import ner_tables
 
-from .conftest import read_leaderboard
+from .conftest import read_leaderboard, tree
 
 TRAIN = [
     ("aspirin treats headache", "B-Chemical O B-Disease"),
@@ -109,10 +109,13 @@ def test_bad_test_files_name_the_file(run_harness, ner_config, tmp_path, rows, e
     assert all(part in stderr for part in expected), stderr
 
 
-def test_unknown_split_key_and_format(run_harness, ner_config, tmp_path):
+def test_unknown_split_key_and_format(run_harness, ner_config, tmp_path, monkeypatch):
     ner_config.write_text(ner_config.read_text() + 'format = "xml"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # without --out the run directory would be runs/<time> here
+    before = tree(tmp_path)
     code, _, stderr = run_harness("run", "--models", "gazetteer", "--tasks", "ner", "--config", str(ner_config))
-    assert code == 2 and "tasks.ner.tests.ward.format" in stderr
+    assert code == 2 and "tasks.ner.tests.ward.format" in stderr and len(stderr.strip().splitlines()) == 1
+    assert tree(tmp_path) == before  # nothing written: no runs/ folder, no item
 
 
 def _item(model: str, architecture: str, per_sentence: float, params: int) -> ScoredItem:

@@ -21,7 +21,7 @@ from harness.core.store import ITEMS
 from harness.model import ModelSpec
 
 from . import fakes, ray_fakes
-from .conftest import read_leaderboard
+from .conftest import DEADLINE_SECONDS, read_leaderboard
 from .test_resume import without_timings
 
 PLUGINS = {"ray_fakes": ray_fakes}
@@ -58,7 +58,7 @@ def with_models(config, body: str):
 def comparable(document: dict) -> dict:
     """What must not depend on the executor: all but timings and where each item ran."""
     results = [{k: v for k, v in r.items() if k != "placement"} for r in document["results"]]
-    run = {k: v for k, v in document["run"].items() if k != "device"}
+    run = {k: v for k, v in document["run"].items() if k not in ("device", "hardware")}
     return without_timings({**document, "results": results, "run": run})
 
 
@@ -145,6 +145,17 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
     assert {r["placement"]["executor"] for r in on_ray["results"]} == {"ray"}
     for line in [line for line in local_out.splitlines() if " PASSED in " in line]:  # each item printed, as today
         assert line.split(" PASSED")[0] + " PASSED" in ray_out
+    # The times' machines: this one for the local run, with the one thread it computed with (the
+    # threadpool_limits above); under Ray each node's, from the items' placement, with the threads the
+    # groups computed with (Ray gave each task one CPU).
+    from harness.core.hardware import describe_machine, machine_of
+
+    assert [machine_of(h) for h in local["run"]["hardware"]] == [{**machine_of(describe_machine()), "threads": 1}]
+    nodes = {(r["placement"]["node"], r["placement"]["node_id"]) for r in on_ray["results"]}
+    assert {(h["node"], h["node_id"]) for h in on_ray["run"]["hardware"]} == nodes
+    assert {h["threads"] for h in on_ray["run"]["hardware"]} == {1}
+    assert all(r["placement"]["hardware"]["cpu_model"] == describe_machine()["cpu_model"] for r in on_ray["results"])
+    assert "Times measured on " in ray_out and f"node {next(iter(nodes))[0]}: " in ray_out
 
 
 # --- faults -----------------------------------------------------------------------------------------------------
@@ -204,6 +215,95 @@ def test_a_worker_that_reads_other_data_errors_its_group_with_the_reason(
         assert "data differs from the driver's: task indications, eval" in result["reason"]
         assert driver_sha in result["reason"]
     assert not list((out / ITEMS).glob("*.json"))  # nothing stored: a resume runs them again
+
+
+def test_a_worker_whose_config_gives_another_recipe_errors_its_group_naming_the_key(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    monkeypatch.setenv("HARNESS_TEST_TAMPER_CONFIG", str(tiny_config))  # changed after the driver loaded it
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup", "--tasks", "indications,probe")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    for result in read_leaderboard(out)["results"]:
+        assert result["status"] == "error"
+        assert result["reason"].startswith("the recipe of lookup differs from the driver's: epochs = 7 on node ")
+        assert "3 on the driver" in result["reason"]
+
+
+def write_weights(folder):
+    """A folder the weights search accepts: config.json and a one-tensor safetensors file."""
+    import json
+    import struct
+
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(range(16)))
+    return folder
+
+
+def test_a_worker_that_sees_other_weights_errors_its_group_naming_the_file(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    weights = write_weights(tmp_path / "weights")
+    config = with_models(tiny_config, f'[models.weighted]\nweights = "{weights}"\n')
+    monkeypatch.setenv("HARNESS_TEST_TAMPER_WEIGHTS", str(weights / "model.safetensors"))
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "weighted,lookup", "--tasks", "indications")
+    code, stdout, stderr = run_harness(*argv, "--config", str(config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    results = by_model(read_leaderboard(out))
+    assert results["lookup"]["status"] == "passed"  # it loads no weights
+    reason = results["weighted"]["reason"]
+    assert reason.startswith("the weights of weighted differ from the driver's: file model.safetensors: content")
+
+
+def test_a_worker_that_imported_another_harness_version_errors_its_group_naming_the_field(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    from harness import __version__
+    from harness.core.executors import ray_cluster as driver_side
+    from harness.core.executors.worker import harness_origin
+
+    # The driver says it imported 0.0.0+other; the worker (another process) imported this one.
+    monkeypatch.setattr(driver_side, "harness_origin", lambda: {**harness_origin(), "version": "0.0.0+other"})
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup", "--tasks", "indications")
+    code, stdout, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert code == 1, stdout + stderr
+    (result,) = read_leaderboard(out)["results"]
+    assert result["reason"].startswith("the harness imported on node ")
+    assert f"is not the driver's: version {__version__} there, 0.0.0+other on the driver" in result["reason"]
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------------------
+def test_a_ctrl_c_that_ray_swallows_still_stops_the_run(
+    ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch
+):
+    """Ray runs Python's signal handlers inside its waits and passes a KeyboardInterrupt back
+    through its C++ core as a status: this wait catches it instead, as a C++ path that drops that
+    status would. The driver must still stop (it did not: it waited for every fit to end)."""
+    import signal
+
+    real_wait, swallowed = ray.wait, []
+
+    def wait_that_swallows_a_ctrl_c(*args, **kwargs):
+        if not swallowed:
+            try:
+                signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, as Ray's check_signals() sees it
+            except KeyboardInterrupt:
+                swallowed.append(True)
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(ray, "wait", wait_that_swallows_a_ctrl_c)
+    out = tmp_path / "run"
+    argv = ("run", "--executor", "ray", "--models", "lookup,regex", "--tasks", "indications,probe")
+    code, _, stderr = run_harness(*argv, "--config", str(tiny_config), "--out", str(out), plugins=PLUGINS)
+    assert swallowed == [True]
+    assert code == 130, stderr
+    assert f"--resume {out}" in stderr and not (out / "leaderboard.json").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
 
 
 # --- resume across executors ---------------------------------------------------------------------------------
@@ -270,7 +370,7 @@ def test_cli_help_does_not_import_ray():
     import subprocess
 
     code = "import sys; from harness.cli import main\ntry: main(['run', '--help'])\nexcept SystemExit: pass\nprint('ray' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_SECONDS)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.core.store import ITEMS
 
 from . import fakes
-from .conftest import read_leaderboard
+from .conftest import DEADLINE_SECONDS, read_leaderboard, tree
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = ("seconds", "peak_", "per_second", "fit_reused", "timestamp")
@@ -31,18 +31,21 @@ def without_timings(value):
 
 
 # A plugin whose fit stops where the test says: it writes a marker file, then sleeps (to be
-# killed) or raises KeyboardInterrupt (Ctrl-C), on the seed named by $HARNESS_TEST_STOP_SEED.
+# killed or interrupted) or raises KeyboardInterrupt (Ctrl-C), on the seed named by
+# $HARNESS_TEST_STOP_SEED. It sleeps longer than any test waits, so a run that waited the sleep out
+# would miss the test's deadline.
 STOPPING_PLUGIN = """
 import os, pathlib, time
 from harness import ModelSpec, hookimpl
 from tests import fakes
+from tests.conftest import DEADLINE_SECONDS
 
 def fit(request):
     if str(request.seed) == os.environ.get("HARNESS_TEST_STOP_SEED"):
         pathlib.Path(os.environ["HARNESS_TEST_MARKER"]).write_text("fitting")
         if os.environ.get("HARNESS_TEST_STOP") == "interrupt":
             raise KeyboardInterrupt
-        time.sleep(120)
+        time.sleep(2 * DEADLINE_SECONDS)
     return fakes.fit_lookup(request)
 
 @hookimpl
@@ -98,7 +101,7 @@ def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path
         env=environment(tmp_path),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_SECONDS,
     )
     assert reference.returncode == 0, reference.stderr
 
@@ -110,7 +113,7 @@ def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path
         stderr=subprocess.PIPE,
     )
     marker = tmp_path / "marker"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), process.stderr.read().decode() if process.poll() is not None else "no marker"
@@ -126,7 +129,7 @@ def test_a_run_killed_mid_item_resumes_to_the_uninterrupted_leaderboard(tmp_path
         env=environment(tmp_path),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_SECONDS,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("finished earlier") == 4
@@ -146,7 +149,7 @@ def test_ctrl_c_stops_after_what_finished_and_says_how_to_resume(tmp_path, tiny_
         env=environment(tmp_path, HARNESS_TEST_STOP_SEED="3", HARNESS_TEST_STOP="interrupt"),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_SECONDS,
     )
     assert stopped.returncode == 130
     assert "8 finished item(s) are saved in" in stopped.stderr
@@ -155,7 +158,11 @@ def test_ctrl_c_stops_after_what_finished_and_says_how_to_resume(tmp_path, tiny_
     assert "--out" not in command and not (out / "leaderboard.json").exists()
     argv = command.removeprefix("resume with: harness ").split()
     resumed = subprocess.run(
-        [sys.executable, str(script), *argv], env=environment(tmp_path), capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), *argv],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("finished earlier") == 8
@@ -208,11 +215,14 @@ def test_a_damaged_item_file_runs_again(run_harness, tiny_config, tmp_path):
     assert run_harness(*args)[0] == 0 and fakes.FIT_CALLS == [("lookup", 42)]
 
 
-def test_resume_needs_a_run_directory_with_finished_items(run_harness, tmp_path):
+def test_resume_needs_a_run_directory_with_finished_items(run_harness, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a default runs/<time> folder would go
     code, _, stderr = run_harness("run", "--models", "lookup", "--resume", str(tmp_path / "nothing"))
     assert code == 2 and "no finished items there" in stderr and str(tmp_path / "nothing") in stderr
+    assert tree(tmp_path) == set()  # no run directory made for a run that did not start
     code, _, stderr = run_harness("run", "--resume", str(tmp_path), "--out", str(tmp_path / "other"))
-    assert code == 2 and "--resume" in stderr
+    assert code == 2 and "--resume" in stderr and len(stderr.strip().splitlines()) == 1
+    assert tree(tmp_path) == set()
 
 
 def test_errors_and_skips_are_not_kept(run_harness, tiny_config, tmp_path):

@@ -7,7 +7,8 @@ text of the runs' private data and writes it atomically, all under a lock file b
 
 The published file is itself a v1 leaderboard: ``harness show`` and ``harness validate`` read it
 unchanged. Its ``run`` is synthesised from the inputs', which are kept in ``run.merged_from``.
-Every refusal is an :class:`~harness.errors.InputError` and nothing is written.
+Every refusal is an :class:`~harness.errors.InputError` and nothing is written. Runs whose times
+were measured on different machines are merged, with a warning that says which ran where.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.core.hardware import distinct, hardware_text, machine_of
+from harness.errors import InputError, warn
 from harness.leaderboard import SCHEMA_VERSION, load, validate, write_atomic
 
 LOCK_TIMEOUT_SECONDS = 60.0
@@ -106,7 +108,27 @@ def publish(
         write_atomic(merged.document, target)
     finally:
         lock.release()
+    note = hardware_note(merged.document["run"]["merged_from"])
+    if note:
+        warn(str(target), note)
     return merged.document
+
+
+def hardware_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """Which merged runs ran on which machines, when they did not all run on the same ones (or some
+    record none): their training and prediction times are then not comparable. None otherwise."""
+    runs_on: dict[str, list[str]] = {}
+    for entry in entries:
+        machines = distinct(machine_of(machine) for machine in entry.get("hardware", []))
+        where = " + ".join(hardware_text(machine) for machine in machines) or "hardware not recorded"
+        runs_on.setdefault(where, []).append(f"{entry['file']} ({entry['timestamp_utc']})")
+    if len(runs_on) < 2:
+        return None
+    listed = "; ".join(f"{', '.join(files)} on {where}" for where, files in runs_on.items())
+    return (
+        f"the merged runs' times come from different hardware: {listed}; their training and prediction "
+        "times compare machines as much as models"
+    )
 
 
 def _entries(run_file: RunFile) -> list[dict[str, Any]]:
@@ -229,6 +251,9 @@ def merge(inputs: Sequence[RunFile]) -> Merged:
         "duration_seconds": round(sum(e["duration_seconds"] for e in entries), 3),
         "merged_from": entries,
     }
+    machines = distinct(machine for e in entries for machine in e.get("hardware", []))
+    if machines:
+        run["hardware"] = machines
     # No top-level summaries: comparing models needs per-item predictions, which leaderboards
     # never hold, so comparisons stay per run (merged_from[i].summaries).
     return Merged({"schema_version": SCHEMA_VERSION, "run": run, "results": results}, sources)

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.core.hardware import describe_machine, distinct
 from harness.core.reports import ItemReport, Session
 from harness.core.search.record import search_section
 from harness.leaderboard import REAL_NOTE, SCHEMA_VERSION, SYNTHETIC_NOTE, package_version
@@ -59,6 +60,16 @@ def data_note(session: Session, synthetic: bool) -> str:
     return SYNTHETIC_NOTE if synthetic else REAL_NOTE
 
 
+def machines(session: Session) -> list[dict[str, Any]]:
+    """The machines the items' times come from, each once: this one for the items that ran here
+    (or were read back from a local run), each Ray node's for the items that ran there."""
+    placed = [r.placement for r in session.reports if r.placement and r.placement.get("hardware")]
+    ran_here = len(placed) < len(session.reports) or not session.reports
+    entries = [describe_machine()] if ran_here else []
+    entries += [{"node": p["node"], "node_id": p["node_id"], **p["hardware"]} for p in placed]
+    return distinct(entries)
+
+
 def build_document(session: Session) -> dict[str, Any]:
     from harness import __version__
 
@@ -90,6 +101,7 @@ def build_document(session: Session) -> dict[str, Any]:
             "data": data,
             "summary": session.counts(),
             "duration_seconds": round(finished - session.started, 3),
+            "hardware": machines(session),
         },
         "results": [_item(report) for report in session.reports],
         "summaries": {

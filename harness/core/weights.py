@@ -10,12 +10,14 @@ corrupt download is an input error naming the file, never a skip or a failure mi
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import InputError
 from harness.model import ModelSpec
@@ -151,6 +153,33 @@ def find_weights(spec: ModelSpec, options: WeightOptions | None = None) -> tuple
     """Return (folder or None, the places looked in, for the skip reason)."""
     found = search_weights(spec, options)
     return found.folder, found.looked
+
+
+# How much of each end of a weights file :func:`weights_fingerprint` reads.
+FINGERPRINT_BYTES = 2**20
+
+
+def weights_fingerprint(folder: Path | None) -> dict[str, Any] | None:
+    """What tells one weights folder from another without reading gigabytes: its path, and for each
+    file in it (links followed; hidden files such as the hub's download metadata left out) the size
+    and the SHA-256 of its first and last MiB. A whole small file is hashed; two checkpoints of one
+    architecture differ within the first MiB of their tensors. None for no folder."""
+    if folder is None:
+        return None
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        size = path.stat().st_size
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            digest.update(stream.read(FINGERPRINT_BYTES))
+            if size > 2 * FINGERPRINT_BYTES:
+                stream.seek(size - FINGERPRINT_BYTES)
+            digest.update(stream.read(FINGERPRINT_BYTES))
+        files[relative.as_posix()] = {"bytes": size, "ends_sha256": digest.hexdigest()}
+    return {"folder": str(folder.resolve()), "files": files}
 
 
 FETCH_AGAIN = "fetch or copy it again"

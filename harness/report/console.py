@@ -10,6 +10,7 @@ from typing import Any
 from rich.markup import escape
 
 from harness import hookimpl
+from harness.core.hardware import times_lines
 from harness.report.render import fit_to_width, make_console
 from harness.report.search import search_line, trial_line
 from harness.report.skips import group_skips, reason_kind
@@ -156,6 +157,9 @@ def print_results(out, document: dict[str, Any], tables: list[Table], report: st
         for part in fit_to_width(_for_console(table, document), out.width):
             out.print()
             out.print(part)
+    out.print()
+    for line in times_lines(document["run"]):  # the tables' times mean little without the machine
+        out.print(line, markup=False, highlight=False)
 
 
 def print_decision(out, document: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from harness.core.hardware import hardware_text
 from harness.errors import InputError
 from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
@@ -316,6 +317,7 @@ def _environment():
     )
     environment.filters["f3"] = lambda x: "–" if x is None else f"{x:.3f}"
     environment.filters["heat"] = heat_colour
+    environment.filters["hardware_text"] = hardware_text
     environment.globals.update(PASS=PASS, FAIL=FAIL)
     return environment, templates
 

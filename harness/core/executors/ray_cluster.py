@@ -11,22 +11,35 @@ Each item's report streams back as soon as its worker has scored it (a Ray strea
 and goes to the same :class:`~harness.core.runner.Recorder` as the local executor's: the run
 directory's store (so either executor resumes the other's run), the console. A group whose worker
 dies (node lost, process killed for memory) runs once more for the items it had not sent back;
-lost again, those items are errors with the reason. Ctrl-C cancels what is still outstanding.
+lost again, those items are errors with the reason. Ctrl-C cancels what is still outstanding: the
+driver waits on Ray in short polls and remembers a Ctrl-C itself (:class:`CtrlC`), so it stops
+within a poll even when the KeyboardInterrupt does not make it back through Ray's C++ core.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.core.collect import Item
-from harness.core.executors.worker import GroupJob, WorkerSetup, canonical_provenance, run_group
+from harness.core.executors.worker import (
+    GroupJob,
+    WorkerSetup,
+    canonical_provenance,
+    harness_origin,
+    recipe_and_weights,
+    run_group,
+)
 from harness.core.reports import ItemReport, Session
 from harness.core.runner import Recorder, error_report, skipped_report
 from harness.errors import UsageError, warn
@@ -39,6 +52,8 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 # Where the Hugging Face cache is and that it stays offline; never a token (nothing is downloaded).
 _ENV_PREFIXES = ("HARNESS_",)
 _ENV_NAMES = ("HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+# How long one wait on Ray lasts before the driver looks for a Ctrl-C of its own (CtrlC).
+POLL_SECONDS = 0.5
 
 
 def ray_module():
@@ -76,8 +91,9 @@ def reachable(address: str, seconds: float = 5.0) -> None:
 
 def start_ray(ray: Any, address: str | None, env: Mapping[str, str] | None, what: str) -> bool:
     """Start a local Ray cluster (no address) or join ``address``; return whether we did (and so
-    shut it down), False when the caller runs Ray already (embedding, tests). ``env``: variables
-    every worker of this job gets (a search's trials: they are Tune's actors, not our tasks)."""
+    shut it down with :func:`stop_ray`), False when the caller runs Ray already (embedding, tests).
+    ``env``: variables every worker of this job gets (a search's trials: they are Tune's actors,
+    not our tasks)."""
     if ray.is_initialized():
         return False
     settings: dict[str, Any] = {
@@ -95,14 +111,35 @@ def start_ray(ray: Any, address: str | None, env: Mapping[str, str] | None, what
         settings["address"] = address
     if env:
         settings["runtime_env"] = {"env_vars": dict(env)}
+    # Ray puts the driver's working directory first on every worker's sys.path: a folder named
+    # `harness` there (another checkout) would be what workers import. So Ray is joined from an
+    # empty folder of our own; workers find the harness as the driver did (worker_environment)
+    # and then change into the driver's directory for its relative paths.
+    folder, here = tempfile.mkdtemp(prefix="harness-ray-"), os.getcwd()
     try:
+        os.chdir(folder)
         ray.init(**settings)
     except Exception as err:  # ConnectionError, RuntimeError, or Ray's bare Exception on a start-up timeout
+        shutil.rmtree(folder, ignore_errors=True)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if address is None:
             raise UsageError(f"{what}: cannot start a Ray cluster on this machine ({first})") from None
         raise UsageError(f"--ray-address {address}: cannot join a Ray cluster there ({first})") from None
+    finally:
+        os.chdir(here)
+    _INIT_FOLDERS.append(folder)  # kept while Ray runs: its processes started in it
     return True
+
+
+def stop_ray(ray: Any) -> None:
+    """Shut down the Ray that :func:`start_ray` started, and remove the folders it started in."""
+    if ray.is_initialized():
+        ray.shutdown()
+    while _INIT_FOLDERS:
+        shutil.rmtree(_INIT_FOLDERS.pop(), ignore_errors=True)
+
+
+_INIT_FOLDERS: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -170,14 +207,52 @@ def caller_plugins(pm: Any) -> dict[str, object]:
 
 def worker_environment() -> dict[str, str]:
     """The harness's variables, the Hugging Face cache's place and offline switches, and the
-    driver's own import paths (its checkout, a plugin's folder): site-packages and the standard
-    library stay each node's own."""
+    driver's own import paths (its checkout, a plugin's folder; its working directory where its
+    ``sys.path`` holds ``''``, as under ``python -m``): site-packages and the standard library stay
+    each node's own."""
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    own = [p for p in sys.path if p and not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
+    paths = [p or os.getcwd() for p in sys.path]
+    own = [p for p in paths if not any(os.path.realpath(p).startswith(prefix) for prefix in prefixes)]
     inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys([*own, *inherited]) if p)  # in order, once each
     return env
+
+
+class CtrlC:
+    """A Ctrl-C (SIGINT) during the run, remembered outside Ray.
+
+    Ray runs Python's signal handlers from inside its waits (about once a second) and hands a
+    KeyboardInterrupt back through its C++ core as a status; where that status is dropped, the
+    interrupt is gone and the driver would wait on until the running fits end, however long. So
+    while the run waits on Ray, SIGINT also sets :attr:`seen`, and the driver waits in polls of
+    ``POLL_SECONDS`` and calls :meth:`check` after each. Installed only on the main thread (Python's
+    rule for signal handlers) and only over Python's default handler (an embedding application's
+    own handler is left alone)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a Ctrl-C came, wherever its own exception went."""
+        if self.seen:
+            raise KeyboardInterrupt
 
 
 @dataclass
@@ -203,8 +278,8 @@ class RayExecutor:
         self.owned = start_ray(self.ray, self.address, worker_environment(), "--executor ray")
 
     def close(self) -> None:
-        if self.owned and self.ray.is_initialized():
-            self.ray.shutdown()
+        if self.owned:
+            stop_ray(self.ray)
         self.owned = False
 
     # -- running ------------------------------------------------------------------------------
@@ -222,6 +297,7 @@ class RayExecutor:
             task_names=tuple(session.data),
             cwd=os.getcwd(),
             tuned={key: dict(chosen) for key, chosen in session.tuned.items()},
+            harness=harness_origin(),
         )
         setup_ref = ray.put(setup)
         remote = ray.remote(run_group)
@@ -230,6 +306,7 @@ class RayExecutor:
         devices: set[str] = set()
 
         def submit(entry: _Submitted) -> None:
+            ctrl_c.check()
             options: dict[str, Any] = {**entry.resources.as_options(), "max_retries": 0, "num_returns": "streaming"}
             options["runtime_env"] = {"env_vars": env}
             if entry.resources.gpus > 1:  # several GPUs for one fit: one bundle, on one node
@@ -242,9 +319,10 @@ class RayExecutor:
             pending[remote.options(**options).remote(setup_ref, entry.job)] = entry  # a stream of item reports
 
         try:
-            self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
-            session.device = "+".join(sorted(devices)) or session.device
-            self._collect(pending, submit, recorder)
+            with CtrlC() as ctrl_c:
+                self._submit_all(session, recorder, submit, devices, (most_gpus, most_cpus), requested)
+                session.device = "+".join(sorted(devices)) or session.device
+                self._collect(pending, submit, recorder, ctrl_c)
         except KeyboardInterrupt:  # keep what finished; cancel the rest (their workers stop)
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -288,6 +366,7 @@ class RayExecutor:
                     recorder.finished(error_report(item, reason))
                 continue
             tasks = {group.key[1], *(item.task.name for item in todo)}
+            recipe, weights = recipe_and_weights(session, model, group.key[1], device)
             job = GroupJob(
                 model=model.name,
                 fits_on=group.key[1],
@@ -296,19 +375,29 @@ class RayExecutor:
                 train_rows=group.key[3],
                 device=device,
                 provenance={task: canonical_provenance(session.data[task].provenance) for task in sorted(tasks)},
+                recipe=recipe,
+                weights=weights,
             )
             for item in todo:
                 recorder.started(item)
             submit(_Submitted(group, tuple(todo), job, resources))
 
     def _collect(
-        self, pending: dict[Any, _Submitted], submit: Callable[[_Submitted], None], recorder: Recorder
+        self,
+        pending: dict[Any, _Submitted],
+        submit: Callable[[_Submitted], None],
+        recorder: Recorder,
+        ctrl_c: CtrlC,
     ) -> None:
         """Record each item as its group yields it; run a group's items still to come once more if
-        its worker was lost."""
+        its worker was lost. Waits in polls, so that a Ctrl-C stops it within one (``ctrl_c``)."""
         ray = self.ray
         while pending:
-            (stream,), _ = ray.wait(list(pending), num_returns=1)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            ctrl_c.check()
+            if not ready:
+                continue
+            stream = ready[0]
             entry = pending[stream]
             try:
                 wire = ray.get(next(stream))

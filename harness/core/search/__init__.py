@@ -119,8 +119,10 @@ def run_search(session: Session, hooks: Hooks, run_dir: Path, progress: Progress
                 session.tuned[key] = dict(record["chosen"])
             hooks.search_finished(plan.model.name, plan.task, record)
     finally:
-        if owned and ray is not None and ray.is_initialized():
-            ray.shutdown()
+        if owned and ray is not None:
+            from harness.core.executors.ray_cluster import stop_ray
+
+            stop_ray(ray)
 
 
 def _ray(session: Session):
