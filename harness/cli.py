@@ -120,12 +120,16 @@ def _add_tune_options(run) -> None:
 
 def make_parser(hooks) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="harness", description="Fine-tune and benchmark clinical language models on your own data, offline."
+        prog="harness",
+        description="Fine-tune and benchmark clinical language models on your own data, offline.",
+        epilog=f"Start here: {GUIDE_PAGES[None]}; each command's --help names its page.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_run_parser(commands, hooks)
     listing = commands.add_parser("list", help="list models, tasks or plugins, and whether each can run here")
     listing.add_argument("what", choices=["models", "tasks", "plugins"])
+    listing.add_argument("names", nargs="*", metavar="NAME", help="models: one card per named model")
+    listing.add_argument("--wide", action="store_true", help="models: every column of the seed study's table")
     listing.add_argument("--config", type=Path, help="config naming local weights (see run --config)")
     listing.add_argument("--recipes", action="store_true", help="models: also print each model's recipe")
     validate = commands.add_parser("validate", help="check leaderboard files against the schema")
@@ -148,7 +152,21 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
+    for name, command in commands.choices.items():
+        command.epilog = f"Guide: {GUIDE_PAGES.get(name, GUIDE_PAGES[None])}"
     return parser
+
+
+# The user guide's page for each command (docs/, built with MkDocs; the files read as they are).
+GUIDE_PAGES = {
+    None: "docs/getting-started.md",
+    "run": "docs/getting-started.md (your own data: docs/your-own-task.md)",
+    "list": "docs/models.md",
+    "validate": "docs/publishing.md",
+    "show": "docs/reading-results.md",
+    "fetch": "docs/offline-weights.md",
+    "publish": "docs/publishing.md",
+}
 
 
 def _add_fetch_parser(commands) -> None:

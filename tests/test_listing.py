@@ -48,7 +48,7 @@ def listed(run_harness, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
 
     def run(*args: str):
-        code, stdout, stderr = run_harness("list", "models", *args, plugins={"listing_test": _plugin()})
+        code, stdout, stderr = run_harness("list", "models", "--wide", *args, plugins={"listing_test": _plugin()})
         lines = stdout.splitlines()
         rows = {}
         for line in lines:
@@ -106,9 +106,69 @@ def test_recipes_table(listed):
     assert "Recipes" not in listed()[1]
 
 
-def test_recipes_only_go_with_models(run_harness):
-    code, stdout, stderr = run_harness("list", "tasks", "--recipes")
-    assert code == 2 and stdout == "" and "--recipes" in stderr
+@pytest.mark.parametrize("extra", [["--recipes"], ["--wide"], ["minilm-l6"]])
+def test_model_options_only_go_with_models(run_harness, extra):
+    code, stdout, stderr = run_harness("list", "tasks", *extra)
+    flag = extra[0] if extra[0].startswith("--") else f"names ({extra[0]})"
+    assert code == 2 and stdout == "" and stderr.startswith("harness: error: ")
+    assert stderr.strip().endswith(f"{flag} go{'es' if flag.startswith('--') else ''} with `harness list models`")
+
+
+def test_the_short_roster_fits_80_columns_without_breaking_a_word(run_harness, monkeypatch):
+    """A new user's first command: one line per model at 100 columns, and at 80 no word is cut
+    (only the fine-tuning regime wraps, between words)."""
+    from harness.core.hooks import Hooks
+    from harness.core.manager import make_plugin_manager
+
+    from . import fakes
+
+    specs = list(Hooks(make_plugin_manager({"fakes": fakes})).models().values())
+    words = {word for spec in specs for word in (spec.family + " " + spec.fine_tuning_regime).split()}
+    for columns, most_lines in (("80", None), ("100", 1)):
+        monkeypatch.setenv("COLUMNS", columns)
+        code, stdout, _ = run_harness("list", "models", plugins={})
+        assert code == 0
+        lines = stdout.splitlines()
+        assert all(len(line) <= int(columns) for line in lines)
+        rows = lines[lines.index(next(line for line in lines if line.split()[:2] == ["Model", "Family"])) + 2 :]
+        for spec in specs:
+            row = next(line for line in rows if line.split() and line.split()[0] == spec.name)
+            assert spec.family in row.split()
+        cells = {cell for line in rows for cell in line.split()}
+        wrapped = [word for word in words if word not in cells and not any(word in line for line in rows)]
+        assert wrapped == []
+        if most_lines:  # every model's row is one line: the next line is another model or the end
+            names = {spec.name for spec in specs}
+            end = next(index for index, line in enumerate(rows) if not line.strip())
+            body = rows[:end]
+            assert len(body) == len(specs) and {line.split()[0] for line in body} == names
+        assert "harness list models NAME" in stdout
+
+
+def test_reasons_are_grouped_by_kind_with_their_fix(listed, run_harness):
+    code, stdout, stderr = run_harness("list", "models", plugins={"listing_test": _plugin()})
+    assert code == 0
+    note = next(line for line in stdout.splitlines() if line.startswith("(") and "needs a CUDA GPU" in line)
+    assert "gpu-only, big-gpu" in note and "→ run on a machine with a CUDA GPU" in note
+    row = next(line for line in stdout.splitlines() if line.split()[:1] == ["big-gpu"])
+    assert row.split()[-2:] == ["no", note[:3]]
+
+
+def test_one_models_card_has_every_field_and_the_full_reason(listed, run_harness):
+    code, stdout, _ = run_harness("list", "models", "tiny-clinical", plugins={"listing_test": _plugin()})
+    assert code == 0
+    fields = dict(line.strip().split("  ", 1) for line in stdout.splitlines()[1:])
+    fields = {key: value.strip() for key, value in fields.items()}
+    assert fields["hub id"] == "org/tiny-clinical" and fields["params"] == "110M"
+    assert fields["recipe"] == "epochs=5, lr=2e-05" and fields["on a CPU (--profile default)"] == "epochs=1"
+    assert fields["runs here"].startswith("no: weights for org/tiny-clinical not found locally")
+    assert "lookup" not in stdout
+
+
+def test_an_unknown_model_name_is_one_line(run_harness):
+    code, stdout, stderr = run_harness("list", "models", "no-such-model")
+    assert code == 2 and stdout == ""
+    assert "unknown model(s) no-such-model" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 def test_markup_like_text_is_printed_as_is(run_harness):
@@ -117,8 +177,9 @@ def test_markup_like_text_is_printed_as_is(run_harness):
         register.add(ModelSpec("bracket", "encoder", "full", fakes.fit_lookup, tokenization="[CLS] WordPiece [red]"))
 
     plugin = types.SimpleNamespace(harness_add_models=harness_add_models)
-    code, stdout, _ = run_harness("list", "models", plugins={"bracket_plugin": plugin})
-    assert code == 0 and "[CLS] WordPiece [red]" in stdout
+    for view in (["--wide"], ["bracket"]):
+        code, stdout, _ = run_harness("list", "models", *view, plugins={"bracket_plugin": plugin})
+        assert code == 0 and "[CLS] WordPiece [red]" in stdout
 
 
 def test_seed_table_columns_are_the_seeds():
