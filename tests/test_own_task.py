@@ -1,4 +1,4 @@
-"""A classification task of the user's own (issue 14): the README's configs, formats, pairs, probe and robustness.
+"""A classification task of the user's own (issue 14): the guide's configs, formats, pairs, probe and robustness.
 
 Each test runs the real command line on small files written here and checks the leaderboard it
 wrote against numbers computed independently (scikit-learn, or the files themselves).
@@ -18,7 +18,7 @@ from harness.core.config import load_config
 from harness.core.hooks import Hooks
 from harness.core.manager import make_plugin_manager
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "your-own-task.md"
 ROWS = {
     "current": ["smokes 10 a day", "current smoker", "smokes daily, 20 pack years", "1 ppd cigarettes"],
     "former": ["quit in 2009", "ex-smoker", "former smoker, stopped 5 years ago", "gave up cigarettes in 2015"],
@@ -32,12 +32,12 @@ def registries():
 
 
 def readme_config() -> str:
-    section = README.read_text(encoding="utf-8").split("## Your own task", 1)[1]
+    section = GUIDE.read_text(encoding="utf-8").split("## Four kinds of task", 1)[1]
     return re.search(r"```toml\n(.*?)```", section, re.S).group(1)
 
 
 def test_the_readme_configs_are_valid_configs(tmp_path):
-    """Every key the README shows is a key the harness takes (load_config checks them all)."""
+    """Every key the guide shows is a key the harness takes (load_config checks them all)."""
     path = tmp_path / "harness.toml"
     path.write_text(readme_config(), encoding="utf-8")
     models, tasks = registries()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
+import shutil
 from pathlib import Path
 
 from .conftest import read_leaderboard
@@ -47,3 +49,42 @@ def test_plugin_example_is_complete_and_short(tmp_path, run_harness, tiny_config
 def test_ci_runs_the_readme_test_command():
     test_command = re.search(r"# 2\. set up and run the tests\n(.+)\n", README).group(1).strip()
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def _five_minutes() -> str:
+    return README.split("## Five minutes", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_is_short():
+    assert len(README.splitlines()) <= 250
+
+
+def test_the_five_minute_path_runs_as_written(tmp_path, monkeypatch, run_harness):
+    """The README's copy command, config and three harness commands, run from a fresh folder (the
+    run on the smoke profile: the commands' code paths, not their minutes)."""
+    section = _five_minutes()
+    blocks = re.findall(r"```(bash|toml)\n(.*?)```", section, re.S)
+    copy, config, commands = blocks[0][1], blocks[1][1], blocks[2][1]
+    assert [kind for kind, _ in blocks] == ["bash", "toml", "bash"]
+    source, target = shlex.split(copy)[-2:]
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / source, tmp_path / target)
+    config_path = re.match(r"# (\S+)", config).group(1)
+    (tmp_path / config_path).write_text(config, encoding="utf-8")
+    lines = [shlex.split(line) for line in commands.splitlines() if line.strip()]
+    assert all(line[0] == ".venv/bin/harness" for line in lines)
+    for argv in lines:
+        argv = argv[1:]
+        if argv[0] == "run" and "--collect-only" not in argv:
+            argv += ["--profile", "smoke"]
+        code, stdout, stderr = run_harness(*argv)
+        assert code == 0, (argv, stdout, stderr)
+        if "--collect-only" in argv:
+            assert "smoking[minilm-l6-seed42]" in stdout
+    board = read_leaderboard(tmp_path / "runs" / "smoking")
+    passed = {item["model"] for item in board["results"] if item["status"] == "passed"}
+    assert passed == {"tfidf-lr", "char-gbt", "minilm-l6"}
+    decided = {entry["test_set"] for entry in board["summaries"]["smoking"]["decision"]["test_sets"]}
+    assert decided == {"internal", "site_b"}
+    page = (tmp_path / "runs" / "smoking" / "smoking.html").read_text(encoding="utf-8")
+    assert "smoking" in page
