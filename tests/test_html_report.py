@@ -349,6 +349,15 @@ def test_numbers_shown_equal_the_leaderboards_and_whiskers_are_drawn(opened):
     assert sorted((p.get_attribute("data-test-set"), p.get_attribute("data-model")) for p in points) == sorted(expected)
     titles = {p.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(" (")[0] for p in points}
     assert titles == {model for _, model in expected}  # the model is named on hover
+    # and in print: each model's name written once beside its points, no two names overlapping
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('svg.scatter text.point-label')).map((t) => {"
+        " const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; });"
+    )
+    assert sorted(name for name, *_ in labels) == sorted({model for _, model in expected})
+    for index, (_, x, y, w, h) in enumerate(labels):
+        for _, x2, y2, w2, h2 in labels[index + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
 
 
 def test_sorting_a_column_reorders_the_rows(opened):
@@ -522,3 +531,13 @@ def test_each_classification_task_gets_its_own_titled_heatmaps_and_scatter():
     assert 'id="scatter-1"' in page and 'id="scatter-2"' in page
     section = page[page.index('<section id="decision">') : page.index('id="overall-section"')]
     assert "<h3>example-ade</h3>" in section and "<h3>example-smoking</h3>" in section  # whose decision is whose
+
+
+def test_the_page_is_titled_by_its_tasks_and_date_not_its_file_name(tmp_path):
+    from harness.report.html import write_html
+
+    document = load(SEEDS_BOARD)
+    page = write_html(document, tmp_path / "page.html", tables=[]).read_text(encoding="utf-8")
+    day = document["run"]["timestamp_utc"][:10]
+    assert f"<title>indications, probe, robustness: leaderboard of {day}</title>" in page
+    assert "<title>page</title>" not in page

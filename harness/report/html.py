@@ -347,6 +347,15 @@ def search_plots(document: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def page_title(document: dict[str, Any]) -> str:
+    """What the page is about, for its title and a printed copy's header: the run's tasks and date
+    ("smoking: leaderboard of 2026-12-07"), never the output file's name."""
+    tasks = list(dict.fromkeys(result["task"] for result in document.get("results", [])))
+    day = document["run"].get("timestamp_utc", "")[:10]
+    what = ", ".join(tasks) if tasks else "leaderboard"
+    return f"{what}: leaderboard of {day}" if day else what
+
+
 def render_html(document: dict[str, Any], title: str = "", tables: list[Table] | None = None) -> str:
     """The page of a validated leaderboard document, as one string; ``tables``: what the tasks'
     ``harness_tables`` hooks return for it (by default, the installed plugins')."""
@@ -359,7 +368,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
     environment, templates = _environment()
     run = document["run"]
     return environment.get_template("report.html.j2").render(
-        title=title or f"Leaderboard {run['timestamp_utc']}",
+        title=title or page_title(document),
         run=run,
         data_kind=data_kind(document),
         merged=run.get("merged_from", []),
@@ -383,7 +392,7 @@ def write_html(document: dict[str, Any], path: Path, tables: list[Table] | None 
     """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be."""
     from harness.atomic import write_atomically
 
-    text = render_html(document, title or path.stem, tables)
+    text = render_html(document, title, tables)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)

@@ -146,6 +146,27 @@
       svg.appendChild(svgElement("circle", { cx: W - right + 20, cy: top + 10 + index * 18, r: 5, fill: colour }));
       svg.appendChild(svgElement("text", { x: W - right + 30, y: top + 14 + index * 18, "font-size": 12 }, split));
     });
+    // One name per model beside its first point (its test sets share its x), so a printed page or a
+    // screenshot says which dot is which: the first free spot of right, left, above, below.
+    const placed = [];
+    const free = (box) => placed.every((b) => box.x2 < b.x1 || box.x1 > b.x2 || box.y2 < b.y1 || box.y1 > b.y2);
+    const named = new Set();
+    for (const [, list] of series) {
+      for (const p of list) {
+        if (named.has(p.model)) continue;
+        named.add(p.model);
+        const [cx, cy, width] = [X(p.x), Y(p.f1), p.model.length * 6.2];
+        const spots = [[cx + 8, cy + 4, "start"], [cx - 8, cy + 4, "end"], [cx, cy - 9, "middle"], [cx, cy + 17, "middle"]];
+        const boxOf = ([sx, sy, anchor]) => {
+          const x1 = anchor === "start" ? sx : anchor === "end" ? sx - width : sx - width / 2;
+          return { x1, x2: x1 + width, y1: sy - 10, y2: sy + 2 };
+        };
+        const spot = spots.find((s) => free(boxOf(s))) || spots[0];
+        placed.push(boxOf(spot));
+        svg.appendChild(svgElement("text", { x: spot[0], y: spot[1], "text-anchor": spot[2], "font-size": 11,
+          class: "point-label", "data-model": p.model }, p.model));
+      }
+    }
     svg.appendChild(tip);
   }
   data.scatters.forEach((scatter, index) => drawScatter(document.getElementById(`scatter-${index + 1}`), scatter));
