@@ -148,7 +148,24 @@ def make_parser(hooks) -> argparse.ArgumentParser:
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
+    _add_errors_parser(commands)
     return parser
+
+
+def _add_errors_parser(commands) -> None:
+    errors = commands.add_parser(
+        "errors",
+        help="the misclassified rows of a run WITH THEIR TEXT (patient text: keep it private; docs/error-analysis.md)",
+    )
+    errors.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run directory (harness run --out)")
+    errors.add_argument("--model", metavar="MODEL", help="only this model's rows")
+    errors.add_argument("--test-set", metavar="NAME", help="only this test set's rows")
+    errors.add_argument("--true", metavar="LABEL", help="only rows whose gold labels include LABEL")
+    errors.add_argument("--pred", metavar="LABEL", help="only rows whose predicted labels include LABEL")
+    errors.add_argument(
+        "--vs", metavar="MODEL", help="with --model: the rows on which the two models disagree, and who was right"
+    )
+    errors.add_argument("--format", default="table", choices=["table", "csv", "jsonl"], help="default: table")
 
 
 def _add_fetch_parser(commands) -> None:
@@ -376,7 +393,15 @@ def cmd_publish(options: argparse.Namespace, hooks) -> int:
     return EXIT_OK
 
 
+def cmd_errors(options: argparse.Namespace, hooks) -> int:
+    from harness.commands.errors import show_errors
+
+    show_errors(options)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "errors": cmd_errors,
     "run": cmd_run,
     "list": cmd_list,
     "validate": cmd_validate,
