@@ -325,8 +325,11 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         )
     document = load(options.file)
     if options.format == "html":
+        from harness.privacy import min_cell_count, suppress_small
         from harness.report.html import write_html
 
+        # a page leaves the run directory: small error-analysis counts are blanked ([privacy])
+        document = suppress_small(document, min_cell_count(document))
         print(write_html(document, options.output, hooks.tables(document)))
         if options.plots is not None:
             _show_plots(document, options.plots, sys.stdout)

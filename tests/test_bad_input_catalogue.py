@@ -840,6 +840,11 @@ def _(s: Setting) -> Case:
     return Case(("errors", str(made)), ("site_a.csv", "changed since the run"))
 
 
+@case("bad-privacy-setting")
+def _(s: Setting) -> Case:
+    return run_case(s, tiny_plus(s, "[privacy]\nmin_cell_count = -1\n"), "privacy.min_cell_count", "-1")
+
+
 # ------------------------------------------------------------------------------------ the doc
 @dataclass(frozen=True)
 class Row:

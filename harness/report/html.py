@@ -41,7 +41,7 @@ from harness.tables import (
 
 # Tables the page draws in its own way (heatmaps, model cards; a task's headline overall table
 # is the overall table with whiskers).
-DRAWN_ELSEWHERE = ("Models", "Per-class F1 (")
+DRAWN_ELSEWHERE = ("Models", "Per-class F1 (", "Confusion matrix (")
 # Generic tables by section, in page order: the first prefix that matches a title wins.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -50,6 +50,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Tuning budget", ("Search budget", "Search trials", "Expected maximum")),
     ("Decision rule and calibration", ("Decision thresholds", "Calibration")),
+    ("Error analysis", ("Per-label counts", "Most confused label pairs", "Model disagreement")),
     ("Probe", ("Probe",)),
     ("Robustness", ("Robustness",)),
     ("Tokenisation", ("Tokenisation",)),
@@ -322,6 +323,51 @@ def _environment():
     return environment, templates
 
 
+def confusion_heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model's confusion matrix per task and test set (multi-class), mean counts over seeds,
+    each cell shaded by its share of the true label's rows; a blanked cell (``[privacy]
+    min_cell_count``) is null, shown as ``<k``."""
+    from harness.privacy import min_cell_count
+
+    k = min_cell_count(document)
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for task in tasks_with(document, CLASSIFICATION_FIELD):
+        for entry in passed_entries(document["results"], task):
+            for split, metrics in entry["metrics"].items():
+                if split not in ("train", "eval") and "confusion_matrix" in metrics:
+                    groups.setdefault((task, split, entry["model"]), []).append(metrics["confusion_matrix"])
+    maps = []
+    for (task, split, model), matrices in groups.items():
+        labels = matrices[0]["labels"]
+        rows = []
+        for i, label in enumerate(labels):
+            cells = [[m["matrix"][i][j] for m in matrices] for j in range(len(labels))]
+            means = [None if None in values else statistics.fmean(values) for values in cells]
+            total = sum(v for v in means if v is not None) or 1.0
+            rows.append(
+                {
+                    "label": label,
+                    "cells": [
+                        {
+                            "text": f"<{k}" if v is None else (f"{v:.0f}" if len(matrices) == 1 else f"{v:.1f}"),
+                            "colour": "#eee" if v is None else share_colour(v / total),
+                        }
+                        for v in means
+                    ],
+                }
+            )
+        maps.append(
+            {"task": task, "test_set": split, "model": model, "labels": labels, "rows": rows, "seeds": len(matrices)}
+        )
+    return maps
+
+
+def share_colour(share: float) -> str:
+    """A confusion cell's background: white at no rows, deepening orange towards all of the row."""
+    lightness = 100 - 45 * max(0.0, min(1.0, share))
+    return f"hsl(30, 80%, {lightness:.0f}%)"
+
+
 def heat_colour(f1: float | None) -> str:
     """A cell's background: white at F1 0.5 or below, deepening blue towards 1 (grey: not scored)."""
     if f1 is None:
@@ -367,6 +413,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         band_meaning=BAND_MEANING,
         overall=overall_rows(document),
         heatmaps=heatmaps(document),
+        confusions=confusion_heatmaps(document),
         scatters=data["scatters"],
         sections=sections(tables),
         curves=curve_svgs(document),

@@ -31,6 +31,7 @@ from harness.model import train_rows_of
 from harness.predictions import RowPredictions, SplitRows
 from harness.scoring.budget import budget_statement
 from harness.scoring.calibration import class_calibration
+from harness.scoring.confusions import disagreement, error_analysis
 from harness.scoring.decision import compared_words, costs_of, decide
 from harness.scoring.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.scoring.metrics import problem_report
@@ -125,6 +126,9 @@ def score(request: ScoreRequest) -> dict[str, Any]:
             if unseen.any():
                 result[field][name] = report(split.y[unseen], predictions[name][unseen], scores[name][unseen])
     result["inference"] = _inference(tests, test_seconds)
+    result["error_analysis"] = {
+        name: error_analysis(split.y, predictions[name], labels) for name, split in tests.items()
+    }
     length_report = getattr(classifier, "length_report", None)
     if length_report is not None:
         lengths = {name: length_report(list(split.inputs)) for name, split in tests.items()}
@@ -221,6 +225,10 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         for model, by_split in stacked.items()
     }
     summary = {
+        "disagreement": {
+            name: disagreement(split.y, {model: by_split[name] for model, by_split in stacked.items()})
+            for name, split in tests.items()
+        },
         "seeds": list(request.seeds),
         "excluded": excluded,
         "comparisons": comparisons,
