@@ -146,6 +146,15 @@ def make_parser(hooks) -> argparse.ArgumentParser:
         help="table format: every table (default), or the decision, the overall table and the summary line",
     )
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
+    show.add_argument(
+        "--private",
+        action="store_true",
+        help="with --format html and a run directory: add each model's most confident errors WITH PATIENT TEXT "
+        "under a red banner (a private page: never publish it; docs/error-analysis.md)",
+    )
+    show.add_argument(
+        "--private-rows", type=_positive_int, default=10, metavar="N", help="--private: errors per model and test set"
+    )
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
     _add_errors_parser(commands)
@@ -323,7 +332,17 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         raise UsageError(
             "--format html needs --output PAGE.html" if options.output is None else "--output is for --format html"
         )
-    document = load(options.file)
+    if options.private and options.format != "html":
+        raise UsageError("--private is for --format html")
+    run_dir = options.file if options.file.is_dir() else options.file.parent
+    document = load(options.file / "leaderboard.json" if options.file.is_dir() else options.file)
+    if options.format == "html" and options.private:
+        from harness.commands.errors import most_confident
+        from harness.report.html import write_html
+
+        errors = most_confident(run_dir, options.private_rows)
+        print(write_html(document, options.output, hooks.tables(document), private_errors=errors))
+        return EXIT_OK
     if options.format == "html":
         from harness.privacy import min_cell_count, suppress_small
         from harness.report.html import write_html

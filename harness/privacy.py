@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# In the head of every page ``harness show --private`` writes: ``harness publish`` refuses a file
+# that holds it, whatever its name.
+PRIVATE_PAGE_MARKER = '<meta name="harness-private"'
+
 
 def min_cell_count(document: Mapping[str, Any]) -> int:
     """The run's ``[privacy] min_cell_count`` as its leaderboard records it (0 if none)."""

@@ -840,6 +840,20 @@ def _(s: Setting) -> Case:
     return Case(("errors", str(made)), ("site_a.csv", "changed since the run"))
 
 
+@case("publish-private-page")
+def _(s: Setting) -> Case:
+    """A page of harness show --private holds patient text: publish refuses it as an input."""
+    made = s.tmp / "made"
+    code, _, stderr = s.run(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config), "--out", str(made)
+    )
+    assert code == 0, stderr
+    page = s.tmp / "errors.html"
+    code, _, stderr = s.run("show", str(made), "--format", "html", "--private", "--output", str(page))
+    assert code == 0, stderr
+    return Case(("publish", str(page), "--to", str(s.tmp / "board.json")), ("errors.html", "private page"))
+
+
 @case("bad-privacy-setting")
 def _(s: Setting) -> Case:
     return run_case(s, tiny_plus(s, "[privacy]\nmin_cell_count = -1\n"), "privacy.min_cell_count", "-1")

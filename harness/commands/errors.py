@@ -230,6 +230,21 @@ def write(records: Sequence[Mapping[str, Any]], fmt: str, stream: TextIO) -> Non
         stream.write(f"{len(records)} row(s)\n")
 
 
+def most_confident(run_dir: Path, per_group: int) -> list[dict[str, Any]]:
+    """For the private page: per model, task and test set, its ``per_group`` most confident
+    mistakes, with their text (the data files' SHA-256 checked as for ``harness errors``)."""
+    found = mistakes(selected(load_runs(run_dir), None, None), TextSource())
+    groups: dict[tuple[str, str, str], list[Mistake]] = {}
+    for mistake in found:  # most confident first already
+        group = groups.setdefault((mistake.model, mistake.task, mistake.test_set), [])
+        if len(group) < per_group:
+            group.append(mistake)
+    return [
+        {"model": model, "task": task, "test_set": test_set, "rows": rows}
+        for (model, task, test_set), rows in sorted(groups.items())
+    ]
+
+
 def show_errors(options: Any, stream: TextIO | None = None) -> None:
     runs = load_runs(options.run_dir)
     check_label("--true", options.true, runs)

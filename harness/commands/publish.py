@@ -25,7 +25,7 @@ from typing import Any
 from harness.core.hardware import distinct, hardware_text, machine_of
 from harness.errors import InputError, warn
 from harness.leaderboard import SCHEMA_VERSION, load, validate, write_atomic
-from harness.privacy import min_cell_count, suppress_small
+from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, suppress_small
 
 LOCK_TIMEOUT_SECONDS = 60.0
 # A private text this long or longer is refused anywhere inside a string; a shorter one only as
@@ -68,6 +68,10 @@ class Merged:
 
 def read_run(path: Path) -> RunFile:
     """Load and validate one leaderboard (exit 2 naming the file if it is not one)."""
+    if path.is_file() and PRIVATE_PAGE_MARKER.encode() in path.read_bytes()[:4096]:
+        raise InputError(
+            str(path), "a private page (harness show --private): it holds patient text and is never published"
+        )
     document = load(path)
     return RunFile(path, document, hashlib.sha256(path.read_bytes()).hexdigest())
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.core.hardware import hardware_text
 from harness.errors import InputError
+from harness.privacy import PRIVATE_PAGE_MARKER
 from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
     CLASSIFICATION_FIELD,
@@ -393,9 +394,16 @@ def search_plots(document: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def render_html(document: dict[str, Any], title: str = "", tables: list[Table] | None = None) -> str:
+def render_html(
+    document: dict[str, Any],
+    title: str = "",
+    tables: list[Table] | None = None,
+    private_errors: list[dict[str, Any]] | None = None,
+) -> str:
     """The page of a validated leaderboard document, as one string; ``tables``: what the tasks'
-    ``harness_tables`` hooks return for it (by default, the installed plugins')."""
+    ``harness_tables`` hooks return for it (by default, the installed plugins'). ``private_errors``
+    (``harness show --private`` only: groups of a model's most confident mistakes, with their
+    text) makes it a private page, marked as such for ``harness publish`` to refuse."""
     from markupsafe import Markup
 
     from harness.report.tables import model_table, task_tables
@@ -423,16 +431,26 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(data)),
+        private_errors=private_errors,
+        private_marker=Markup(PRIVATE_PAGE_MARKER),
     )
 
 
-def write_html(document: dict[str, Any], path: Path, tables: list[Table] | None = None, title: str = "") -> Path:
-    """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be."""
+def write_html(
+    document: dict[str, Any],
+    path: Path,
+    tables: list[Table] | None = None,
+    title: str = "",
+    private_errors: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be.
+    A private page (``private_errors``) is written readable by its owner only."""
     from harness.atomic import write_atomically
 
-    text = render_html(document, title or path.stem, tables)
+    text = render_html(document, title or path.stem, tables, private_errors)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)
+        shared = private_errors is None
+        return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=shared)
     except OSError as err:
         raise InputError(str(path), f"cannot write the HTML report: {err.strerror or err}") from None
