@@ -58,8 +58,15 @@ class RowPredictions:
         raise KeyError(name)
 
 
-def _label_lists(matrix: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
-    return [[labels[j] for j in np.flatnonzero(row)] for row in matrix]
+def _label_lists(matrix: np.ndarray, labels: Sequence[str]) -> Any:
+    """Each row's labels (its 1s) as a list<string> array, built from offsets (no Python loop)."""
+    import pyarrow as pa
+
+    hits = np.asarray(matrix, dtype=bool)
+    _, columns = np.nonzero(hits)  # row-major: each row's labels in label order
+    offsets = np.concatenate([[0], np.cumsum(hits.sum(axis=1))]).astype(np.int32)
+    values = pa.array(np.asarray(labels, dtype=object)[columns].tolist(), type=pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
 
 
 def to_table(predictions: RowPredictions) -> Any:
@@ -68,30 +75,25 @@ def to_table(predictions: RowPredictions) -> Any:
 
     labels = predictions.labels
     width = len(labels)
-    columns: dict[str, list[Any]] = {
-        "split": [],
-        "row": [],
-        "id": [],
-        "gold": [],
-        "predicted": [],
-        "scores": [],
-        "demonstrations": [],
-    }
-    sources = {}
-    for part in predictions.splits:
-        n = len(part.rows)
-        columns["split"] += [part.split] * n
-        columns["row"] += np.asarray(part.rows, dtype=np.int64).tolist()
-        columns["id"] += list(part.ids) if part.ids is not None else [None] * n
-        columns["gold"] += _label_lists(part.gold, labels)
-        columns["predicted"] += _label_lists(part.predicted, labels)
-        columns["scores"] += np.asarray(part.scores, dtype=np.float64).reshape(n, width).tolist()
+    parts = predictions.splits
+    names = [part.split for part in parts]
+    split_index = np.repeat(np.arange(len(parts), dtype=np.int8), [len(part.rows) for part in parts])
+    ids: list[Any] = []
+    demonstrations: list[Any] = []
+    for part in parts:
+        size = len(part.rows)
+        ids += list(part.ids) if part.ids is not None else [None] * size
         demos = part.demonstrations
-        columns["demonstrations"] += (
-            [None if d is None else [str(i) for i in d] for d in demos] if demos is not None else [None] * n
+        demonstrations += (
+            [None if d is None else [str(i) for i in d] for d in demos] if demos is not None else [None] * size
         )
-        if part.source is not None:
-            sources[part.split] = dict(part.source)
+
+    def stacked(field: str, dtype: Any) -> np.ndarray:
+        arrays = [np.asarray(getattr(part, field), dtype=dtype).reshape(len(part.rows), width) for part in parts]
+        return np.concatenate(arrays) if arrays else np.zeros((0, width), dtype=dtype)
+
+    scores = stacked("scores", np.float64)
+    sources = {part.split: dict(part.source) for part in parts if part.source is not None}
     schema = pa.schema(
         [
             pa.field("split", pa.dictionary(pa.int8(), pa.string()), nullable=False),
@@ -118,8 +120,13 @@ def to_table(predictions: RowPredictions) -> Any:
         },
     )
     arrays = [
-        pa.array(columns["split"], type=pa.string()).dictionary_encode().cast(schema.field("split").type),
-        *(pa.array(columns[f.name], type=f.type) for f in list(schema)[1:]),
+        pa.DictionaryArray.from_arrays(pa.array(split_index, type=pa.int8()), pa.array(names, type=pa.string())),
+        pa.array(np.concatenate([np.asarray(p.rows, dtype=np.int64) for p in parts]) if parts else [], type=pa.int64()),
+        pa.array(ids, type=pa.string()),
+        _label_lists(stacked("gold", np.int8), labels),
+        _label_lists(stacked("predicted", np.int8), labels),
+        pa.FixedSizeListArray.from_arrays(pa.array(scores.ravel(), type=pa.float64()), width),
+        pa.array(demonstrations, type=pa.list_(pa.string())),
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -142,30 +149,32 @@ def read_parquet(path: Path) -> RowPredictions:
     if meta.get("version") != SCHEMA_VERSION:
         raise ValueError(f"per-row file version {meta.get('version')!r}; this harness reads {SCHEMA_VERSION}")
     labels = tuple(meta["labels"])
-    index = {label: j for j, label in enumerate(labels)}
-    data = table.to_pydict()
+    width = len(labels)
+    splits_column = table.column("split").combine_chunks()
+    if hasattr(splits_column, "dictionary"):
+        names = [splits_column.dictionary[int(i)].as_py() for i in splits_column.indices.to_numpy(zero_copy_only=False)]
+    else:
+        names = splits_column.to_pylist()
+    names = np.asarray(names, dtype=object)
+    rows = table.column("row").to_numpy()
+    scores = table.column("scores").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+    gold, predicted = _matrix(table.column("gold"), labels), _matrix(table.column("predicted"), labels)
+    ids = table.column("id").to_pylist()
+    demos = table.column("demonstrations").to_pylist()
     splits = []
-    for name in dict.fromkeys(data["split"]):
-        at = [i for i, s in enumerate(data["split"]) if s == name]
-
-        def matrix(column: str, at: list[int] = at) -> np.ndarray:
-            out = np.zeros((len(at), len(labels)), dtype=np.int8)
-            for r, i in enumerate(at):
-                for label in data[column][i]:
-                    out[r, index[label]] = 1
-            return out
-
-        ids = [data["id"][i] for i in at]
-        demos = [data["demonstrations"][i] for i in at]
+    for name in dict.fromkeys(names.tolist()):
+        at = np.flatnonzero(names == name)
+        part_ids = [ids[i] for i in at]
+        part_demos = [demos[i] for i in at]
         splits.append(
             SplitRows(
                 split=name,
-                rows=np.asarray([data["row"][i] for i in at], dtype=np.int64),
-                gold=matrix("gold"),
-                predicted=matrix("predicted"),
-                scores=np.asarray([data["scores"][i] for i in at], dtype=np.float64).reshape(len(at), len(labels)),
-                ids=None if all(v is None for v in ids) else tuple(ids),
-                demonstrations=None if all(d is None for d in demos) else tuple(demos),
+                rows=rows[at].astype(np.int64),
+                gold=gold[at],
+                predicted=predicted[at],
+                scores=scores[at].astype(np.float64),
+                ids=None if all(v is None for v in part_ids) else tuple(part_ids),
+                demonstrations=None if all(d is None for d in part_demos) else tuple(part_demos),
                 source=meta.get("sources", {}).get(name),
             )
         )
@@ -178,3 +187,14 @@ def read_parquet(path: Path) -> RowPredictions:
         decision_rule=meta["decision_rule"],
         splits=tuple(splits),
     )
+
+
+def _matrix(column: Any, labels: Sequence[str]) -> np.ndarray:
+    """A list<string> column of label names as a 0/1 matrix (rows x labels)."""
+    array = column.combine_chunks()
+    offsets = array.offsets.to_numpy()
+    index = {label: j for j, label in enumerate(labels)}
+    columns = np.asarray([index[v] for v in array.flatten().to_pylist()], dtype=np.intp)
+    out = np.zeros((len(array), len(labels)), dtype=np.int8)
+    out[np.repeat(np.arange(len(array)), np.diff(offsets)), columns] = 1
+    return out

@@ -148,3 +148,41 @@ def test_resume_reads_items_back_and_reruns_one_whose_per_row_file_is_gone(tmp_p
     assert code == 0, err
     assert {path.name for path in row_files(out)} == set(before)  # the lost one ran again
     assert {path.name: path.read_bytes() for path in row_files(out)}[files[1].name] == before[files[1].name]
+
+
+class Prompted:
+    """A stand-in for a few-shot prompted model: the lookup's answers, and per input the ids of
+    the training rows it was 'shown' (``last_demonstrations``), None for every third input."""
+
+    def __init__(self, inner):
+        self.inner, self.last_demonstrations = inner, None
+        self.decision_rule, self.params, self.trainable_params, self.details = inner.decision_rule, 0, 0, {}
+
+    def predict_scores(self, texts):
+        self.last_demonstrations = [None if i % 3 == 2 else [f"train-{i}", f"train-{i + 1}"] for i in range(len(texts))]
+        return self.inner.predict_scores(texts)
+
+
+def test_a_prompted_models_demonstration_ids_are_kept_per_row(tmp_path, run_harness):
+    from harness import ModelSpec, hookimpl
+
+    from . import fakes
+
+    class Plugin:
+        @hookimpl
+        def harness_add_models(self, register):
+            fit = lambda request: Prompted(fakes.fit_lookup(request))  # noqa: E731
+            register.add(ModelSpec("prompted", "fake", "in-context", fit, markers=("fake",)))
+
+    config = write_binary_task(tmp_path)
+    out = tmp_path / "run"
+    code, _, err = run_harness(
+        "run", "--config", str(config), "--models", "prompted,lookup", "--tasks", "ade", "--out", str(out),
+        plugins={"prompted": Plugin()},
+    )  # fmt: skip
+    assert code == 0, err
+    by_model = {r.model: r for r in map(read_parquet, row_files(out))}
+    ward = by_model["prompted"].split("ward")
+    assert ward.demonstrations[0] == ["train-0", "train-1"] and ward.demonstrations[2] is None
+    assert len(ward.demonstrations) == len(ward.rows)
+    assert by_model["lookup"].split("ward").demonstrations is None  # a model that gives none: an empty column
