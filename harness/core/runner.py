@@ -337,7 +337,8 @@ class Recorder:
             self.session.store.save(key, report)
 
     def finished(self, report: ItemReport) -> None:
-        self.session.reports.append(report)
+        # its per-row predictions are in the store now: the session need not hold them to the end
+        self.session.reports.append(dataclasses.replace(report, rows=None) if report.rows is not None else report)
         self.hooks.item_finished(report)
 
 
