@@ -160,3 +160,20 @@ def test_publish_and_the_page_blank_counts_under_min_cell_count(smoking_run, run
 def test_min_cell_count_zero_changes_nothing():
     document = {"run": {}, "results": [{"metrics": {"t": {"confusion_matrix": {"labels": ["a"], "matrix": [[1]]}}}}]}
     assert suppress_small(json.loads(json.dumps(document)), 0) == document
+
+
+def test_errors_true_and_pred_list_the_rows_of_a_confused_pair(smoking_run, run_harness):
+    """``harness errors --true A --pred B`` lists as many rows as the leaderboard's pair A -> B counts."""
+    out, _ = smoking_run
+    (item,) = [r for r in read_leaderboard(out)["results"] if r["model"] == "tfidf-lr"]
+    pairs = item["error_analysis"]["internal"]["confused_pairs"]
+    assert pairs
+    for pair in pairs:
+        code, stdout, err = run_harness(
+            "errors", str(out), "--model", "tfidf-lr", "--true", pair["true"], "--pred", pair["predicted"],
+            "--format", "jsonl",
+        )  # fmt: skip
+        assert code == 0, err
+        found = [json.loads(line) for line in stdout.splitlines()[1:]]
+        assert len(found) == pair["rows"]
+        assert all(r["gold"] == pair["true"] and r["predicted"] == pair["predicted"] for r in found)

@@ -110,6 +110,10 @@ def test_the_planted_string_is_shown_only_where_the_model_got_its_row_wrong(two_
         (("--test-set", "site_z"), "--test-set: no test set 'site_z'; the run has ward"),
         (("--true", "rash"), "--true: unknown label 'rash'; the run's labels: ade"),
         (("--vs", "lookup"), "--vs: name the other model with --model MODEL"),
+        (
+            ("--model", "tfidf-lr", "--vs", "lookup", "--true", "ade"),
+            "--vs: lists every row the two models disagree on: drop --true and --pred",
+        ),
     ],
 )
 def test_bad_options_are_one_line(two_model_run, run_harness, options, message):

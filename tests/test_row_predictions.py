@@ -114,13 +114,18 @@ def test_the_per_row_file_gives_every_metric_the_leaderboard_printed(binary_run)
 
 def test_a_multi_label_item_read_back_matches_its_f1s(tmp_path, run_harness, tiny_config):
     out = tmp_path / "ml"
-    code, _, err = run_harness(
+    code, stdout, err = run_harness(
         "run", "--config", str(tiny_config), "--models", "tfidf-lr", "--tasks", "indications", "--out", str(out)
     )
     assert code == 0, err
     (item,) = read_leaderboard(out)["results"]
     predictions = read_parquet(row_files(out)[0])
     site = predictions.split("site_a")
+    assert "Per-label counts (site_a test set)" in stdout  # a multi-label task's TP/FP/FN/TN table
+    counts = item["error_analysis"]["site_a"]["label_counts"]
+    for j, label in enumerate(predictions.labels):
+        truth, predicted = site.gold[:, j] == 1, site.predicted[:, j] == 1
+        assert counts[label]["fp"] == (~truth & predicted).sum() and counts[label]["fn"] == (truth & ~predicted).sum()
     assert predictions.labels == tuple(item["metrics"]["site_a"]["per_class"])
     for average in ("weighted", "macro", "micro"):
         expected = f1_score(site.gold, site.predicted, average=average, zero_division=0)

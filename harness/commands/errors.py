@@ -253,6 +253,8 @@ def show_errors(options: Any, stream: TextIO | None = None) -> None:
     if options.vs is not None:
         if options.model is None:
             raise InputError("--vs", "name the other model with --model MODEL")
+        if options.true is not None or options.pred is not None:
+            raise InputError("--vs", "lists every row the two models disagree on: drop --true and --pred")
         selected(runs, options.vs, None)  # checks the name
         records = disagreements(runs, options.model, options.vs, options.test_set, texts)
     else:
