@@ -347,7 +347,8 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         from harness.privacy import min_cell_count, suppress_small
         from harness.report.html import write_html
 
-        # a page leaves the run directory: small error-analysis counts are blanked ([privacy])
+        # a page leaves the run directory: small error-analysis counts are blanked ([privacy]),
+        # in the tasks' tables too (render_html blanks what it draws from the document itself)
         document = suppress_small(document, min_cell_count(document))
         print(write_html(document, options.output, hooks.tables(document)))
         if options.plots is not None:

@@ -12,6 +12,7 @@ objects as ``harness show``.
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from typing import Any
 
 from harness.core.hardware import hardware_text
 from harness.errors import InputError
-from harness.privacy import PRIVATE_PAGE_MARKER
+from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, suppress_small
 from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
     CLASSIFICATION_FIELD,
@@ -408,6 +409,8 @@ def render_html(
 
     from harness.report.tables import model_table, task_tables
 
+    if private_errors is None:  # a page may leave the run directory: small counts blanked ([privacy])
+        document = suppress_small(copy.deepcopy(document), min_cell_count(document))
     tables = [model_table(document), *(task_tables(document) if tables is None else tables)]
     data = page_data(document)
     environment, templates = _environment()
