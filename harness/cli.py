@@ -150,8 +150,18 @@ def make_parser(hooks) -> argparse.ArgumentParser:
         help="table format: every table (default), or the decision, the overall table and the summary line",
     )
     show.add_argument("--plots", type=Path, metavar="DIR", help="also write the leaderboard's plots (PNG, SVG) to DIR")
+    show.add_argument(
+        "--private",
+        action="store_true",
+        help="with --format html and a run directory: add each model's most confident errors WITH PATIENT TEXT "
+        "under a red banner (a private page: never publish it; docs/error-analysis.md)",
+    )
+    show.add_argument(
+        "--private-rows", type=_positive_int, default=10, metavar="N", help="--private: errors per model and test set"
+    )
     _add_fetch_parser(commands)
     _add_publish_parser(commands)
+    _add_errors_parser(commands)
     for name, command in commands.choices.items():
         command.epilog = f"Guide: {GUIDE_PAGES.get(name, GUIDE_PAGES[None])}"
     return parser
@@ -166,7 +176,24 @@ GUIDE_PAGES = {
     "show": "docs/reading-results.md",
     "fetch": "docs/offline-weights.md",
     "publish": "docs/publishing.md",
+    "errors": "docs/error-analysis.md",
 }
+
+
+def _add_errors_parser(commands) -> None:
+    errors = commands.add_parser(
+        "errors",
+        help="the misclassified rows of a run WITH THEIR TEXT (patient text: keep it private; docs/error-analysis.md)",
+    )
+    errors.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run directory (harness run --out)")
+    errors.add_argument("--model", metavar="MODEL", help="only this model's rows")
+    errors.add_argument("--test-set", metavar="NAME", help="only this test set's rows")
+    errors.add_argument("--true", metavar="LABEL", help="only rows whose gold labels include LABEL")
+    errors.add_argument("--pred", metavar="LABEL", help="only rows whose predicted labels include LABEL")
+    errors.add_argument(
+        "--vs", metavar="MODEL", help="with --model: the rows on which the two models disagree, and who was right"
+    )
+    errors.add_argument("--format", default="table", choices=["table", "csv", "jsonl"], help="default: table")
 
 
 def _add_fetch_parser(commands) -> None:
@@ -324,10 +351,24 @@ def cmd_show(options: argparse.Namespace, hooks) -> int:
         raise UsageError(
             "--format html needs --output PAGE.html" if options.output is None else "--output is for --format html"
         )
-    document = load(options.file)
-    if options.format == "html":
+    if options.private and options.format != "html":
+        raise UsageError("--private is for --format html")
+    run_dir = options.file if options.file.is_dir() else options.file.parent
+    document = load(options.file / "leaderboard.json" if options.file.is_dir() else options.file)
+    if options.format == "html" and options.private:
+        from harness.commands.errors import most_confident
         from harness.report.html import write_html
 
+        errors = most_confident(run_dir, options.private_rows)
+        print(write_html(document, options.output, hooks.tables(document), private_errors=errors))
+        return EXIT_OK
+    if options.format == "html":
+        from harness.privacy import min_cell_count, suppress_small
+        from harness.report.html import write_html
+
+        # a page leaves the run directory: small error-analysis counts are blanked ([privacy]),
+        # in the tasks' tables too (render_html blanks what it draws from the document itself)
+        document = suppress_small(document, min_cell_count(document))
         print(write_html(document, options.output, hooks.tables(document)))
         if options.plots is not None:
             _show_plots(document, options.plots, sys.stdout)
@@ -394,7 +435,15 @@ def cmd_publish(options: argparse.Namespace, hooks) -> int:
     return EXIT_OK
 
 
+def cmd_errors(options: argparse.Namespace, hooks) -> int:
+    from harness.commands.errors import show_errors
+
+    show_errors(options)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "errors": cmd_errors,
     "run": cmd_run,
     "list": cmd_list,
     "validate": cmd_validate,

@@ -3,7 +3,9 @@
 Every problem is raised as :class:`~harness.errors.InputError` naming the file and the row
 (1-based, counting data rows; the header of a CSV is not a row) or the key at fault.
 A file may carry an id column (``id``, or the one named): two rows with the same id are an
-error. Ids are only checked, never kept: nothing downstream sees or writes them.
+error. A split read from a file keeps where each row came from (:class:`RowOrigin`: its row
+numbers, its ids and how to read its text again) for the per-row predictions a run keeps in
+its private run directory (docs/error-analysis.md); no leaderboard or page sees them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,25 @@ def sample_rows(size: int, limit: int | None, seed: int) -> np.ndarray | None:
 
 
 @dataclass(frozen=True, eq=False)
+class RowOrigin:
+    """Where a split's rows came from: each row's 0-based row in its file, its id (the split's
+    ``id_column``, if any) and how to read the file's text again (``harness errors``)."""
+
+    path: str
+    format: str | None
+    delimiter: str | None
+    text_column: str
+    text_pair_column: str | None
+    rows: np.ndarray  # int64, one per row of the split
+    ids: tuple[str, ...] | None = None
+    id_column: str | None = None
+
+    def take(self, rows: np.ndarray) -> RowOrigin:
+        ids = None if self.ids is None else tuple(self.ids[i] for i in rows)
+        return dataclasses.replace(self, rows=self.rows[rows], ids=ids)
+
+
+@dataclass(frozen=True, eq=False)
 class LabelledSplit:
     """One split of a classification data set: texts and a 0/1 matrix (rows x labels).
 
@@ -47,9 +68,14 @@ class LabelledSplit:
     synthetic: bool
     public: bool
     pairs: tuple[str, ...] | None = None
+    origin: RowOrigin | None = None  # None for rows made in memory (a generated variant, say)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def file_rows(self) -> np.ndarray:
+        """Each row's 0-based row in its file (its position here if it has no file)."""
+        return self.origin.rows if self.origin is not None else np.arange(len(self), dtype=np.int64)
 
     @property
     def inputs(self) -> tuple[str, ...] | tuple[tuple[str, str], ...]:
@@ -64,8 +90,10 @@ class LabelledSplit:
     def take(self, rows: Sequence[int] | np.ndarray) -> LabelledSplit:
         """The split of these rows only, in the order given (its source and hash stay the file's)."""
         pairs = None if self.pairs is None else tuple(self.pairs[i] for i in rows)
+        index = np.asarray(rows, dtype=np.intp)
+        origin = None if self.origin is None else self.origin.take(index)
         return dataclasses.replace(
-            self, texts=tuple(self.texts[i] for i in rows), y=self.y[np.asarray(rows, dtype=np.intp)], pairs=pairs
+            self, texts=tuple(self.texts[i] for i in rows), y=self.y[index], pairs=pairs, origin=origin
         )
 
     def provenance(self, labels: Sequence[str]) -> dict[str, Any]:
@@ -226,7 +254,7 @@ def load_split(
     """Load one split; ``label_columns`` maps category -> column (default: same name).
 
     ``id_column`` names a column whose values must be unique (default: ``id`` if the file has
-    one; a named column must exist). The ids are checked and dropped.
+    one; a named column must exist). The ids are checked and kept in the split's origin.
     """
     columns_for = {label: label for label in labels}
     for label, column in (label_columns or {}).items():
@@ -269,4 +297,30 @@ def load_split(
         sha256=digest,
         synthetic=synthetic,
         public=public,
+        origin=row_origin(path, None, None, text_column, None, records, id_column),
+    )
+
+
+def row_origin(
+    path: Path,
+    format: str | None,
+    delimiter: str | None,
+    text_column: str,
+    text_pair_column: str | None,
+    records: Sequence[Mapping[str, Any]],
+    id_column: str | None,
+) -> RowOrigin:
+    """Every record's row number and id, and how to read the file's text again."""
+    ids = None
+    if id_column:
+        ids = tuple("" if record.get(id_column) is None else str(record.get(id_column)) for record in records)
+    return RowOrigin(
+        path=str(Path(path).resolve()),
+        format=format,
+        delimiter=delimiter,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        rows=np.arange(len(records), dtype=np.int64),
+        ids=ids,
+        id_column=id_column,
     )

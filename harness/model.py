@@ -133,6 +133,11 @@ class FittedClassifier(Protocol):
     the fit trained on, when it trained on fewer (a CPU recipe's ``max_train_rows`` sample).
     Absent or None means all of them. Tasks read it through :func:`train_rows_of` to tell
     which test rows the model saw in training; it is never written to the leaderboard.
+
+    Optional attribute ``last_demonstrations: Sequence[Sequence[str] | None] | None``: for a
+    prompted (few-shot) model, per input of its last ``predict_scores`` call, the row ids of the
+    demonstrations it was shown (None for an input shown none). The per-row predictions file of
+    the run directory keeps them (docs/error-analysis.md); never the leaderboard.
     """
 
     decision_rule: DecisionRule

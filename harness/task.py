@@ -13,6 +13,7 @@ from harness.errors import InputError
 if TYPE_CHECKING:
     from harness.data import LabelledSplit
     from harness.model import ClassificationSetup, FittedClassifier, ModelSpec
+    from harness.predictions import RowPredictions
     from harness.progress import ProgressFactory
 
 
@@ -120,7 +121,9 @@ class ScoreRequest:
 
     ``retain(key, value)`` keeps a value (e.g. the test sets' predictions) in memory for the
     task's :attr:`TaskSpec.summarise` at the end of the run. Retained values are never
-    written anywhere: they may be as private as the data.
+    written anywhere: they may be as private as the data. ``keep_rows(predictions)`` hands the
+    item's per-row predictions (:class:`harness.predictions.RowPredictions`, no text) to the
+    run directory's store, the private per-row file that ``harness errors`` reads.
     """
 
     model: ModelSpec
@@ -129,6 +132,7 @@ class ScoreRequest:
     fitted: Callable[[], Fit]  # fits on first call, then returns the shared fit
     progress: ProgressFactory
     retain: Callable[[str, Any], None] = lambda key, value: None
+    keep_rows: Callable[[RowPredictions], None] = lambda predictions: None
 
 
 @dataclass(frozen=True)

@@ -827,6 +827,38 @@ def _(s: Setting) -> Case:
     return replace(found, exit=0)
 
 
+@case("errors-data-changed")
+def _(s: Setting) -> Case:
+    """harness errors reads text only from the file the run scored: a changed file is refused."""
+    made = s.tmp / "made"
+    code, _, stderr = s.run(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config), "--out", str(made)
+    )
+    assert code == 0, stderr
+    site = s.tiny_config.parent / "data" / "site_a.csv"
+    site.write_text(site.read_text(encoding="utf-8") + "uti again,1,0,0,0,0,0,0,0,0,0,0,0\n", encoding="utf-8")
+    return Case(("errors", str(made)), ("site_a.csv", "changed since the run"))
+
+
+@case("publish-private-page")
+def _(s: Setting) -> Case:
+    """A page of harness show --private holds patient text: publish refuses it as an input."""
+    made = s.tmp / "made"
+    code, _, stderr = s.run(
+        "run", "--models", "lookup", "--tasks", "indications", "--config", str(s.tiny_config), "--out", str(made)
+    )
+    assert code == 0, stderr
+    page = s.tmp / "errors.html"
+    code, _, stderr = s.run("show", str(made), "--format", "html", "--private", "--output", str(page))
+    assert code == 0, stderr
+    return Case(("publish", str(page), "--to", str(s.tmp / "board.json")), ("errors.html", "private page"))
+
+
+@case("bad-privacy-setting")
+def _(s: Setting) -> Case:
+    return run_case(s, tiny_plus(s, "[privacy]\nmin_cell_count = -1\n"), "privacy.min_cell_count", "-1")
+
+
 # ------------------------------------------------------------------------------------ the doc
 @dataclass(frozen=True)
 class Row:

@@ -158,6 +158,35 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
     assert "Times measured on " in ray_out and f"node {next(iter(nodes))[0]}: " in ray_out
 
 
+def test_the_per_row_files_come_back_from_the_workers(ray_cluster, run_harness, tmp_path, test_dir):
+    """Each item's per-row predictions travel back with its report; the driver's store writes the
+    same file the local executor writes."""
+    from threadpoolctl import threadpool_limits
+
+    argv = ("run", "--models", "regex,tfidf-lr", "--tasks", "indications", "--profile", "smoke")
+    with threadpool_limits(limits=1):
+        assert run_harness(*argv, "--out", str(tmp_path / "local"))[0] == 0
+    code, _, stderr = run_harness(*argv, "--executor", "ray", "--out", str(tmp_path / "ray"))
+    assert code == 0, stderr
+    local_rows, ray_rows = per_row(tmp_path / "local"), per_row(tmp_path / "ray")
+    assert set(ray_rows) == set(local_rows) == {("indications", m) for m in ("regex", "tfidf-lr")}
+    for key, mine in ray_rows.items():
+        theirs = local_rows[key]
+        assert [s.split for s in mine.splits] == [s.split for s in theirs.splits]
+        for a, b in zip(mine.splits, theirs.splits):
+            assert (a.rows == b.rows).all() and (a.gold == b.gold).all() and (a.predicted == b.predicted).all()
+            assert a.scores == pytest.approx(b.scores)
+
+
+def per_row(run_dir):
+    """(task, model) -> the item's per-row predictions, read from the run directory."""
+    from harness.core.store import ItemStore
+    from harness.predictions import read_parquet
+
+    rows = [read_parquet(path) for path in ItemStore(run_dir).row_files()]
+    return {(r.task, r.model): r for r in rows}
+
+
 # --- faults -----------------------------------------------------------------------------------------------------
 def test_a_killed_worker_is_retried_once_and_a_second_kill_records_the_error(
     ray_cluster, run_harness, tiny_config, tmp_path, test_dir, monkeypatch

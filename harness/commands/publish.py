@@ -25,6 +25,7 @@ from typing import Any
 from harness.core.hardware import distinct, hardware_text, machine_of
 from harness.errors import InputError, warn
 from harness.leaderboard import SCHEMA_VERSION, load, validate, write_atomic
+from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, suppress_small
 
 LOCK_TIMEOUT_SECONDS = 60.0
 # A private text this long or longer is refused anywhere inside a string; a shorter one only as
@@ -67,6 +68,10 @@ class Merged:
 
 def read_run(path: Path) -> RunFile:
     """Load and validate one leaderboard (exit 2 naming the file if it is not one)."""
+    if path.is_file() and PRIVATE_PAGE_MARKER.encode() in path.read_bytes()[:4096]:
+        raise InputError(
+            str(path), "a private page (harness show --private): it holds patient text and is never published"
+        )
     document = load(path)
     return RunFile(path, document, hashlib.sha256(path.read_bytes()).hexdigest())
 
@@ -103,6 +108,7 @@ def publish(
         paths += [p for p in runs if p.resolve() not in {q.resolve() for q in paths}]
         merged = merge([read_run(p) for p in paths])
         withhold_private_examples(merged.document)
+        suppress_small(merged.document, min_cell_count(merged.document))
         validate(merged.document, str(target))
         scan(merged, data_root, where=str(target))
         write_atomic(merged.document, target)
@@ -254,6 +260,9 @@ def merge(inputs: Sequence[RunFile]) -> Merged:
     machines = distinct(machine for e in entries for machine in e.get("hardware", []))
     if machines:
         run["hardware"] = machines
+    strictest = max((e.get("privacy", {}).get("min_cell_count", 0) for e in entries), default=0)
+    if strictest:  # the strictest run's [privacy] holds for everything published with it
+        run["privacy"] = {"min_cell_count": strictest}
     # No top-level summaries: comparing models needs per-item predictions, which leaderboards
     # never hold, so comparisons stay per run (merged_from[i].summaries).
     return Merged({"schema_version": SCHEMA_VERSION, "run": run, "results": results}, sources)
@@ -433,7 +442,9 @@ def scan(merged: Merged, data_root: Path | None, where: str) -> None:
     document = merged.document
     categories = frozenset(c for _, entry in _labelled(document) for c in entry["support"])
     models = frozenset(item["model"] for item in document["results"])
-    for path, value in document_strings(document, categories, models):
+    # A label's name is the task's vocabulary (the leaderboard's per-class keys already name it):
+    # a confusion matrix's labels or a confused pair may hold it as a whole string.
+    for path, value in document_strings(document, categories, models | categories):
         label = finder.find(value)
         if label is not None:
             # The path and split only: the message must not publish the text it refuses.

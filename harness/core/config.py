@@ -33,6 +33,7 @@ class RunConfig:
     tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sha256: str | None = None
+    min_cell_count: int = 0  # [privacy]: error-analysis counts below it are blanked on pages and when published
 
     def task_table(self, name: str) -> Mapping[str, Any]:
         return self.tasks.get(name, {})
@@ -123,8 +124,11 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
     except tomllib.TOMLDecodeError as err:
         raise InputError(str(path), f"malformed TOML: {err}") from None
     for key in document:
-        if key not in {"tasks", "models"}:
-            raise InputError(f"{path}: {key}", "unknown key; the config has [tasks.NAME] and [models.NAME] tables")
+        if key not in {"tasks", "models", "privacy"}:
+            raise InputError(
+                f"{path}: {key}", "unknown key; the config has [tasks.NAME], [models.NAME] and [privacy] tables"
+            )
+    min_cells = _min_cell_count(f"{path}: privacy", document.get("privacy", {}))
     task_tables = _table(f"{path}: tasks", document.get("tasks", {}))
     for name, table in task_tables.items():
         where = f"{path}: tasks.{name}"
@@ -168,4 +172,21 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
         subword = recipe.get("label_subword", "first")  # the tagger's (harness.training.tagging)
         if subword not in ("first", "last"):
             raise InputError(f"{where}.recipe.label_subword", f"expected 'first' or 'last', got {subword!r}")
-    return RunConfig(path=path, tasks=task_tables, models=model_tables, sha256=hashlib.sha256(raw).hexdigest())
+    return RunConfig(
+        path=path,
+        tasks=task_tables,
+        models=model_tables,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        min_cell_count=min_cells,
+    )
+
+
+def _min_cell_count(where: str, privacy: Any) -> int:
+    """``[privacy] min_cell_count = k``: a whole number >= 0 (docs/error-analysis.md)."""
+    for key in _table(where, privacy):
+        if key != "min_cell_count":
+            raise InputError(f"{where}.{key}", "unknown key; allowed: min_cell_count")
+    value = privacy.get("min_cell_count", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{where}.min_cell_count", f"expected a whole number >= 0, got {value!r}")
+    return value

@@ -109,6 +109,8 @@ def build_document(session: Session) -> dict[str, Any]:
             **{task: {"error": traceback} for task, traceback in session.summary_errors.items()},
         },
     }
+    if session.config.min_cell_count:  # [privacy]: the page and publish blank counts below it
+        document["run"]["privacy"] = {"min_cell_count": session.config.min_cell_count}
     search = search_section(session)
     if search is not None:
         document["search"] = search

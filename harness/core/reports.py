@@ -42,6 +42,9 @@ class ItemReport:
     # Where it ran, when an executor spreads items over processes or machines (the Ray executor):
     # {"node": ..., "node_id": ..., "gpu_ids": [...], "device": ..., "attempt": ...}. None here.
     placement: Mapping[str, Any] | None = None
+    # The item's per-row predictions (harness.predictions.RowPredictions; no text), for the run
+    # directory's per-row file. None: the task keeps none, or it was read back from the store.
+    rows: Any = field(default=None, repr=False)
 
 
 @dataclass

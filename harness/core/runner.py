@@ -177,7 +177,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
 
     fitted = fits.getter(item, mark_fitted)
     retained: dict[str, Any] = {}
-    request = ScoreRequest(item.model, item.seed, session.item_data(item), fitted, progress, retained.__setitem__)
+    kept: list[Any] = []
+    request = ScoreRequest(
+        item.model, item.seed, session.item_data(item), fitted, progress, retained.__setitem__, kept.append
+    )
     with measure() as cost:
         try:
             fields = dict(item.task.score(request))
@@ -206,7 +209,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
     item_cost["train_flops_estimate"] = training_flops(
         info["params"], info["trainable_params"], details.get("train_tokens")
     )
-    return ItemReport(item, "passed", None, cost.seconds, fields, info, item_cost, details, retained=retained)
+    rows = dataclasses.replace(kept[-1], task=item.task.name) if kept else None
+    return ItemReport(
+        item, "passed", None, cost.seconds, fields, info, item_cost, details, retained=retained, rows=rows
+    )
 
 
 def _refuse_core_fields(item: Item, session: Session, fields: Mapping[str, Any]) -> None:
@@ -331,7 +337,8 @@ class Recorder:
             self.session.store.save(key, report)
 
     def finished(self, report: ItemReport) -> None:
-        self.session.reports.append(report)
+        # its per-row predictions are in the store now: the session need not hold them to the end
+        self.session.reports.append(dataclasses.replace(report, rows=None) if report.rows is not None else report)
         self.hooks.item_finished(report)
 
 

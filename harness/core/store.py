@@ -2,14 +2,17 @@
 
 Each passed item is stored under ``RUN_DIR/items/`` as ``<key>.json`` (its report, as the
 leaderboard holds it) and ``<key>.npz`` (what its task retained for the run's summary, e.g.
-test-set predictions: never part of a leaderboard). The key is a SHA-256 of everything that
+test-set predictions: never part of a leaderboard) and, for an item whose task keeps them,
+``<key>.rows.parquet`` (its per-row predictions, :mod:`harness.predictions`: row numbers, ids,
+gold and predicted labels, scores; no text). The key is a SHA-256 of everything that
 determines the item's result: the model's spec and effective recipe and its weights' location,
 the task's data (provenance hashes, its config table but for the keys that change only the run's
 summary, and the task options), the seed, a learning curve subset's size, the device and
 profile, and the harness's version and commit. Change any of them and the item runs
 again; change nothing and it is read back.
 
-Files are written under temporary names and renamed, the ``.json`` last: a run killed at any
+Files are written under temporary names and renamed, the ``.json`` last (it names the per-row
+file it needs: an item whose per-row file is missing runs again): a run killed at any
 point leaves either a whole item or no item, never half of one. Only passed items are stored:
 an item that errored or was skipped runs (or is skipped) again.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +36,11 @@ if TYPE_CHECKING:
     from harness.core.reports import ItemReport, Session
 
 ITEMS = "items"
-FORMAT = 1  # of the stored item files; a change makes old ones unreadable, so they run again
+FORMAT = 2  # of the stored item files; a change makes old ones unreadable, so they run again
+# (2: the per-row predictions file; an item stored without one would resume without it)
+ROWS_SUFFIX = ".rows.parquet"
+# For benchmarks/per_row_overhead.py only: "1" keeps no per-row files (the cost they add).
+NO_ROWS_ENV = "HARNESS_NO_ROW_PREDICTIONS"
 # Options that choose which items run or where results go, not what an item computes.
 _NOT_PART_OF_AN_ITEM = frozenset(
     {
@@ -147,6 +155,18 @@ class ItemStore:
     def exists(self) -> bool:
         return self.folder.is_dir()
 
+    def row_files(self) -> list[Path]:
+        """The per-row prediction files of the finished items (``harness errors`` reads them)."""
+        files = []
+        for report in sorted(self.folder.glob("*.json")) if self.exists() else []:
+            try:
+                stored = json.loads(report.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if stored.get("format") == FORMAT and stored.get("rows"):
+                files.append(self.folder / stored["rows"])
+        return files
+
     def count(self) -> int:
         return len(list(self.folder.glob("*.json"))) if self.exists() else 0
 
@@ -163,6 +183,8 @@ class ItemStore:
             return None
         if stored.get("format") != FORMAT or stored.get("name") != item.name:
             return None
+        if stored.get("rows") and not (self.folder / stored["rows"]).is_file():
+            return None  # its per-row file is gone: run it again rather than resume without it
         return ItemReport(
             item,
             "passed",
@@ -191,8 +213,14 @@ class ItemStore:
             "cost": report.cost,
             "fit_details": report.fit_details,
         }
-        if report.placement:  # where a Ray worker ran it; optional, so FORMAT stays 1
+        if report.placement:  # where a Ray worker ran it; optional
             stored["placement"] = report.placement
+        if report.rows is not None and os.environ.get(NO_ROWS_ENV) != "1":
+            from harness.predictions import write_parquet
+
+            name = f"{key}{ROWS_SUFFIX}"
+            write_atomically(self.folder / name, lambda stream: write_parquet(report.rows, stream))
+            stored["rows"] = name
         text = json.dumps(stored, ensure_ascii=False, default=_plain)
         write_atomically(self.folder / f"{key}.json", lambda stream: stream.write(text.encode("utf-8")))
 

@@ -12,6 +12,7 @@ objects as ``harness show``.
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from typing import Any
 
 from harness.core.hardware import hardware_text
 from harness.errors import InputError
+from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, suppress_small
 from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
     CLASSIFICATION_FIELD,
@@ -41,7 +43,7 @@ from harness.tables import (
 
 # Tables the page draws in its own way (heatmaps, model cards; a task's headline overall table
 # is the overall table with whiskers).
-DRAWN_ELSEWHERE = ("Models", "Per-class F1 (")
+DRAWN_ELSEWHERE = ("Models", "Per-class F1 (", "Confusion matrix (")
 # Generic tables by section, in page order: the first prefix that matches a title wins.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -50,6 +52,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Tuning budget", ("Search budget", "Search trials", "Expected maximum")),
     ("Decision rule and calibration", ("Decision thresholds", "Calibration")),
+    ("Error analysis", ("Per-label counts", "Most confused label pairs", "Model disagreement")),
     ("Probe", ("Probe",)),
     ("Robustness", ("Robustness",)),
     ("Tokenisation", ("Tokenisation",)),
@@ -322,6 +325,51 @@ def _environment():
     return environment, templates
 
 
+def confusion_heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model's confusion matrix per task and test set (multi-class), mean counts over seeds,
+    each cell shaded by its share of the true label's rows; a blanked cell (``[privacy]
+    min_cell_count``) is null, shown as ``<k``."""
+    from harness.privacy import min_cell_count
+
+    k = min_cell_count(document)
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for task in tasks_with(document, CLASSIFICATION_FIELD):
+        for entry in passed_entries(document["results"], task):
+            for split, metrics in entry["metrics"].items():
+                if split not in ("train", "eval") and "confusion_matrix" in metrics:
+                    groups.setdefault((task, split, entry["model"]), []).append(metrics["confusion_matrix"])
+    maps = []
+    for (task, split, model), matrices in groups.items():
+        labels = matrices[0]["labels"]
+        rows = []
+        for i, label in enumerate(labels):
+            cells = [[m["matrix"][i][j] for m in matrices] for j in range(len(labels))]
+            means = [None if None in values else statistics.fmean(values) for values in cells]
+            total = sum(v for v in means if v is not None) or 1.0
+            rows.append(
+                {
+                    "label": label,
+                    "cells": [
+                        {
+                            "text": f"<{k}" if v is None else (f"{v:.0f}" if len(matrices) == 1 else f"{v:.1f}"),
+                            "colour": "#eee" if v is None else share_colour(v / total),
+                        }
+                        for v in means
+                    ],
+                }
+            )
+        maps.append(
+            {"task": task, "test_set": split, "model": model, "labels": labels, "rows": rows, "seeds": len(matrices)}
+        )
+    return maps
+
+
+def share_colour(share: float) -> str:
+    """A confusion cell's background: white at no rows, deepening orange towards all of the row."""
+    lightness = 100 - 45 * max(0.0, min(1.0, share))
+    return f"hsl(30, 80%, {lightness:.0f}%)"
+
+
 def heat_colour(f1: float | None) -> str:
     """A cell's background: white at F1 0.5 or below, deepening blue towards 1 (grey: not scored)."""
     if f1 is None:
@@ -356,13 +404,22 @@ def page_title(document: dict[str, Any]) -> str:
     return f"{what}: leaderboard of {day}" if day else what
 
 
-def render_html(document: dict[str, Any], title: str = "", tables: list[Table] | None = None) -> str:
+def render_html(
+    document: dict[str, Any],
+    title: str = "",
+    tables: list[Table] | None = None,
+    private_errors: list[dict[str, Any]] | None = None,
+) -> str:
     """The page of a validated leaderboard document, as one string; ``tables``: what the tasks'
-    ``harness_tables`` hooks return for it (by default, the installed plugins')."""
+    ``harness_tables`` hooks return for it (by default, the installed plugins'). ``private_errors``
+    (``harness show --private`` only: groups of a model's most confident mistakes, with their
+    text) makes it a private page, marked as such for ``harness publish`` to refuse."""
     from markupsafe import Markup
 
     from harness.report.tables import model_table, task_tables
 
+    if private_errors is None:  # a page may leave the run directory: small counts blanked ([privacy])
+        document = suppress_small(copy.deepcopy(document), min_cell_count(document))
     tables = [model_table(document), *(task_tables(document) if tables is None else tables)]
     data = page_data(document)
     environment, templates = _environment()
@@ -376,6 +433,7 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         band_meaning=BAND_MEANING,
         overall=overall_rows(document),
         heatmaps=heatmaps(document),
+        confusions=confusion_heatmaps(document),
         scatters=data["scatters"],
         sections=sections(tables),
         curves=curve_svgs(document),
@@ -385,16 +443,26 @@ def render_html(document: dict[str, Any], title: str = "", tables: list[Table] |
         css=Markup((templates / "report.css").read_text(encoding="utf-8")),
         js=Markup((templates / "report.js").read_text(encoding="utf-8")),
         data=Markup(inline_json(data)),
+        private_errors=private_errors,
+        private_marker=Markup(PRIVATE_PAGE_MARKER),
     )
 
 
-def write_html(document: dict[str, Any], path: Path, tables: list[Table] | None = None, title: str = "") -> Path:
-    """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be."""
+def write_html(
+    document: dict[str, Any],
+    path: Path,
+    tables: list[Table] | None = None,
+    title: str = "",
+    private_errors: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write the page atomically (never a half-written file); exit 2 naming ``path`` if it cannot be.
+    A private page (``private_errors``) is written readable by its owner only."""
     from harness.atomic import write_atomically
 
-    text = render_html(document, title, tables)
+    text = render_html(document, title, tables, private_errors)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=True)
+        shared = private_errors is None
+        return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), shared=shared)
     except OSError as err:
         raise InputError(str(path), f"cannot write the HTML report: {err.strerror or err}") from None

@@ -462,4 +462,5 @@ def as_report(item: Item, wire: Mapping[str, Any]) -> ItemReport:
         wire["traceback"],
         retained=wire["retained"],
         placement=wire["placement"],
+        rows=wire.get("rows"),
     )

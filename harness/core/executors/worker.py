@@ -246,6 +246,7 @@ def as_wire(report: ItemReport, where: Mapping[str, Any]) -> dict[str, Any]:
         "fit_details": dict(report.fit_details),
         "traceback": report.traceback,
         "retained": dict(report.retained),
+        "rows": report.rows,  # the per-row predictions: the driver's store writes their file
         "placement": dict(where),
     }
 

@@ -28,8 +28,10 @@ import numpy as np
 
 from harness import InputError, ScoreRequest, TaskSpec, hookimpl
 from harness.model import train_rows_of
+from harness.predictions import RowPredictions, SplitRows
 from harness.scoring.budget import budget_statement
 from harness.scoring.calibration import class_calibration
+from harness.scoring.confusions import disagreement, error_analysis
 from harness.scoring.decision import compared_words, costs_of, decide
 from harness.scoring.evidence import compare_models, overlap_report, seen_in, site_shift
 from harness.scoring.metrics import problem_report
@@ -63,13 +65,27 @@ def score(request: ScoreRequest) -> dict[str, Any]:
     problem = setup.problem if setup else "multi-label"
     settings: EvidenceSettings = data.extra["evidence"]
     rows = {name: scored_rows(split) for name, split in data.splits.items()}
-    scores, test_seconds = {}, 0.0
+    scores, demonstrations, test_seconds = {}, {}, 0.0
     for name, split in rows.items():
         started = time.perf_counter()
         scores[name] = classifier.predict_scores(list(split.inputs))
         if name in data.test_splits:  # eval's scores may be cached from training: not a latency
             test_seconds += time.perf_counter() - started
+        demonstrations[name] = demonstrations_of(classifier, len(split))
     predictions = {name: rule.apply(values) for name, values in scores.items()}
+    request.keep_rows(
+        RowPredictions(
+            task="",  # the runner names it (the request does not know its task's name)
+            model=request.model.name,
+            seed=request.seed,
+            problem=problem,
+            labels=tuple(labels),
+            decision_rule=rule.as_dict(),
+            splits=tuple(
+                split_rows(split, predictions[name], scores[name], demonstrations[name]) for name, split in rows.items()
+            ),
+        )
+    )
 
     def report(y: np.ndarray, predicted: np.ndarray, values: np.ndarray) -> dict[str, Any]:
         return problem_report(problem, y, predicted, values, labels)
@@ -110,6 +126,9 @@ def score(request: ScoreRequest) -> dict[str, Any]:
             if unseen.any():
                 result[field][name] = report(split.y[unseen], predictions[name][unseen], scores[name][unseen])
     result["inference"] = _inference(tests, test_seconds)
+    result["error_analysis"] = {
+        name: error_analysis(split.y, predictions[name], labels) for name, split in tests.items()
+    }
     length_report = getattr(classifier, "length_report", None)
     if length_report is not None:
         lengths = {name: length_report(list(split.inputs)) for name, split in tests.items()}
@@ -122,6 +141,40 @@ def score(request: ScoreRequest) -> dict[str, Any]:
         texts = {name: split.texts for name, split in tests.items()}
         result["tokenisation"] = analyse(tokenizer, texts, clinical_terms(terms))
     return result
+
+
+def demonstrations_of(classifier: Any, size: int) -> list[Any] | None:
+    """A prompted model's ``last_demonstrations`` (per input of its last ``predict_scores``, the
+    row ids of the examples it was shown, or None), if it gives one of the right length."""
+    given = getattr(classifier, "last_demonstrations", None)
+    if given is None or len(given) != size:
+        return None
+    return [None if ids is None else [str(i) for i in ids] for ids in given]
+
+
+def split_rows(split: Any, predicted: np.ndarray, values: np.ndarray, demonstrations: list[Any] | None) -> SplitRows:
+    """One scored split's per-row predictions, its rows placed in their file; never its text."""
+    origin = split.origin
+    source = {"sha256": split.sha256, "source": split.source}
+    if origin is not None:
+        source.update(
+            path=origin.path,
+            format=origin.format,
+            delimiter=origin.delimiter,
+            text_column=origin.text_column,
+            text_pair_column=origin.text_pair_column,
+            id_column=origin.id_column,
+        )
+    return SplitRows(
+        split=split.name,
+        rows=split.file_rows(),
+        gold=np.asarray(split.y, dtype=np.int8),
+        predicted=np.asarray(predicted, dtype=np.int8),
+        scores=np.asarray(values, dtype=np.float64),
+        ids=None if origin is None else origin.ids,
+        demonstrations=demonstrations,
+        source=source,
+    )
 
 
 def _inference(tests: Mapping[str, Any], seconds: float) -> dict[str, Any]:
@@ -172,6 +225,10 @@ def summarise(request: SummaryRequest) -> dict[str, Any]:
         for model, by_split in stacked.items()
     }
     summary = {
+        "disagreement": {
+            name: disagreement(split.y, {model: by_split[name] for model, by_split in stacked.items()})
+            for name, split in tests.items()
+        },
         "seeds": list(request.seeds),
         "excluded": excluded,
         "comparisons": comparisons,

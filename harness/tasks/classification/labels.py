@@ -9,6 +9,7 @@ the unseen-rows scores use too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ def mapped(raw: RawRows, label_map: Mapping[str, str]) -> RawRows:
     if not label_map or raw.labels is None:
         return raw
     labels = tuple(tuple(dict.fromkeys(label_map.get(label, label) for label in row)) for row in raw.labels)
-    return RawRows(raw.spec, raw.texts, raw.pairs, labels, raw.matrix, raw.sha256)
+    return dataclasses.replace(raw, labels=labels)
 
 
 def _toml_pair(written: str, label: str) -> str:

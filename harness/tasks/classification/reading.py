@@ -19,6 +19,7 @@ A binary column holds 0/1, true/false or yes/no, or any two values of which
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.data import FORMATS, LabelledSplit, check_unique_ids, label_value, read_records
+from harness.data import FORMATS, LabelledSplit, RowOrigin, check_unique_ids, label_value, read_records, row_origin
 from harness.errors import InputError
 
 # Keys of a split's table ([tasks.NAME.train], [tasks.NAME.tests.NAME]); every one but
@@ -119,6 +120,7 @@ class RawRows:
     labels: tuple[tuple[str, ...], ...] | None  # per row, for label_column
     matrix: np.ndarray | None  # rows x label_columns, for 0/1 columns
     sha256: str
+    origin: RowOrigin | None = None  # each row's file row and id (harness errors reads the text back)
 
 
 def _text(spec: SplitSpec, record: Mapping[str, Any], column: str, row: int) -> str:
@@ -214,6 +216,9 @@ def read_rows(spec: SplitSpec, problem: str) -> RawRows:
     if id_column:
         check_unique_ids(spec.path, records, id_column)
     texts = tuple(_text(spec, record, spec.text_column, row) for row, record in enumerate(records, start=1))
+    origin = row_origin(
+        spec.path, spec.format, spec.delimiter, spec.text_column, spec.text_pair_column, records, id_column
+    )
     pairs = None
     if spec.text_pair_column:
         pairs = tuple(_text(spec, record, spec.text_pair_column, row) for row, record in enumerate(records, start=1))
@@ -221,7 +226,7 @@ def read_rows(spec: SplitSpec, problem: str) -> RawRows:
         labels = tuple(
             _cell_labels(spec, record.get(spec.label_column), row, problem) for row, record in enumerate(records, 1)
         )
-        return RawRows(spec, texts, pairs, labels, None, digest)
+        return RawRows(spec, texts, pairs, labels, None, digest, origin)
     matrix = np.zeros((len(records), len(label_columns)), dtype=np.int8)
     for row, record in enumerate(records, start=1):
         for j, column in enumerate(label_columns):
@@ -231,7 +236,7 @@ def read_rows(spec: SplitSpec, problem: str) -> RawRows:
                     str(spec.path), f"row {row}: column {column!r} must be 0 or 1, got {record.get(column)!r}"
                 )
             matrix[row - 1, j] = value
-    return RawRows(spec, texts, pairs, None, matrix, digest)
+    return RawRows(spec, texts, pairs, None, matrix, digest, origin)
 
 
 def to_split(raw: RawRows, labels: Sequence[str]) -> LabelledSplit:
@@ -260,6 +265,7 @@ def to_split(raw: RawRows, labels: Sequence[str]) -> LabelledSplit:
         synthetic=spec.synthetic,
         public=spec.public,
         pairs=raw.pairs,
+        origin=raw.origin,
     )
 
 
@@ -289,4 +295,4 @@ def binary_rows(raw: RawRows, positive: str | None) -> RawRows:
     if positive is None or raw.labels is None:
         return raw
     labels = tuple(("positive",) if value == positive else () for (value,) in raw.labels)
-    return RawRows(raw.spec, raw.texts, raw.pairs, labels, raw.matrix, raw.sha256)
+    return dataclasses.replace(raw, labels=labels)

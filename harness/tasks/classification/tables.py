@@ -30,6 +30,14 @@ from harness.tables import (
     test_splits,
 )
 from harness.tasks.classification.curve_tables import curve_tables
+from harness.tasks.classification.error_tables import (
+    confused_pair_tables,
+    count_cell,
+    disagreement_tables,
+    label_count_tables,
+    model_confusion_tables,
+    shown_min,
+)
 from harness.tasks.classification.evidence_tables import ShownTask, evidence_tables, shown_task
 
 
@@ -50,6 +58,7 @@ def classification_tables(document: dict[str, Any], task: str) -> list[Table]:
         *per_class_tables(document, task),
         *(confusion_tables(document, shown) if shown.problem == "multi-class" else []),
         *(binary_tables(document, shown) if shown.problem == "binary" else []),
+        *error_tables(document, shown),
         *tokenisation_tables(document, task),
         truncation_table(document, task),
         *evidence_tables(document, shown),
@@ -159,6 +168,30 @@ def _top_model(grouped: dict[str, list[dict[str, Any]]], split: str, shown: Show
     return max(grouped, key=lambda m: statistics.fmean(shown.value(e["metrics"][split]) for e in grouped[m]))
 
 
+def error_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
+    """Error analysis from counts: the other models' confusion matrices (multi-class), per-label
+    counts (multi-label), the most confused label pairs, the models' disagreements."""
+    tables = []
+    if shown.problem == "multi-class":
+        tables += model_confusion_tables(document, shown, top_models(document, shown))
+    if shown.problem == "multi-label":
+        tables += label_count_tables(document, shown)
+    if shown.problem != "binary":
+        tables += confused_pair_tables(document, shown)
+    return tables + disagreement_tables(document, shown)
+
+
+def top_models(document: dict[str, Any], shown: ShownTask) -> dict[str, str]:
+    """Per test set, the model whose confusion matrix the task's confusion table shows."""
+    entries = passed_entries(document["results"], shown.task)
+    top = {}
+    for split in test_splits(entries):
+        grouped = grouped_by_model([e for e in entries if "confusion_matrix" in e["metrics"].get(split, {})])
+        if grouped:
+            top[split] = _top_model(grouped, split, shown)
+    return top
+
+
 def confusion_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
     """Per test set, the confusion matrix of the top model by the primary metric: one model's
     matrix stays readable; every model's is in the leaderboard."""
@@ -174,8 +207,8 @@ def confusion_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:
         labels = matrices[0]["labels"]
         rows = []
         for i, label in enumerate(labels):
-            counts = [statistics.fmean(m["matrix"][i][j] for m in matrices) for j in range(len(labels))]
-            rows.append((label, *(f"{c:.0f}" if len(matrices) == 1 else f"{c:.1f}" for c in counts)))
+            k = shown_min(document)
+            rows.append((label, *(count_cell([m["matrix"][i][j] for m in matrices], k) for j in range(len(labels)))))
         caption = (
             f"{model}, the top model by {shown.label} on {split}; rows: true label, columns: predicted label "
             f"(at the model's own decision rule); every model's matrix is in the leaderboard"
