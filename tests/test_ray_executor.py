@@ -133,8 +133,17 @@ def test_the_leaderboard_is_the_local_executors_apart_from_timings_and_placement
     # A Ray task with one CPU runs BLAS on one thread (Ray sets OMP_NUM_THREADS); on more threads
     # tf-idf's logistic regression sums in another order and its calibration figures move by up to
     # ~1e-5 on the full data (docs/cluster.md). One thread here too, so the two must agree exactly.
-    with threadpool_limits(limits=1):
-        code, local_out, stderr = run_harness(*argv, "--out", str(tmp_path / "local"))
+    # torch is held to one thread as well: the hardware record reports torch's threads whenever the
+    # run has torch loaded, and the run may load it (this test failed with 2 when run on its own).
+    import torch
+
+    torch_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with threadpool_limits(limits=1):
+            code, local_out, stderr = run_harness(*argv, "--out", str(tmp_path / "local"))
+    finally:
+        torch.set_num_threads(torch_threads)
     assert code == 0, stderr
     code, ray_out, stderr = run_harness(*argv, "--executor", "ray", "--out", str(tmp_path / "ray"))
     assert code == 0, stderr
