@@ -87,4 +87,5 @@ def test_the_five_minute_path_runs_as_written(tmp_path, monkeypatch, run_harness
     decided = {entry["test_set"] for entry in board["summaries"]["smoking"]["decision"]["test_sets"]}
     assert decided == {"internal", "site_b"}
     page = (tmp_path / "runs" / "smoking" / "smoking.html").read_text(encoding="utf-8")
-    assert "smoking" in page
+    assert "<title>smoking: leaderboard of " in page
+    assert board["run"]["synthetic_data"] is True  # the example's notes are said to be synthetic
