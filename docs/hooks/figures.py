@@ -115,14 +115,15 @@ def _minutes(seconds: float) -> str:
 
 
 def _machine(run: dict[str, Any]) -> str:
-    """The device, and the CPU where the leaderboard records it (timings mean little without it)."""
-    hardware = run.get("hardware") or {}
-    cpu = hardware.get("cpu_model")
-    cores = hardware.get("cpu_count") or hardware.get("cores")
-    machine = str(run.get("device") or "device unknown")
-    if cpu:
-        machine += f", {cpu}" + (f", {cores} cores" if cores else "")
-    return machine
+    """The device and the machines the times were measured on, as the console and page say it
+    (timings mean little without them)."""
+    from harness.core.hardware import hardware_text, recorded
+
+    machines = recorded(run)
+    device = str(run.get("device") or "device unknown")
+    if not machines:
+        return f"{device}, hardware not recorded"
+    return f"{device}, " + "; ".join(hardware_text(entry) for entry in machines)
 
 
 def regenerate(text: str, root: Path = ROOT) -> str:
