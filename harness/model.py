@@ -174,6 +174,9 @@ class FitRequest:
     # fits that train in epochs (the torch loop): a search trial reports it to its scheduler,
     # which may stop the trial there. None outside a search.
     on_epoch: Callable[[int, float], None] | None = None
+    # The run directory (private: the item store's, never published), where a fit may keep files
+    # that let a resumed run skip work, e.g. a served model's response cache. None without one.
+    run_dir: str | None = None
 
 
 class FittedTagger(Protocol):

@@ -138,7 +138,8 @@ class FitCache:
                 fitted = model.tag(TagRequest(tag_set=tag_set(data.labels), **common))
             else:
                 setup = data.setup or ClassificationSetup()
-                fitted = model.fit(FitRequest(labels=data.labels, setup=setup, **common))
+                run_dir = str(session.store.folder.parent) if session.store is not None else None
+                fitted = model.fit(FitRequest(labels=data.labels, setup=setup, run_dir=run_dir, **common))
         return Fit(fitted, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
 
     def release_after(self, index: int, item: Item) -> None:
@@ -150,7 +151,8 @@ def _model_info(item: Item, fit: Fit | None) -> dict[str, Any]:
     info = item.model.info()
     info["trainable_params"] = None
     if fit is not None:
-        info["params"] = int(fit.classifier.params)
+        # None: not known here (a served model's weights are on its server)
+        info["params"] = None if fit.classifier.params is None else int(fit.classifier.params)
         info["trainable_params"] = int(fit.classifier.trainable_params)
     return info
 
