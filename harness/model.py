@@ -133,6 +133,10 @@ class FittedClassifier(Protocol):
     the fit trained on, when it trained on fewer (a CPU recipe's ``max_train_rows`` sample).
     Absent or None means all of them. Tasks read it through :func:`train_rows_of` to tell
     which test rows the model saw in training; it is never written to the leaderboard.
+
+    Optional attribute ``no_training_time: bool``: true for a model whose fit neither trains nor
+    loads weights here (a served LLM: its fit only checks the server), whose ``train_seconds``
+    are then 0.
     """
 
     decision_rule: DecisionRule

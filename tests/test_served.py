@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.model import ClassificationSetup
 from harness.plugins.served import modes
 from harness.plugins.served.client import ResponseCache
 from harness.plugins.served.settings import ServedSettings
@@ -183,6 +184,7 @@ def test_generation_through_a_real_server_with_its_cost_and_no_key_anywhere(serv
     assert "smol-served sends smoking texts to 127.0.0.1: train 6, eval 3, internal 3" in stderr
     item = read_leaderboard(out)["results"][0]
     assert item["status"] == "passed"
+    assert item["cost"]["train_seconds"] == 0.0  # a served model has no training time
     details = item["fit_details"]
     # transformers serve returns no log-probabilities: both canaries fail, generation is used.
     assert details["scoring"] == "generation"
@@ -447,3 +449,48 @@ def test_the_packaged_minilm_embeds_similar_texts_closer():
     vectors = shots.minilm_embeddings(["current smoker", "smokes daily", "broken femur"])
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert unit[0] @ unit[1] > unit[0] @ unit[2]
+
+
+def test_a_prompt_past_the_servers_context_drops_demonstrations_from_the_end(tmp_path):
+    """The server refuses a prompt over its context (HTTP 400): the last demonstration goes and
+    the request is sent again, counted per split."""
+    from harness.plugins.served import ServedClassifier, rule_for
+    from harness.plugins.served.client import ContextTooLong
+
+    sent: list[list[str]] = []
+
+    class Small:
+        settings = ServedSettings(base_url="http://127.0.0.1:1/v1", model="m", concurrency=1)
+
+        def request(self, path, body, extract):
+            shown = [m["content"] for m in body["messages"] if m["role"] == "user"][:-1]
+            sent.append(shown)
+            if len(shown) > 1:
+                raise ContextTooLong("maximum context length is 8 tokens")
+            return {"text": "never", "usage": {"in": 5, "out": 1}, "seconds": 0.01}, False
+
+    train = ("smokes 10 a day", "quit in 2009", "never smoked")
+    classifier = ServedClassifier(
+        client=Small(),
+        maker=modes.PromptMaker(("current", "former", "never"), "smoking", "chat"),
+        mode="generation",
+        answers=("current", "former", "never"),
+        columns=None,
+        decision_rule=rule_for(ClassificationSetup(problem="multi-class")),
+        details={},
+        shots=3,
+        method="random",
+        seed=0,
+        train_inputs=train,
+        train_labels=np.array([0, 1, 2]),
+        name="small",
+        run_dir=str(tmp_path),
+    )
+    scores = classifier.predict_scores(["denies smoking"])
+    assert scores.tolist() == [[0.0, 0.0, 1.0]]
+    assert [len(s) for s in sent] == [3, 2, 1]  # dropped from the end, one at a time
+    assert sent[1] == sent[0][:2] and sent[2] == sent[0][:1]
+    report = classifier.prompting_report(["denies smoking"])
+    assert report["demonstrations_dropped"] == 2 and report["shots"] == 3
+    (line,) = (tmp_path / "demonstrations" / "small.jsonl").read_text().splitlines()
+    assert len(json.loads(line)["train_rows"]) == 1

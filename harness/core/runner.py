@@ -197,8 +197,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
         reason = f"{type(error).__name__}: {error}"
         return ItemReport(item, "error", reason[:500], cost.seconds, model_info=info, traceback=short_traceback(error))
     train = fit.train_seconds if fit else 0.0
+    # A served model trains nothing and loads nothing here: its fit (the canaries) is no training time.
+    untrained = fit is not None and getattr(fit.classifier, "no_training_time", False)
     item_cost = {
-        "train_seconds": round(train, 3),
+        "train_seconds": 0.0 if untrained else round(train, 3),
         "predict_seconds": round(max(cost.seconds - (train if fitted_here else 0.0), 0.0), 3),
         "fit_reused": not fitted_here,
         "peak_rss_mb": _round(max(filter(None, [cost.peak_rss_mb, fit.peak_rss_mb if fit else None]), default=None)),

@@ -106,3 +106,32 @@ def minilm_embeddings(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
     return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+
+
+DEMONSTRATIONS = "demonstrations"  # the run directory's folder of each input's demonstration rows
+
+
+def record(run_dir: str | None, model: str, inputs: Sequence[Any], rows: Sequence[Sequence[int]]) -> None:
+    """Append each input's demonstration rows (train row numbers) to the run directory's private
+    store, keyed by a SHA-256 of the input: never the leaderboard, never the text itself."""
+    if run_dir is None:
+        return
+    import json
+    from pathlib import Path
+
+    path = Path(run_dir) / DEMONSTRATIONS / f"{model}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps({"input_sha256": input_digest(item), "train_rows": [int(r) for r in shown]})
+        for item, shown in zip(inputs, rows)
+        if len(shown)
+    ]
+    if lines:
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write("\n".join(lines) + "\n")
+
+
+def input_digest(item: Any) -> str:
+    import json
+
+    return hashlib.sha256(json.dumps([item], ensure_ascii=False).encode("utf-8")).hexdigest()

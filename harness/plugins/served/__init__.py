@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,6 @@ from harness.plugins.served.settings import KEYS, ServedSettings, read_settings
 
 KIND = "openai-compatible"
 FAMILY = "served"
-DEMONSTRATIONS = "demonstrations"  # the run directory's folder of demonstration row ids (private)
 RECIPE: dict[str, Any] = {"shots": 0, "demonstrations": "random"}
 NOT = "not "
 REFUSED_MULTI_LABEL = (
@@ -92,9 +90,11 @@ class ServedClassifier:
     seed: int
     train_inputs: tuple[Input, ...]
     train_labels: np.ndarray  # each training row's answer index, -1: never shown
-    demo_file: Path | None
+    name: str  # the model's: its demonstrations' file in the run directory
+    run_dir: str | None
     params: int | None = None  # on the server: not known here
     trainable_params: int = 0
+    no_training_time: bool = True  # the fit only asks the server its canaries
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # per input (hash of it)
     walls: dict[str, float] = field(default_factory=dict)  # per predict call (hash of its inputs)
 
@@ -130,12 +130,11 @@ class ServedClassifier:
                 rows.pop()  # the last demonstration goes first
                 dropped += 1
         record.update(dropped=dropped, shots=len(rows))
-        key = _digest([item])
-        self.records[key] = record
-        if self.demo_file is not None and rows:
-            self.demo_file.parent.mkdir(parents=True, exist_ok=True)
-            with self.demo_file.open("a", encoding="utf-8") as stream:
-                stream.write(json.dumps({"input_sha256": key, "train_rows": rows}) + "\n")
+        self.records[_digest([item])] = record
+        if rows:
+            from harness.training.shots import record as record_demonstrations
+
+            record_demonstrations(self.run_dir, self.name, [item], [rows])
         return scores
 
     def _ask(self, item: Input, demos: list[tuple[Input, int]]) -> tuple[list[float], dict[str, Any]]:
@@ -239,7 +238,6 @@ def fit_served(name: str, settings: ServedSettings, request: FitRequest) -> Serv
         "demonstrations": method,
         "problem": setup.problem,
     }
-    run_dir = request.run_dir
     return ServedClassifier(
         client=client,
         maker=maker,
@@ -253,7 +251,8 @@ def fit_served(name: str, settings: ServedSettings, request: FitRequest) -> Serv
         seed=request.seed,
         train_inputs=tuple(request.train.inputs),
         train_labels=demo_labels(request.train.y, setup.problem),
-        demo_file=None if run_dir is None else Path(run_dir) / DEMONSTRATIONS / f"{name}.jsonl",
+        name=name,
+        run_dir=request.run_dir,
     )
 
 
