@@ -209,6 +209,14 @@ def test_generation_through_a_real_server_with_its_cost_and_no_key_anywhere(serv
     demos = [json.loads(line) for line in (out / "demonstrations" / "smol-served.jsonl").read_text().splitlines()]
     assert demos and all(len(d["train_rows"]) == 2 and max(d["train_rows"]) < 6 for d in demos)
     assert "train_rows" not in (out / "leaderboard.json").read_text()
+    # The cost plot: latency and tokens per input, from the prompting reports.
+    from harness.report.prompt_plots import prompt_costs
+
+    costs = {c.split: c for c in prompt_costs(read_leaderboard(out))}
+    assert set(costs) == {"smoking: eval", "smoking: internal"}
+    assert costs["smoking: internal"].p95 == report["latency_p95_seconds"]
+    assert costs["smoking: internal"].tokens_in_per_input == report["tokens_in"] / 3
+    assert (out / "prompted_cost.png").is_file() and (out / "prompted_cost.svg").is_file()
 
     # A run that lost its finished items re-sends nothing the response cache has.
     import shutil
