@@ -502,3 +502,14 @@ def test_a_prompt_past_the_servers_context_drops_demonstrations_from_the_end(tmp
     assert report["demonstrations_dropped"] == 2 and report["shots"] == 3
     (line,) = (tmp_path / "demonstrations" / "small.jsonl").read_text().splitlines()
     assert len(json.loads(line)["train_rows"]) == 1
+
+
+@pytest.mark.parametrize("method", ["random", "balanced", "nearest"])
+def test_a_training_row_is_never_its_own_demonstration(method):
+    train = ["uti", "cap", "uti", "cellulitis", "sepsis"]
+    y = np.eye(3, dtype=np.int8)[[0, 1, 0, 2, 2]]
+    vectors = {"uti": [1.0, 0.0], "cap": [0.9, 0.1], "cellulitis": [0.0, 1.0], "sepsis": [0.5, 0.5]}
+    embed = lambda texts: np.array([vectors[t] for t in texts])  # noqa: E731
+    picked = shots.choose(method, 3, ["uti", "cap"], train, y, seed=0, embed=embed)
+    assert not {0, 2} & set(picked[0]) and 1 not in picked[1]
+    assert all(len(rows) == 3 for rows in picked)

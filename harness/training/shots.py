@@ -42,23 +42,33 @@ def choose(
     seed: int,
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> list[list[int]]:
-    """For each query, the training rows shown to it, in prompt order."""
+    """For each query, the training rows shown to it, in prompt order. A training row whose
+    input is the query itself is never shown to it (a training row scored as an input would
+    otherwise be its own nearest demonstration, answer included)."""
     if shots <= 0 or not len(train_inputs):
         return [[] for _ in queries]
-    shots = min(shots, len(train_inputs))
+    rows_of: dict[Any, list[int]] = {}
+    for row, item in enumerate(train_inputs):
+        rows_of.setdefault(item, []).append(row)
+    own = [set(rows_of.get(q, ())) for q in queries]
     if method == "random":
-        return [[int(i) for i in input_seed(seed, q).choice(len(train_inputs), shots, replace=False)] for q in queries]
+        return [_random(input_seed(seed, q), len(train_inputs), shots, mine) for q, mine in zip(queries, own)]
     if method == "balanced":
-        return [_balanced(input_seed(seed, q), train_y, shots) for q in queries]
+        return [_balanced(input_seed(seed, q), train_y, shots, mine) for q, mine in zip(queries, own)]
     if method == "nearest":
-        return _nearest(shots, queries, train_inputs, embed or minilm_embeddings)
+        return _nearest(shots, queries, train_inputs, embed or minilm_embeddings, own)
     raise ValueError(f"unknown demonstration method {method!r}; known: {', '.join(METHODS)}")
 
 
-def _balanced(rng: np.random.Generator, y: np.ndarray, shots: int) -> list[int]:
+def _random(rng: np.random.Generator, rows: int, shots: int, own: set[int]) -> list[int]:
+    allowed = np.array([r for r in range(rows) if r not in own], dtype=int)
+    return [int(i) for i in rng.choice(allowed, min(shots, len(allowed)), replace=False)]
+
+
+def _balanced(rng: np.random.Generator, y: np.ndarray, shots: int, own: set[int] = frozenset()) -> list[int]:
     """Labels in turn, each one's rows drawn without repeats; rows with no label come last."""
-    pools = [list(rng.permutation(np.flatnonzero(y[:, j]))) for j in range(y.shape[1])]
-    pools.append(list(rng.permutation(np.flatnonzero(y.sum(axis=1) == 0))))
+    pools = [[r for r in rng.permutation(np.flatnonzero(y[:, j])) if r not in own] for j in range(y.shape[1])]
+    pools.append([r for r in rng.permutation(np.flatnonzero(y.sum(axis=1) == 0)) if r not in own])
     chosen: list[int] = []
     while len(chosen) < shots and any(pools):
         for pool in pools:
@@ -69,14 +79,18 @@ def _balanced(rng: np.random.Generator, y: np.ndarray, shots: int) -> list[int]:
     return chosen
 
 
-def _nearest(shots: int, queries: Sequence[Any], train: Sequence[Any], embed: Callable) -> list[list[int]]:
+def _nearest(
+    shots: int, queries: Sequence[Any], train: Sequence[Any], embed: Callable, own: Sequence[set[int]]
+) -> list[list[int]]:
     from sklearn.neighbors import NearestNeighbors
 
     flat = [q if isinstance(q, str) else "\n".join(q) for q in (*train, *queries)]
     vectors = embed(flat)
-    index = NearestNeighbors(n_neighbors=shots, algorithm="brute", metric="cosine").fit(vectors[: len(train)])
+    extra = max((len(mine) for mine in own), default=0)  # the query's own rows, skipped
+    neighbours = min(shots + extra, len(train))
+    index = NearestNeighbors(n_neighbors=neighbours, algorithm="brute", metric="cosine").fit(vectors[: len(train)])
     _, rows = index.kneighbors(vectors[len(train) :])
-    return [[int(i) for i in row] for row in rows]
+    return [[int(i) for i in row if i not in mine][:shots] for row, mine in zip(rows, own)]
 
 
 def minilm_embeddings(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
