@@ -223,9 +223,7 @@ def fit_served(name: str, settings: ServedSettings, request: FitRequest) -> Serv
     answers = answers_for(request.labels, setup)
     client = ServedClient(settings, ResponseCache(cache_path(request.run_dir, name)))
     mode, refused = modes.choose_mode(client, settings, len(answers))
-    task = setup.task_description or (
-        "the indication of an antibiotic prescription" if not setup.label_descriptions else "this text"
-    )
+    task = setup.task_description or "this text"
     maker = modes.PromptMaker(answers, task, settings.endpoint, letters=mode == "letter_logprobs")
     details = {
         "trained": False,
