@@ -180,6 +180,8 @@ def test_generation_through_a_real_server_with_its_cost_and_no_key_anywhere(serv
     out = tmp_path / "out"
     code, stdout, stderr = run(run_harness, config, out)
     assert code == 0, stderr
+    # The console's table of prompted models says how many answers named no label, per test set.
+    assert "Prompted models: answers and cost" in stdout
     # Before the first request: which host gets how many texts of which split.
     assert "smol-served sends smoking texts to 127.0.0.1: train 6, eval 3, internal 3" in stderr
     item = read_leaderboard(out)["results"][0]
@@ -198,6 +200,10 @@ def test_generation_through_a_real_server_with_its_cost_and_no_key_anywhere(serv
     matrix = item["metrics"]["internal"]["confusion_matrix"]
     no_answer = sum(matrix.get("no_answer", []))
     assert report["unparseable"] == no_answer
+    from harness.tasks.classification.tables import prompting_table
+
+    (row,) = [r for r in prompting_table(read_leaderboard(out), "smoking").rows if r[0] == "internal"]
+    assert row[2] == "generation" and row[3] == f"{no_answer} of 3" and row[4] == "2 (0 dropped)"
     assert np.sum(matrix["matrix"]) + no_answer == 3
     assert item["metrics"]["internal"]["examples"] == 3
     # The key is in no file of the run directory, nor in the leaderboard, nor on the console.
@@ -513,3 +519,16 @@ def test_a_training_row_is_never_its_own_demonstration(method):
     picked = shots.choose(method, 3, ["uti", "cap"], train, y, seed=0, embed=embed)
     assert not {0, 2} & set(picked[0]) and 1 not in picked[1]
     assert all(len(rows) == 3 for rows in picked)
+
+
+def test_a_named_mode_whose_canary_fails_fails_loudly_and_auto_falls_back():
+    from harness import PluginError
+
+    no_logprobs = Recorded({"choices": [{"index": 0, "message": {"content": "A"}, "logprobs": None}]})
+    forced = ServedSettings(base_url="http://127.0.0.1:1/v1", model="m", scoring="letter_logprobs")
+    with pytest.raises(PluginError, match="fails its canary: the answer has no top_logprobs"):
+        modes.choose_mode(no_logprobs, forced, 3)
+    auto = ServedSettings(base_url="http://127.0.0.1:1/v1", model="m")
+    mode, refused = modes.choose_mode(no_logprobs, auto, 3)
+    assert mode == "generation" and set(refused) == {"label_logprobs", "letter_logprobs"}
+    assert modes.choose_mode(Recorded(CHAT_TOP_LOGPROBS), auto, 3)[0] == "letter_logprobs"
