@@ -138,6 +138,10 @@ class FittedClassifier(Protocol):
     prompted (few-shot) model, per input of its last ``predict_scores`` call, the row ids of the
     demonstrations it was shown (None for an input shown none). The per-row predictions file of
     the run directory keeps them (docs/error-analysis.md); never the leaderboard.
+
+    Optional attribute ``no_training_time: bool``: true for a model whose fit neither trains nor
+    loads weights here (a served LLM: its fit only checks the server), whose ``train_seconds``
+    are then 0.
     """
 
     decision_rule: DecisionRule
@@ -179,6 +183,9 @@ class FitRequest:
     # fits that train in epochs (the torch loop): a search trial reports it to its scheduler,
     # which may stop the trial there. None outside a search.
     on_epoch: Callable[[int, float], None] | None = None
+    # The run directory (private: the item store's, never published), where a fit may keep files
+    # that let a resumed run skip work, e.g. a served model's response cache. None without one.
+    run_dir: str | None = None
 
 
 class FittedTagger(Protocol):

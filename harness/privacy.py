@@ -43,6 +43,8 @@ def suppress_small(document: dict[str, Any], k: int) -> dict[str, Any]:
             matrix = split_metrics.get("confusion_matrix")
             if matrix:
                 matrix["matrix"] = [[None if small(c, k) else c for c in row] for row in matrix["matrix"]]
+                if "no_answer" in matrix:  # a prompted model's unparseable answers, per true label
+                    matrix["no_answer"] = [None if small(c, k) else c for c in matrix["no_answer"]]
             confusion = split_metrics.get("confusion")
             if confusion:
                 split_metrics["confusion"] = {key: None if small(c, k) else c for key, c in confusion.items()}

@@ -65,8 +65,44 @@ class _Registry(Generic[Spec]):
 
 
 class ModelRegistry(_Registry[ModelSpec]):
+    """Models, and the model plugins a config can declare models of (``[models.NAME] plugin = ...``)."""
+
     kind = "model"
     spec_type = ModelSpec
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kinds: dict[str, tuple[Callable[[str, Mapping[str, Any], str], ModelSpec], frozenset[str]]] = {}
+        self._kind_owner: dict[str, str] = {}
+
+    def add_kind(
+        self, kind: str, factory: Callable[[str, Mapping[str, Any], str], ModelSpec], keys: frozenset[str]
+    ) -> None:
+        """Let a config declare models of ``kind`` with no code: ``factory(name, table, where)``
+        returns the model (raising ``InputError`` for a bad table); ``keys`` are the table keys it
+        reads, beside the keys every ``[models.NAME]`` table may have."""
+        if kind in self._kinds:
+            raise PluginError(
+                self._plugin, f"model plugin {kind!r} is already registered by plugin {self._kind_owner[kind]!r}"
+            )
+        self._kinds[kind] = (factory, frozenset(keys))
+        self._kind_owner[kind] = self._plugin
+
+    def kinds(self) -> list[str]:
+        return list(self._kinds)
+
+    def kind_keys(self, kind: str) -> frozenset[str]:
+        return self._kinds[kind][1]
+
+    def add_from_config(self, name: str, table: Mapping[str, Any], where: str) -> None:
+        """Register the model a config table of a known ``plugin`` declares."""
+        from harness.errors import InputError
+
+        if not _NAME.match(name):
+            raise InputError(where, "a model name must be lower-case letters, digits, '.', '_' or '-'")
+        spec = self._kinds[table["plugin"]][0](name, table, where)
+        self._plugin = f"config ({where})"
+        self.add(spec)
 
 
 class TaskRegistry(_Registry[TaskSpec]):

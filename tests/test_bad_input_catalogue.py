@@ -205,6 +205,27 @@ def _(s: Setting) -> Case:
     return run_case(s, config, "harness.toml", "tasks.robustness.variants", extra=("--tasks", "indications,robustness"))
 
 
+SERVED = '[models.remote-llm]\nplugin = "openai-compatible"\nmodel = "llama"\n'
+
+
+@case("served-host-not-allowed")
+def _(s: Setting) -> Case:
+    body = SERVED + 'base_url = "http://10.0.0.7:8000/v1"\nallowed_hosts = ["gpu-node.local"]\n'
+    return run_case(s, config_file(s, body), "bad.toml", "models.remote-llm.base_url", "'10.0.0.7'")
+
+
+@case("served-key-in-config")
+def _(s: Setting) -> Case:
+    body = SERVED + 'base_url = "http://127.0.0.1:8000/v1"\napi_key = "sk-do-not-put-me-here"\n'
+    return run_case(s, config_file(s, body), "bad.toml", "models.remote-llm.api_key", "never read")
+
+
+@case("unknown-model-plugin")
+def _(s: Setting) -> Case:
+    body = '[models.remote-llm]\nplugin = "openai"\n'
+    return run_case(s, config_file(s, body), "bad.toml", "models.remote-llm.plugin", "unknown model plugin")
+
+
 @case("unknown-model-in-config")
 def _(s: Setting) -> Case:
     return run_case(

@@ -112,8 +112,11 @@ def test_multiclass_keeps_the_multilabel_keys():
     assert {key: report[key] for key in multilabel} == multilabel
 
 
-@pytest.mark.parametrize("which", ["true", "predicted"])
-@pytest.mark.parametrize("bad_row", [[0, 0, 0, 0], [1, 0, 1, 0]], ids=["no class", "two classes"])
+@pytest.mark.parametrize(
+    "which, bad_row",
+    [("true", [0, 0, 0, 0]), ("true", [1, 0, 1, 0]), ("predicted", [1, 0, 1, 0])],
+    ids=["true no class", "true two classes", "predicted two classes"],
+)
 def test_multiclass_refuses_rows_without_exactly_one_class(which, bad_row):
     good = one_hot([0, 1, 2, 3, 0])
     bad = good.copy()
@@ -320,3 +323,20 @@ def test_undefined_cases_raise_no_numpy_warnings():
         bootstrap_ci(one_hot([0, 0, 1]), one_hot([0, 0, 0]), CLASSES, resamples=50)
         bootstrap_ci(one_hot([0, 0, 1]), np.stack([one_hot([0, 0, 0]), one_hot([1, 0, 0])]), CLASSES, resamples=50)
     json.dumps(binary_report(np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)), "positive"), allow_nan=False)
+
+
+def test_a_predicted_row_without_a_class_is_wrong_as_scikit_learn_counts_a_label_of_no_class():
+    """A prompted model's unparseable answer predicts nothing: scikit-learn, given it as a class
+    of its own (-1), agrees on accuracy and on the confusion matrix of the answered rows."""
+    from sklearn.metrics import accuracy_score, confusion_matrix
+
+    true = [0, 1, 2, 3, 0, 1]
+    pred = [0, -1, 2, -1, 1, 1]
+    y_pred = one_hot([max(p, 0) for p in pred])
+    y_pred[[1, 3]] = 0
+    report = multiclass_report(one_hot(true), y_pred, CLASSES)
+    assert report["accuracy"] == pytest.approx(accuracy_score(true, pred))
+    full = confusion_matrix(true, pred, labels=[-1, 0, 1, 2, 3])
+    assert report["confusion_matrix"]["matrix"] == full[1:, 1:].tolist()
+    assert report["confusion_matrix"]["no_answer"] == full[1:, 0].tolist()
+    assert "no_answer" not in multiclass_report(one_hot(true), one_hot([0, 1, 2, 3, 0, 1]), CLASSES)["confusion_matrix"]

@@ -8,6 +8,8 @@ tests run the real SmolLM2-135M-Instruct (tokenizer and model) from the llm-smol
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +267,59 @@ def test_smollm2_answers_offline(harness_cache: Path) -> None:
     np.testing.assert_allclose(classifier.prior, prior, atol=2e-3)
     raw = np.vstack([reference_distribution(classifier, answers, t) for t in texts]) / prior
     np.testing.assert_allclose(scores, raw / raw.sum(axis=1, keepdims=True), atol=2e-3)
+
+
+# ------------------------------------------------------------------------------ few-shot (issue 25)
+def few_shot_text(classifier, text: str) -> str:
+    """What the few-shot prompt holds where the indication goes: each demonstration, answered,
+    then the input; chosen by the harness's own rule (random, seeded by the run and the input)."""
+    from harness.training.shots import choose
+
+    shown = classifier.demonstrations
+    y = np.eye(len(shown.answer_words), dtype=np.int8)[shown.answers]
+    (rows,) = choose(shown.method, shown.shots, [text], shown.texts, y, shown.seed)
+    demos = "".join(
+        f"{shown.texts[i]}\n{shown.cue} {shown.answer_words[shown.answers[i]]}\n{shown.marker} " for i in rows
+    )
+    return demos + text
+
+
+def test_few_shot_answers_match_full_forwards_over_the_whole_prompt(tiny_llama: Path, tmp_path: Path) -> None:
+    """The demonstrations are inserted where the whole prompt has them: the cached, packed pass
+    scores each input as one uncached forward over the whole few-shot prompt does."""
+    request = request_for(tiny_llama, answers=TINY_ANSWERS, calibrate=False, shots=2)
+    classifier = zeroshot.fit_zero_shot(replace(request, run_dir=str(tmp_path)))
+    assert classifier.demonstrations.context == 64  # the tiny model's: shorter than this prompt
+    classifier.demonstrations.context = 10_000  # RoPE reaches past it; room for every demonstration
+    assert classifier.details["shots"] == 2 and classifier.details["demonstrations"] == "random"
+    batched = classifier.predict_scores(TEXTS)
+    expected = np.vstack(
+        [reference_distribution(classifier, TINY_ANSWERS, few_shot_text(classifier, text)) for text in TEXTS]
+    )
+    np.testing.assert_allclose(batched, expected, atol=1e-5)
+    assert classifier.details["demonstrations_dropped"] == 0
+    zero = zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_ANSWERS, calibrate=False))
+    assert not np.allclose(zero.predict_scores(TEXTS), batched)  # the demonstrations change the answer
+    # Each input's demonstration rows are kept in the run directory, by a hash of the input only.
+    lines = (tmp_path / "demonstrations" / "smollm2-135m-zeroshot.jsonl").read_text().splitlines()
+    assert len(lines) == len(TEXTS) and all(t not in "".join(lines) for t in TEXTS)
+    # and the per-row predictions file gets the same rows, per input (harness/predictions.py)
+    recorded = [json.loads(line)["train_rows"] for line in lines]
+    assert classifier.last_demonstrations == recorded and all(len(rows) == 2 for rows in recorded)
+
+
+def test_demonstrations_past_the_context_are_dropped_from_the_end(tiny_llama: Path) -> None:
+    classifier = zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_ANSWERS, calibrate=False, shots=3))
+    full = classifier.predict_scores(TEXTS)
+    # The tiny model's 64 positions hold not even the zero-shot prompt: every demonstration went.
+    assert classifier.details["demonstrations_dropped"] == 3 * len(TEXTS)
+    tokenizer, shown = classifier.tokenizer, classifier.demonstrations
+    shown.dropped = 0
+    rows = shown.token_rows(tokenizer, TEXTS, classifier.max_length, [10_000] * len(TEXTS))
+    one = [len(tokenizer(shown.lead + t, add_special_tokens=False)["input_ids"]) for t in shown.texts]
+    # Room for fewer demonstrations than asked: the last ones go, and each one that goes is counted.
+    room = [len(r) - 1 for r in rows]
+    cut = shown.token_rows(tokenizer, TEXTS, classifier.max_length, room)
+    assert all(len(c) < len(r) and r[: len(c)] == c for c, r in zip(cut, rows))
+    assert shown.dropped == len(TEXTS)  # exactly the last demonstration of each input
+    assert min(one) > 0 and full.shape == (len(TEXTS), len(LABELS))

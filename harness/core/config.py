@@ -1,6 +1,8 @@
 """The run's TOML config: ``[tasks.NAME]`` tables for data, ``[models.NAME]`` for weights and recipes.
 
 Every key is checked before anything runs; a typo names the file and the key.
+A ``[models.NAME]`` table with ``plugin = "KIND"`` declares a model of a plugin's kind (a served
+LLM: ``plugin = "openai-compatible"``, docs/served-llms.md), with that plugin's keys besides these.
 ``[models.NAME]`` keys: ``weights`` (a folder), ``recipe`` (overrides), ``resources`` (CPUs and GPUs
 one fit, or one search trial, takes on Ray), ``search`` (what ``--tune`` searches: docs/tuning.md,
 or ``false`` for none), and two opt-ins that are
@@ -149,11 +151,23 @@ def load_config(path: Path | None, models: ModelRegistry, tasks: TaskRegistry) -
     model_tables = _table(f"{path}: models", document.get("models", {}))
     for name, table in model_tables.items():
         where = f"{path}: models.{name}"
+        allowed_keys = MODEL_KEYS
+        if name not in models and isinstance(table, Mapping) and "plugin" in table:
+            if table["plugin"] not in models.kinds():
+                known_kinds = ", ".join(models.kinds()) or "none"
+                raise InputError(f"{where}.plugin", f"unknown model plugin {table['plugin']!r}; known: {known_kinds}")
+            allowed_keys = MODEL_KEYS | {"plugin"} | models.kind_keys(table["plugin"])
+            for key in table:
+                if key not in allowed_keys:
+                    raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(allowed_keys))}")
+            models.add_from_config(name, table, where)
         if name not in models:
-            raise InputError(where, f"unknown model; known: {', '.join(models.names())}")
+            plugins = " or ".join(f'plugin = "{k}"' for k in models.kinds())
+            hint = f"; or declare a served model with {plugins}" if plugins else ""
+            raise InputError(where, f"unknown model; known: {', '.join(models.names())}{hint}")
         for key in _table(where, table):
-            if key not in MODEL_KEYS:
-                raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(MODEL_KEYS))}")
+            if key not in allowed_keys:
+                raise InputError(f"{where}.{key}", f"unknown key; allowed: {', '.join(sorted(allowed_keys))}")
         if "weights" in table and not isinstance(table["weights"], str):
             raise InputError(f"{where}.weights", f"expected a folder path (a string), got {table['weights']!r}")
         for key in MODEL_OPT_INS:

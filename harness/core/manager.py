@@ -19,6 +19,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "decoders": "harness.plugins.decoders",
     "zeroshot": "harness.plugins.zeroshot",
     "gazetteer": "harness.plugins.gazetteer",
+    "served": "harness.plugins.served",
     "classification": "harness.tasks.classification",
     "indications": "harness.tasks.indications",
     "probe": "harness.tasks.probe",

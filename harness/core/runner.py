@@ -138,7 +138,8 @@ class FitCache:
                 fitted = model.tag(TagRequest(tag_set=tag_set(data.labels), **common))
             else:
                 setup = data.setup or ClassificationSetup()
-                fitted = model.fit(FitRequest(labels=data.labels, setup=setup, **common))
+                run_dir = str(session.store.folder.parent) if session.store is not None else None
+                fitted = model.fit(FitRequest(labels=data.labels, setup=setup, run_dir=run_dir, **common))
         return Fit(fitted, cost.seconds, cost.peak_rss_mb, cost.peak_cuda_mb)
 
     def release_after(self, index: int, item: Item) -> None:
@@ -150,7 +151,8 @@ def _model_info(item: Item, fit: Fit | None) -> dict[str, Any]:
     info = item.model.info()
     info["trainable_params"] = None
     if fit is not None:
-        info["params"] = int(fit.classifier.params)
+        # None: not known here (a served model's weights are on its server)
+        info["params"] = None if fit.classifier.params is None else int(fit.classifier.params)
         info["trainable_params"] = int(fit.classifier.trainable_params)
     return info
 
@@ -198,8 +200,10 @@ def run_item(item: Item, session: Session, fits: FitCache, progress: ProgressFac
         reason = f"{type(error).__name__}: {error}"
         return ItemReport(item, "error", reason[:500], cost.seconds, model_info=info, traceback=short_traceback(error))
     train = fit.train_seconds if fit else 0.0
+    # A served model trains nothing and loads nothing here: its fit (the canaries) is no training time.
+    untrained = fit is not None and getattr(fit.classifier, "no_training_time", False)
     item_cost = {
-        "train_seconds": round(train, 3),
+        "train_seconds": 0.0 if untrained else round(train, 3),
         "predict_seconds": round(max(cost.seconds - (train if fitted_here else 0.0), 0.0), 3),
         "fit_reused": not fitted_here,
         "peak_rss_mb": _round(max(filter(None, [cost.peak_rss_mb, fit.peak_rss_mb if fit else None]), default=None)),

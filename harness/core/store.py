@@ -114,6 +114,9 @@ def item_key(item: Item, session: Session, device: str | None = None) -> str:
         "device": device or session.device,
         "profile": session.profile.name,
     }
+    table = session.config.models.get(model.name, {})
+    if "plugin" in table:  # a model the config declares (a served LLM): its server and settings
+        basis["model"]["declared"] = table
     if item.train_rows is not None:  # a learning curve's subset fit (a full fit's key has neither)
         from harness.core.train_sizes import SUBSET_METHOD
 

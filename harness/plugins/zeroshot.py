@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -147,6 +147,9 @@ RECIPE: dict[str, Any] = {
     "answers": ANSWERS,
     "calibrate": True,
     "cpu_bf16_inference": True,
+    # Few-shot: demonstrations from train before the input (harness.training.shots); 0: zero-shot
+    "shots": 0,
+    "demonstrations": "random",
 }
 
 
@@ -323,6 +326,64 @@ class PackedAnswers:
 
 
 @dataclass(eq=False)
+class Demonstrations:
+    """Few-shot: ``shots`` training rows shown before each input, inside the user's message.
+
+    Each demonstration is the input's own lead-in (``marker``, e.g. "Indication:") left in the
+    cached prefix, then ``lead + text + "\n" + cue + " " + answer + "\n" + marker``, so that the
+    input follows the last one as it follows the instruction in a zero-shot prompt. Demonstrations
+    that would take the prompt past the model's context are dropped from the end (counted).
+    """
+
+    shots: int
+    method: str
+    seed: int
+    texts: tuple[str, ...]  # the training rows that may be shown
+    rows: tuple[int, ...]  # their row numbers in train
+    answers: np.ndarray  # each one's answer index
+    answer_words: tuple[str, ...]
+    cue: str
+    marker: str
+    lead: str
+    context: int  # the model's maximum positions
+    model_name: str
+    run_dir: str | None
+    dropped: int = 0
+    last_shown: list[list[int]] = field(default_factory=list)  # per input of the last call: train rows shown
+
+    def token_rows(
+        self, tokenizer: Any, texts: Sequence[Input], max_length: int, room: Sequence[int]
+    ) -> list[list[int]]:
+        """Each input's demonstrations as tokens, at most ``room[i]`` of them for input i."""
+        from harness.training.shots import choose, record
+
+        y = np.eye(len(self.answer_words), dtype=np.int8)[self.answers]
+        picked = choose(self.method, self.shots, texts, self.texts, y, self.seed)
+        pieces: dict[int, list[int]] = {}
+        out, shown = [], []
+        for chosen, budget in zip(picked, room):
+            ids: list[int] = []
+            kept = []
+            for index in chosen:
+                if index not in pieces:
+                    text = tokenizer(
+                        self.lead + self.texts[index], add_special_tokens=False, truncation=True, max_length=max_length
+                    )
+                    tail = f"\n{self.cue} {self.answer_words[self.answers[index]]}\n{self.marker}"
+                    pieces[index] = text["input_ids"] + tokenizer.encode(tail, add_special_tokens=False)
+                if len(ids) + len(pieces[index]) > budget:
+                    self.dropped += len(chosen) - len(kept)  # this one and every later one
+                    break
+                ids += pieces[index]
+                kept.append(self.rows[index])
+            out.append(ids)
+            shown.append(kept)
+        record(self.run_dir, self.model_name, texts, shown)
+        self.last_shown = shown
+        return out
+
+
+@dataclass(eq=False)
 class ZeroShotClassifier:
     """A causal LM answering with one category (implements :class:`harness.FittedClassifier`)."""
 
@@ -343,6 +404,8 @@ class ZeroShotClassifier:
     decision_rule: DecisionRule = DecisionRule(score="label_distribution", threshold=0.0, top_k=1)
     columns: int | None = None  # the first answers that are labels (binary: 1, the positive one); None: all
     cached_prefix: Any = None  # the prompt's key/value cache (see prefix_cache)
+    demonstrations: Demonstrations | None = None  # few-shot (recipe shots > 0)
+    last_demonstrations: list[list[int]] | None = None  # per input of the last call: train rows shown
 
     def prefix_cache(self) -> Any:
         """The shared prompt's key/value cache, computed once (outside autocast: fp32 on a CPU)."""
@@ -384,6 +447,13 @@ class ZeroShotClassifier:
         rows = [ids + tail for ids in self.prompt.text_ids(self.tokenizer, texts, self.max_length)]
         cache = self.prefix_cache()
         start = self.prefix_ids.shape[1]
+        if self.demonstrations is not None:
+            shown = self.demonstrations
+            room = [shown.context - start - len(self.answers.fed) - len(row) for row in rows]
+            demos = shown.token_rows(self.tokenizer, texts, self.max_length, room)
+            rows = [demo + row for demo, row in zip(demos, rows)]
+            self.details["demonstrations_dropped"] = shown.dropped
+            self.last_demonstrations = shown.last_shown  # the per-row predictions file keeps them
         batches = length_grouped_batches([len(r) for r in rows], self.batch_size)
         self.model.eval()
         with (
@@ -510,6 +580,11 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         decision_rule=decision_rule_for(setup),
         columns=1 if setup.problem == "binary" else None,
     )
+    classifier.demonstrations = demonstrations_for(request, prompt, wording, tuple(answers[k] for k in keys), model)
+    if classifier.demonstrations is not None:
+        classifier.details.update(
+            shots=classifier.demonstrations.shots, demonstrations=classifier.demonstrations.method
+        )
     classifier.cast_for_inference()
     if request.recipe.get("calibrate", True):
         content_free = [(c, c) for c in CONTENT_FREE] if setup.text_pairs else list(CONTENT_FREE)
@@ -519,6 +594,44 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
             "prior": {label: round(float(p), 4) for label, p in zip(keys, classifier.prior)},
         }
     return classifier
+
+
+def demonstrations_for(
+    request: FitRequest, prompt: Prompt, wording: Wording, answer_words: tuple[str, ...], model: Any
+) -> Demonstrations | None:
+    """The recipe's few-shot demonstrations (``shots``, ``demonstrations``), or None for zero-shot."""
+    from harness.training.shots import METHODS
+
+    shots, method = int(request.recipe.get("shots", 0)), request.recipe.get("demonstrations", "random")
+    if method not in METHODS or shots < 0:
+        raise PluginError(
+            "zeroshot", f"recipe: shots >= 0 and demonstrations in {', '.join(METHODS)}; got {shots}, {method!r}"
+        )
+    if shots == 0:
+        return None
+    if prompt.between:
+        raise PluginError("zeroshot", "few-shot demonstrations of sentence pairs are not built; set shots = 0")
+    y = np.asarray(request.train.y)
+    if request.setup.problem == "binary":
+        answers = np.where(y[:, 0] > 0, 0, 1)  # the positive answer, or "not " + it
+    else:
+        answers = np.where(y.any(axis=1), y.argmax(axis=1), -1)  # the first label; none: never shown
+    rows = np.flatnonzero(answers >= 0)
+    return Demonstrations(
+        shots=shots,
+        method=method,
+        seed=request.seed,
+        texts=tuple(request.train.texts[i] for i in rows),
+        rows=tuple(int(i) for i in rows),
+        answers=answers[rows],
+        answer_words=answer_words,
+        cue=wording.cue,
+        marker=prompt.prefix.rsplit("\n", 1)[-1],
+        lead=prompt.lead,
+        context=int(getattr(model.config, "max_position_embeddings", 2048)),
+        model_name=request.spec.name,
+        run_dir=request.run_dir,
+    )
 
 
 @hookimpl

@@ -1,5 +1,6 @@
 """The built-in plot writer: the cost-performance scatter, per-class F1 heatmaps and, for a run with
-``--train-sizes``, the learning curves (:mod:`harness.report.curve_plots`), as PNG and SVG.
+``--train-sizes``, the learning curves (:mod:`harness.report.curve_plots`) and, for a run with
+prompted models, their latency and tokens (:mod:`harness.report.prompt_plots`), as PNG and SVG.
 
 ``write_plots(document, out_dir)`` works on any (validated) leaderboard document, so
 ``harness show FILE --plots DIR`` redraws a stored run; the ``harness_write_artifacts`` hook
@@ -24,6 +25,7 @@ from harness import hookimpl
 from harness.atomic import temporary_beside
 from harness.report.curve_plots import curve_figures
 from harness.report.figures import new_figure, plain_log_formatter, safe_name, title, user_text
+from harness.report.prompt_plots import prompt_figures
 from harness.tables import (
     CLASSIFICATION_FIELD,
     METRICS,
@@ -334,7 +336,7 @@ def _figures(document: dict[str, Any]) -> list[tuple[str, Figure]]:
         for split in points:
             figure = heatmap_figure(document, heatmap(document, split, task))
             figures.append((unique(HEATMAP_PREFIX + safe_name(split) + tail), figure))
-    return [*figures, *curve_figures(document)]
+    return [*figures, *curve_figures(document), *prompt_figures(document)]
 
 
 def write_plots(document: dict[str, Any], out_dir: Path) -> list[Path]:

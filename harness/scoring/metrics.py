@@ -77,25 +77,31 @@ def multiclass_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[s
     ``y_true`` and ``y_pred`` are one-hot 0/1 arrays of shape (examples, labels). On one-hot
     rows every error is one false positive and one false negative, so ``f1_micro`` equals
     ``accuracy``. The confusion matrix has a row per true label and a column per predicted one.
+
+    A predicted row with no label is a prompted model's answer that named none (unparseable):
+    it is wrong (a false negative of its true label), and the matrix counts it per true label
+    under ``no_answer``. Predicted rows with several labels, and true rows with other than one,
+    are refused.
     """
     truth, predicted = _zero_one("y_true", y_true), _zero_one("y_pred", y_pred)
     report = multilabel_report(truth, predicted, labels)
     indices = []
     for which, rows in (("true", truth), ("predicted", predicted)):
-        wrong = int((rows.sum(axis=1) != 1).sum())
+        counts = rows.sum(axis=1)
+        wrong = int((counts > 1).sum() if which == "predicted" else (counts != 1).sum())
         if wrong:
             raise ValueError(f"{wrong} of {len(rows)} {which} rows do not have exactly one label (multi-class)")
-        indices.append(rows.argmax(axis=1))
+        indices.append(np.where(counts == 1, rows.argmax(axis=1), -1))
     if report["examples"] == 0:
         raise ValueError("no examples to score")
     true, pred = indices
     k = len(labels)
-    matrix = np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
-    return {
-        "accuracy": float((true == pred).mean()),
-        **report,
-        "confusion_matrix": {"labels": list(labels), "matrix": matrix.tolist()},
-    }
+    answered = pred >= 0
+    matrix = np.bincount(true[answered] * k + pred[answered], minlength=k * k).reshape(k, k)
+    confusion: dict[str, Any] = {"labels": list(labels), "matrix": matrix.tolist()}
+    if not answered.all():
+        confusion["no_answer"] = np.bincount(true[~answered], minlength=k).tolist()
+    return {"accuracy": float((true == pred).mean()), **report, "confusion_matrix": confusion}
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:

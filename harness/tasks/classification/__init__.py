@@ -134,6 +134,11 @@ def score(request: ScoreRequest) -> dict[str, Any]:
         lengths = {name: length_report(list(split.inputs)) for name, split in tests.items()}
         if any(lengths.values()):
             result["length"] = {name: dict(value) for name, value in lengths.items() if value}
+    prompting_report = getattr(classifier, "prompting_report", None)  # a prompted (served) model
+    if prompting_report is not None:
+        prompting = {name: prompting_report(list(split.inputs)) for name, split in rows.items()}
+        if any(prompting.values()):
+            result["prompting"] = {name: dict(value) for name, value in prompting.items() if value}
     request.retain("test_predictions", {name: predictions[name] for name in tests})
     tokenizer = getattr(classifier, "tokenizer", None)  # baselines have none: no analysis
     terms = data.extra.get("terms")

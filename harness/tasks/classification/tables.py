@@ -61,6 +61,7 @@ def classification_tables(document: dict[str, Any], task: str) -> list[Table]:
         *error_tables(document, shown),
         *tokenisation_tables(document, task),
         truncation_table(document, task),
+        prompting_table(document, task),
         *evidence_tables(document, shown),
         *curve_tables(document, task),
     ]
@@ -290,6 +291,44 @@ def truncation_table(document: dict[str, Any], task: str) -> Table | None:
     )
     headers = ("Test set", "Model", "Max tokens", "Inputs truncated", "Tokens cut", "Long text")
     return Table("Inputs longer than the maximum length", headers, tuple(rows), caption)
+
+
+def prompting_table(document: dict[str, Any], task: str) -> Table | None:
+    """Per split (eval and the test sets) and prompted model (a served LLM): how its answers were scored, how many
+    named no label, and what they cost; ``None`` when no item reports prompting."""
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in passed_entries(document["results"], task):
+        if entry.get("prompting"):
+            entries.setdefault(entry["model"], entry)  # the first seed's: latency is the server's
+    if not entries:
+        return None
+    rows = []
+    for model, entry in entries.items():
+        for split, found in entry["prompting"].items():
+            if split == "train":  # a scored sample, not a test set
+                continue
+            n = found["inputs"] or 1
+            speed = found["inputs_per_second"]
+            rows.append(
+                (
+                    split,
+                    model,
+                    found["scoring"].replace("_", " "),
+                    f"{found['unparseable']} of {found['inputs']}",
+                    f"{found['shots']} ({found['demonstrations_dropped']} dropped)",
+                    f"{found['tokens_in'] / n:.0f} / {found['tokens_out'] / n:.1f}",
+                    f"{found['latency_p50_seconds']:.2f} / {found['latency_p95_seconds']:.2f} s",
+                    "–" if speed is None else f"{speed:.2f}",
+                    f"{found['requests']} ({found['cached']} cached)",
+                )
+            )
+    caption = (
+        "answers naming no label are scored wrong, never dropped; demonstrations past the context are dropped "
+        "from the end; tokens and latency per input; inputs/s only where no answer came from the cache"
+    )
+    headers = ("Split", "Model", "Scoring", "Unparseable", "Shots", "Tokens in / out", "Latency p50 / p95",
+               "Inputs/s", "Requests")  # fmt: skip
+    return Table("Prompted models: answers and cost", headers, tuple(rows), caption)
 
 
 def _tokens(x: float | None) -> str:
