@@ -194,6 +194,12 @@ def _add_errors_parser(commands) -> None:
         "--vs", metavar="MODEL", help="with --model: the rows on which the two models disagree, and who was right"
     )
     errors.add_argument("--format", default="table", choices=["table", "csv", "jsonl"], help="default: table")
+    errors.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write here (whole or not at all, readable by you only: 0600) instead of to the console",
+    )
 
 
 def _add_fetch_parser(commands) -> None:

@@ -27,14 +27,21 @@ def suppressed(document: Mapping[str, Any]) -> bool:
     return bool(document.get("run", {}).get("privacy", {}).get("suppressed"))
 
 
+def shown_count(value: int | None, document: Mapping[str, Any]) -> str:
+    """A count as a table shows it: ``<k`` where :func:`suppress_small` blanked it."""
+    return f"<{min_cell_count(document)}" if value is None else str(value)
+
+
 def small(value: Any, k: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < k
 
 
 def suppress_small(document: dict[str, Any], k: int) -> dict[str, Any]:
     """``document`` with every error-analysis count between 1 and ``k - 1`` set to null, in place:
-    confusion matrices, binary confusion counts, per-label counts, confused pairs (dropped) and
-    disagreements (the share goes with a suppressed count). ``k`` of 0 or 1 changes nothing."""
+    confusion matrices, binary confusion counts, per-label counts, confused pairs (dropped),
+    disagreements (the share goes with a suppressed count), each class's support per split and
+    the data's label counts per split. Rates (F1, precision, recall) stay. ``k`` of 0 or 1
+    changes nothing."""
     if k <= 1:
         return document
     document["run"]["privacy"] = {"min_cell_count": k, "suppressed": True}
@@ -48,12 +55,19 @@ def suppress_small(document: dict[str, Any], k: int) -> dict[str, Any]:
             confusion = split_metrics.get("confusion")
             if confusion:
                 split_metrics["confusion"] = {key: None if small(c, k) else c for key, c in confusion.items()}
+            for figures in split_metrics.get("per_class", {}).values():
+                if small(figures.get("support"), k):
+                    figures["support"] = None
         for analysis in item.get("error_analysis", {}).values():
             analysis["label_counts"] = {
                 label: {key: None if small(c, k) else c for key, c in counts.items()}
                 for label, counts in analysis["label_counts"].items()
             }
             analysis["confused_pairs"] = [p for p in analysis["confused_pairs"] if not small(p["rows"], k)]
+    for splits in document["run"].get("data", {}).values():  # the label counts of each split
+        for split in splits:
+            if "support" in split:
+                split["support"] = {label: None if small(c, k) else c for label, c in split["support"].items()}
     summaries = [document.get("summaries", {})]
     summaries += [entry.get("summaries", {}) for entry in document.get("run", {}).get("merged_from", [])]
     for summary in (s for by_task in summaries for s in by_task.values()):

@@ -157,6 +157,33 @@ def test_publish_and_the_page_blank_counts_under_min_cell_count(smoking_run, run
     assert "&lt;3" in shown.read_text()  # a page of the run's own leaderboard is blanked too
 
 
+def test_class_supports_under_min_cell_count_are_blanked_and_shown_as_under_k(smoking_run, run_harness, tmp_path):
+    """A class's support in a test set, and a split's label counts, are counts of notes too: blanked
+    under k on the page and when published (15 rows per class in the test set, 30 in train: k = 31
+    blanks them all), and the tables say <k."""
+    out, _ = smoking_run
+    document = read_leaderboard(out)
+    document["run"]["privacy"]["min_cell_count"] = 31
+    board = tmp_path / "run-k31.json"
+    board.write_text(json.dumps(document), encoding="utf-8")
+    published, page = tmp_path / "board.json", tmp_path / "board.html"
+    code, _, err = run_harness("publish", str(board), "--to", str(published), "--html", str(page))
+    assert code == 0, err
+    blanked = json.loads(published.read_text())
+    supports = [
+        c["support"] for item in blanked["results"] for m in item["metrics"].values() for c in m["per_class"].values()
+    ]
+    assert supports and all(s is None for s in supports)
+    label_counts = [n for split in blanked["run"]["data"]["smoking"] for n in split["support"].values()]
+    assert label_counts and all(n is None for n in label_counts)
+    validate(blanked, "published")
+    assert "<31" in page.read_text().replace("&lt;", "<")
+    code, shown, err = run_harness("show", str(published))
+    assert code == 0, err
+    assert "<31" in shown and "<31 rows" in shown  # per-class support; prevalence per split
+    assert read_leaderboard(out)["results"][0]["metrics"]["internal"]["per_class"]["current"]["support"] == 15
+
+
 def test_min_cell_count_zero_changes_nothing():
     document = {"run": {}, "results": [{"metrics": {"t": {"confusion_matrix": {"labels": ["a"], "matrix": [[1]]}}}}]}
     assert suppress_small(json.loads(json.dumps(document)), 0) == document

@@ -81,6 +81,21 @@ def test_csv_and_table_start_with_the_banner(two_model_run, run_harness):
     assert code == 0 and stdout.splitlines()[0] == f"!! {BANNER} !!"
 
 
+def test_output_is_written_whole_and_readable_by_its_owner_only(two_model_run, run_harness, tmp_path):
+    """A list for an annotator holds patient text: written 0600 whatever the umask, as a shell's
+    ``>`` would not (it gives the umask's mode, usually world-readable)."""
+    _, out = two_model_run
+    target = tmp_path / "to-check.csv"
+    code, stdout, err = run_harness("errors", str(out), "--format", "csv", "--output", str(target))
+    assert code == 0, err
+    assert "readable by you only" in stdout and BANNER not in stdout  # the text went to the file only
+    assert target.read_text(encoding="utf-8").startswith(f"# {BANNER}\n")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name != target.name]  # no temporary left beside it
+    code, _, err = run_harness("errors", str(out), "--output", str(tmp_path / "no-such-folder" / "x.csv"))
+    assert code == 2 and "no-such-folder" in err and len(err.strip().splitlines()) == 1
+
+
 def test_vs_lists_the_rows_two_models_disagree_on_and_who_was_right(two_model_run, run_harness):
     _, out = two_model_run
     rows = per_row(out)

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from harness.atomic import write_atomically
 from harness.core.store import ItemStore
 from harness.data import read_records
 from harness.errors import InputError
@@ -261,4 +262,14 @@ def show_errors(options: Any, stream: TextIO | None = None) -> None:
         records = as_records(
             mistakes(selected(runs, options.model, options.test_set), texts, options.true, options.pred)
         )
-    write(records, options.format, stream or sys.stdout)
+    output = getattr(options, "output", None)
+    if output is None:
+        write(records, options.format, stream or sys.stdout)
+        return
+    buffer = io.StringIO()
+    write(records, options.format, buffer)
+    try:  # private: 0600, as mkstemp makes it; a shell's `>` would give the umask's mode
+        write_atomically(Path(output), lambda out: out.write(buffer.getvalue().encode("utf-8")))
+    except OSError as err:
+        raise InputError(str(output), f"cannot write: {err.strerror or err}") from None
+    print(f"harness: {len(records)} row(s) with patient text written to {output} (readable by you only)")

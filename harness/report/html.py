@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.core.hardware import hardware_text
 from harness.errors import InputError
-from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, suppress_small
+from harness.privacy import PRIVATE_PAGE_MARKER, min_cell_count, shown_count, suppress_small
 from harness.scoring.decision import BAND_MEANING, metric_words, pairs_inside_bands, rule_words
 from harness.tables import (
     CLASSIFICATION_FIELD,
@@ -217,6 +217,7 @@ def heatmaps(document: dict[str, Any]) -> list[dict[str, Any]]:
                 {
                     "category": c,
                     "support": per_class[c]["support"],
+                    "support_shown": shown_count(per_class[c]["support"], document),  # <k where blanked
                     "f1": [None if value != value else value for value in column],
                 }  # NaN: not scored
                 for c, column in zip(data.categories, zip(*data.values))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.privacy import shown_count
 from harness.scoring.decision import pairs_inside_bands
 from harness.scoring.stats import mean_sd, smallest_adjusted_p
 from harness.tables import (
@@ -287,16 +288,21 @@ def prevalence_table(document: dict[str, Any], shown: ShownTask) -> Table | None
     if not provenance:
         return None
     categories = list(provenance[0]["support"])
-    rows = [
-        (category, *(f"{100 * p['support'][category] / p['rows']:.1f}%" if p["rows"] else "–" for p in provenance))
-        for category in categories
-    ]
+    rows = [(category, *(_share(p, category, document) for p in provenance)) for category in categories]
     rows.append(("rows", *(str(p["rows"]) for p in provenance)))
     synthetic = [p["split"] for p in provenance if p["synthetic"]]
     caption = PREVALENCE[shown.problem]
     if synthetic:
         caption += f"; SYNTHETIC splits: {', '.join(synthetic)}"
     return Table("Prevalence per split", ("Category", *(p["split"] for p in provenance)), tuple(rows), caption)
+
+
+def _share(split: dict[str, Any], category: str, document: dict[str, Any]) -> str:
+    """A category's share of a split's rows; ``<k rows`` where its count was suppressed."""
+    count = split["support"][category]
+    if count is None:
+        return f"{shown_count(count, document)} rows"
+    return f"{100 * count / split['rows']:.1f}%" if split["rows"] else "–"
 
 
 def overlap_tables(document: dict[str, Any], shown: ShownTask) -> list[Table]:

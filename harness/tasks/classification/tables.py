@@ -14,6 +14,7 @@ import dataclasses
 import statistics
 from typing import Any
 
+from harness.privacy import shown_count
 from harness.tables import (
     CLASSIFICATION_FIELD,
     METRICS,
@@ -144,7 +145,7 @@ def per_class_tables(document: dict[str, Any], task: str) -> list[Table]:
         rows = []
         for category in first:
             cells = [mean_sd_cell(_class_f1s(group, split, category)) for group in grouped.values()]
-            rows.append((category, str(first[category]["support"]), *cells))
+            rows.append((category, shown_count(first[category]["support"], document), *cells))
         notes = [f"mean ± sd over seeds {', '.join(map(str, seeds))}"] if len(seeds) > 1 else []
         if any("–" in row[2:] for row in rows):
             notes.append(
