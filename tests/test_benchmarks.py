@@ -142,3 +142,69 @@ def test_ray_gpu_check_tune_dry_run_puts_two_half_gpu_trials_side_by_side(capsys
     assert _load("ray_gpu_check").main(["--tune", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "side by side: yes" in out and "PASSED" in out and "GPUs [0]" in out
+
+
+# --- benchmarks/few_shot.py and main_command.py: what they print from what they measured -------------
+
+
+def _few_shot_run(eval_f1: float, test_f1: float, recall: float) -> dict:
+    split = {"rows": 120, "f1_macro": test_f1, "per_class_recall": {"a": recall, "b": 1.0}, "seconds_per_input": 0.5}
+    return {
+        "primary_metric": "f1_weighted",
+        "labels": ["a", "b"],
+        "splits": {"eval": {**split, "primary": eval_f1}, "internal": {**split, "primary": test_f1}},
+    }
+
+
+def test_few_shot_table_gives_the_seed_spread_of_random_demonstrations():
+    benchmark = _load("few_shot")
+    record = {
+        "machine": "a CPU",
+        "load": "quiet",
+        "date": "2026-12-07",
+        "commit": "abc1234",
+        "class_recall": "a",
+        "fits": [
+            {
+                "task": "t",
+                "recipe": {"shots": 0},
+                "seeds": [42],
+                "train_rows": 90,
+                "runs": [_few_shot_run(0.5, 0.4, 0.2)],
+            },
+            {
+                "task": "t",
+                "recipe": {"shots": 4, "demonstrations": "random"},
+                "seeds": [42, 43],
+                "train_rows": 90,
+                "runs": [_few_shot_run(0.6, 0.5, 0.3), _few_shot_run(0.8, 0.7, 0.5)],
+            },
+        ],
+    }
+    table = benchmark.markdown(record, "t")
+    lines = table.splitlines()
+    assert lines[0] == (
+        "| recipe | eval f1 weighted | internal f1 weighted | internal macro F1 | a recall (internal) | s/input (internal) |"
+    )
+    assert lines[2] == "| zero-shot | 0.500 | 0.400 | 0.400 | 0.200 | 0.50 |"
+    assert (
+        lines[3]
+        == "| 4-shot random | 0.700 [0.600-0.800] | 0.600 [0.500-0.700] | 0.600 [0.500-0.700] | 0.400 [0.300-0.500] | 0.50 |"
+    )
+    assert "SYNTHETIC" in lines[-1] and "over 2 seeds" in lines[-1] and "commit abc1234" in lines[-1]
+    with pytest.raises(KeyError, match="no fits of task 'u'"):
+        benchmark.markdown(record, "u")
+
+
+def test_main_command_compare_reports_the_largest_metric_difference(tmp_path, capsys):
+    import json
+
+    benchmark = _load("main_command")
+    for name, f1 in (("a", 0.5), ("b", 0.5004)):
+        (tmp_path / name).mkdir()
+        item = {"name": "t[m]", "status": "passed", "metrics": {"internal": {"f1_macro": f1, "examples": 10}}}
+        (tmp_path / name / "leaderboard.json").write_text(json.dumps({"results": [item]}), encoding="utf-8")
+    assert benchmark.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "1 items in both; largest difference of any metric: 0.000400" in out
+    assert "t[m] internal.f1_macro: 0.500000 -> 0.500400" in out

@@ -5,6 +5,9 @@ casts every fp32 weight to bf16 on every forward; storing the cast once must giv
 predictions bit for bit, for the zero-shot model (whose shared prompt is cached in fp32 first)
 and for a LoRA decoder after its fit, and must leave a tied embedding in fp32.
 
+A repeated input is scored once (clinical test sets repeat short texts): the zero-shot model and a
+fine-tuned decoder score each distinct input once and give every copy its scores.
+
 The fused AdamW on a CPU must make torch's reference AdamW update, up to float rounding.
 """
 
@@ -73,6 +76,46 @@ def test_nothing_is_cast_for_fp32_prediction_or_off_the_cpu(tiny_llama: Path) ->
     assert precision.cast_for_inference(model, "cuda", torch.bfloat16) == 0
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert precision.cast_for_inference(model, "cpu", torch.bfloat16) > 0
+
+
+def test_zero_shot_scores_a_repeated_input_once(tiny_llama: Path) -> None:
+    from harness.plugins import zeroshot
+
+    classifier = zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_MULTI_TOKEN))
+    alone = classifier.predict_scores(TEXTS)
+    scored: list[int] = []
+    forward = classifier._answer_distribution
+
+    def counted(rows, cache, start):
+        scored.append(len(rows))
+        return forward(rows, cache, start)
+
+    classifier._answer_distribution = counted
+    repeated = [TEXTS[i] for i in (0, 1, 0, 2, 3, 3, 1, 0)]
+    scores = classifier.predict_scores(repeated)
+    assert sum(scored) == len(TEXTS)
+    np.testing.assert_allclose(scores, alone[[0, 1, 0, 2, 3, 3, 1, 0]], rtol=0, atol=1e-6)
+
+
+def test_a_fine_tuned_decoder_scores_a_repeated_input_once(tiny_llama: Path, splits, monkeypatch) -> None:  # noqa: F811
+    from harness.plugins import decoders
+    from harness.training import loop
+
+    classifier = decoders.fit_decoder(fit_request(tiny_llama, splits, "smollm2-135m-lora"), quantized=False)
+    texts = list(dict.fromkeys(splits[2].texts))[:5]
+    alone = classifier.predict_scores(texts)
+    rows: list[int] = []
+    logits = loop.features_logits
+
+    def counted(model, tokenizer, features, *args, **kwargs):
+        rows.append(len(features))
+        return logits(model, tokenizer, features, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "features_logits", counted)
+    order = [4, 0, 4, 1, 2, 3, 0, 4]
+    scores = classifier.predict_scores([texts[i] for i in order])
+    assert rows == [len(texts)]
+    np.testing.assert_allclose(scores, alone[order], rtol=0, atol=1e-6)
 
 
 def test_the_cpu_optimizer_is_fused_and_makes_the_reference_adamw_update() -> None:

@@ -146,6 +146,9 @@ RECIPE: dict[str, Any] = {
     "max_length": 32,
     "answers": ANSWERS,
     "calibrate": True,
+    # How an answer of several tokens is scored: "sum" of its tokens' log-probabilities (the
+    # answer's probability) or "mean" (per token: length-normalised); choose on eval
+    "answer_score": "sum",
     "cpu_bf16_inference": True,
     # Few-shot: demonstrations from train before the input (harness.training.shots); 0: zero-shot
     "shots": 0,
@@ -273,9 +276,10 @@ class PackedAnswers:
     read_token: Any  # (T,)
     read_answer: Any  # (T,) which answer it belongs to
     answers: int
+    mean: bool = False  # score each answer by its tokens' mean log-probability, not their sum
 
     @classmethod
-    def of(cls, answer_ids: Sequence[Sequence[int]]) -> PackedAnswers:
+    def of(cls, answer_ids: Sequence[Sequence[int]], mean: bool = False) -> PackedAnswers:
         import torch
 
         fed, depth, owner, read_at, read_token, read_answer = [], [], [], [], [], []
@@ -299,6 +303,7 @@ class PackedAnswers:
             read_token=torch.tensor(read_token),
             read_answer=torch.tensor(read_answer),
             answers=len(answer_ids),
+            mean=mean,
         )
 
     def attention(self, real: Any, start: int) -> Any:
@@ -316,13 +321,16 @@ class PackedAnswers:
         return torch.cat([real.new_ones(batch, width + fed, start), allowed], dim=2)[:, None]
 
     def log_probs(self, logits: Any) -> Any:
-        """(batch, answers): the sum of each answer's token log-probabilities."""
+        """(batch, answers): the sum of each answer's token log-probabilities (``mean``: their mean)."""
         import torch
 
         device = logits.device
         picked = torch.log_softmax(logits.float(), dim=-1)[:, self.read_at.to(device), self.read_token.to(device)]
         total = torch.zeros(len(logits), self.answers, device=device)
-        return total.index_add_(1, self.read_answer.to(device), picked)
+        total.index_add_(1, self.read_answer.to(device), picked)
+        if self.mean:
+            total /= torch.bincount(self.read_answer, minlength=self.answers).to(device)
+        return total
 
 
 @dataclass(eq=False)
@@ -330,21 +338,23 @@ class Demonstrations:
     """Few-shot: ``shots`` training rows shown before each input, inside the user's message.
 
     Each demonstration is the input's own lead-in (``marker``, e.g. "Indication:") left in the
-    cached prefix, then ``lead + text + "\n" + cue + " " + answer + "\n" + marker``, so that the
-    input follows the last one as it follows the instruction in a zero-shot prompt. Demonstrations
+    cached prefix, then the row as the prompt reads an input (``lead + text``; for a sentence
+    pair ``lead + text + between + pair_lead + text_pair``) and ``"\n" + cue + " " + answer +
+    "\n" + marker``, so that the input follows the last one as it follows the instruction in a
+    zero-shot prompt. Demonstrations
     that would take the prompt past the model's context are dropped from the end (counted).
     """
 
     shots: int
     method: str
     seed: int
-    texts: tuple[str, ...]  # the training rows that may be shown
+    texts: tuple[Input, ...]  # the training rows that may be shown
     rows: tuple[int, ...]  # their row numbers in train
     answers: np.ndarray  # each one's answer index
     answer_words: tuple[str, ...]
     cue: str
     marker: str
-    lead: str
+    prompt: Prompt
     context: int  # the model's maximum positions
     model_name: str
     run_dir: str | None
@@ -366,11 +376,9 @@ class Demonstrations:
             kept = []
             for index in chosen:
                 if index not in pieces:
-                    text = tokenizer(
-                        self.lead + self.texts[index], add_special_tokens=False, truncation=True, max_length=max_length
-                    )
+                    text = self.prompt.text_ids(tokenizer, [self.texts[index]], max_length)[0]
                     tail = f"\n{self.cue} {self.answer_words[self.answers[index]]}\n{self.marker}"
-                    pieces[index] = text["input_ids"] + tokenizer.encode(tail, add_special_tokens=False)
+                    pieces[index] = text + tokenizer.encode(tail, add_special_tokens=False)
                 if len(ids) + len(pieces[index]) > budget:
                     self.dropped += len(chosen) - len(kept)  # this one and every later one
                     break
@@ -405,7 +413,11 @@ class ZeroShotClassifier:
     columns: int | None = None  # the first answers that are labels (binary: 1, the positive one); None: all
     cached_prefix: Any = None  # the prompt's key/value cache (see prefix_cache)
     demonstrations: Demonstrations | None = None  # few-shot (recipe shots > 0)
-    last_demonstrations: list[list[int]] | None = None  # per input of the last call: train rows shown
+
+    @property
+    def last_demonstrations(self) -> list[list[int]] | None:
+        """Per input of the last call, the train rows shown (the per-row predictions keep them)."""
+        return None if self.demonstrations is None else self.demonstrations.last_shown
 
     def prefix_cache(self) -> Any:
         """The shared prompt's key/value cache, computed once (outside autocast: fp32 on a CPU)."""
@@ -437,7 +449,7 @@ class ZeroShotClassifier:
     def _answer_scores(self, texts: Sequence[Input]) -> np.ndarray:
         import torch
 
-        from harness.training.loop import length_grouped_batches
+        from harness.training.loop import distinct, length_grouped_batches
         from harness.training.precision import autocast
 
         scores = np.zeros((len(texts), self.answers.answers), dtype=np.float32)
@@ -453,7 +465,9 @@ class ZeroShotClassifier:
             demos = shown.token_rows(self.tokenizer, texts, self.max_length, room)
             rows = [demo + row for demo, row in zip(demos, rows)]
             self.details["demonstrations_dropped"] = shown.dropped
-            self.last_demonstrations = shown.last_shown  # the per-row predictions file keeps them
+        unique, inverse = distinct([tuple(row) for row in rows])  # a repeated prompt is scored once
+        rows = [list(row) for row in unique]
+        scores = np.zeros((len(rows), self.answers.answers), dtype=np.float32)
         batches = length_grouped_batches([len(r) for r in rows], self.batch_size)
         self.model.eval()
         with (
@@ -464,6 +478,7 @@ class ZeroShotClassifier:
             for batch in batches:
                 scores[batch] = self._answer_distribution([rows[i] for i in batch], cache, start)
                 advance()
+        scores = scores[inverse]
         if self.prior is not None:
             scores /= self.prior
             scores /= scores.sum(axis=1, keepdims=True)
@@ -559,7 +574,7 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
         tokenizer=tokenizer,
         prompt=prompt,
         prefix_ids=prefix_ids,
-        answers=PackedAnswers.of(answer_ids),
+        answers=PackedAnswers.of(answer_ids, mean=answer_score(request.recipe) == "mean"),
         device=request.device,
         batch_size=int(request.recipe.get("batch_size", 32)),
         max_length=int(request.recipe.get("max_length", 32)),
@@ -572,6 +587,7 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
             "autocast": str(dtype),
             "trainable_dtype": None,  # nothing is trained: the whole model is frozen
             "frozen_dtype": dtype_summary(model.parameters()),
+            "answer_score": answer_score(request.recipe),
             "problem": setup.problem,
             **({"pair_encoding": "joined"} if setup.text_pairs else {}),
             "long_text": "truncate",
@@ -596,6 +612,14 @@ def fit_zero_shot(request: FitRequest) -> FittedClassifier:
     return classifier
 
 
+def answer_score(recipe: Mapping[str, Any]) -> str:
+    """The recipe's ``answer_score``: "sum" (the answer's log-probability) or "mean" (per token)."""
+    score = recipe.get("answer_score", "sum")
+    if score not in ("sum", "mean"):
+        raise PluginError("zeroshot", f"recipe: answer_score is 'sum' or 'mean'; got {score!r}")
+    return str(score)
+
+
 def demonstrations_for(
     request: FitRequest, prompt: Prompt, wording: Wording, answer_words: tuple[str, ...], model: Any
 ) -> Demonstrations | None:
@@ -609,8 +633,6 @@ def demonstrations_for(
         )
     if shots == 0:
         return None
-    if prompt.between:
-        raise PluginError("zeroshot", "few-shot demonstrations of sentence pairs are not built; set shots = 0")
     y = np.asarray(request.train.y)
     if request.setup.problem == "binary":
         answers = np.where(y[:, 0] > 0, 0, 1)  # the positive answer, or "not " + it
@@ -621,13 +643,13 @@ def demonstrations_for(
         shots=shots,
         method=method,
         seed=request.seed,
-        texts=tuple(request.train.texts[i] for i in rows),
+        texts=tuple(request.train.inputs[i] for i in rows),
         rows=tuple(int(i) for i in rows),
         answers=answers[rows],
         answer_words=answer_words,
         cue=wording.cue,
         marker=prompt.prefix.rsplit("\n", 1)[-1],
-        lead=prompt.lead,
+        prompt=prompt,
         context=int(getattr(model.config, "max_position_embeddings", 2048)),
         model_name=request.spec.name,
         run_dir=request.run_dir,

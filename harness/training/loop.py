@@ -29,7 +29,7 @@ import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -182,6 +182,17 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def distinct(items: Sequence[Hashable]) -> tuple[list[Any], np.ndarray]:
+    """The distinct items in first-seen order, and for each item the index of its copy among them.
+
+    Prediction scores each distinct input once: clinical test sets repeat short texts (the
+    embedded indications: 4,600 eval and test rows, 3,296 distinct texts).
+    """
+    index: dict[Hashable, int] = {}
+    inverse = np.fromiter((index.setdefault(item, len(index)) for item in items), dtype=np.int64, count=len(items))
+    return list(index), inverse
 
 
 def length_grouped_batches(
@@ -675,6 +686,9 @@ class TorchClassifier:
         input's windows pooled (see :func:`window_scores`)."""
         if self.known is not None and tuple(texts) == self.known[0]:
             return self.known[1].copy()  # a caller may write into its scores
+        unique, inverse = distinct(texts)
+        if len(unique) < len(texts):  # a repeated input is scored once
+            return self.predict_scores(unique)[inverse]
         if not self.weights_cast:  # training is over: the weights never change again
             cast_for_inference(self.model, self.device, inference_dtype(self.device, self.config))
             self.weights_cast = True
