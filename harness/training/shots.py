@@ -17,6 +17,7 @@ A prompt that would exceed the model's context drops demonstrations from the end
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,13 +85,23 @@ def _nearest(
 ) -> list[list[int]]:
     from sklearn.neighbors import NearestNeighbors
 
-    flat = [q if isinstance(q, str) else "\n".join(q) for q in (*train, *queries)]
-    vectors = embed(flat)
     extra = max((len(mine) for mine in own), default=0)  # the query's own rows, skipped
     neighbours = min(shots + extra, len(train))
-    index = NearestNeighbors(n_neighbors=neighbours, algorithm="brute", metric="cosine").fit(vectors[: len(train)])
-    _, rows = index.kneighbors(vectors[len(train) :])
+    index = NearestNeighbors(n_neighbors=neighbours, algorithm="brute", metric="cosine")
+    index.fit(_train_vectors(tuple(train), embed))
+    _, rows = index.kneighbors(embed([_flat(q) for q in queries]))
     return [[int(i) for i in row if i not in mine][:shots] for row, mine in zip(rows, own)]
+
+
+def _flat(item: Any) -> str:
+    return item if isinstance(item, str) else "\n".join(item)
+
+
+@functools.lru_cache(maxsize=4)
+def _train_vectors(train: tuple[Any, ...], embed: Callable) -> np.ndarray:
+    """The training rows' embeddings, computed once per train split (every scored split and every
+    call reuses them)."""
+    return embed([_flat(t) for t in train])
 
 
 def minilm_embeddings(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
