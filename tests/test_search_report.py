@@ -146,3 +146,22 @@ def test_publish_keeps_each_runs_search(tuned_document, tmp_path):
     merged = publish([run], tmp_path / "published.json")
     validate(merged)
     assert merged["run"]["merged_from"][0]["search"] == tuned_document["search"]
+
+
+def test_a_trial_asha_stopped_is_recorded_as_stopped_early_though_ray_marks_it_done():
+    """Ray Tune sets ``done`` on the last result of a trial its scheduler stops, so ``done`` cannot
+    tell a finished fit from a stopped one: the trial's own ``finished`` flag does (the budget
+    table had shown MiniLM's 8 trials as completed while 19 of 49 planned epochs ran)."""
+    from types import SimpleNamespace
+
+    from harness.core.search.tuner import trial_record
+
+    def trial(**result):
+        last = {"eval_by_epoch": [0.5, 0.6], "per_epoch": True, "trial_seconds": 3.0, "attempt": 1, **result}
+        return SimpleNamespace(last_result=last, status="TERMINATED", config={"epochs": 6}, run_metadata=None)
+
+    assert trial_record(trial(done=True, finished=False), 1)["status"] == "stopped early"
+    assert trial_record(trial(done=True, finished=True), 2)["status"] == "completed"
+    assert trial_record(trial(done=True), 3)["status"] == "completed"  # a record from before the flag
+    stopped = trial_record(trial(done=True, finished=False), 1)
+    assert stopped["epochs"] == 2 and stopped["eval"] == 0.6

@@ -97,6 +97,9 @@ def run_trial(config: dict[str, Any], job: TrialJob) -> None:
             "attempt": attempt,
             "trial_seconds": record["seconds"],
             "done": done,
+            # Ray Tune sets "done" on the last result of a trial its scheduler stopped too: this
+            # one says whether the fit itself finished (harness.core.search.tuner.trial_record).
+            "finished": done,
             "eval_by_epoch": list(record["eval_by_epoch"]),
             "per_epoch": per_epoch,
             "placement": {**where, "span": [round(wall_start, 3), round(time.time(), 3)]},

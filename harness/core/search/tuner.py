@@ -149,7 +149,7 @@ def trial_record(trial: Any, index: int) -> dict[str, Any]:
     failed = trial.status == "ERROR"
     if failed:
         status = "failed"
-    elif result.get("done"):
+    elif result.get("finished", result.get("done")):  # "done" is also set when ASHA stops a trial
         status = "completed"
     elif history:
         status = "stopped early"
