@@ -110,6 +110,7 @@ def fit_and_score(session, task: str, recipe: dict[str, Any], seed: int, rows: i
         report = problem_report(problem, split.y, classifier.decision_rule.apply(scores), scores, data.labels)
         out["splits"][name] = {
             "rows": len(split),
+            "of": len(data.splits[name]),
             "primary": report[primary] if primary in report else report["f1_macro"],
             "f1_macro": report.get("f1_macro"),
             "per_class_recall": {k: v["recall"] for k, v in report.get("per_class", {}).items()},
@@ -142,7 +143,10 @@ def markdown(record: dict[str, Any], task: str) -> str:
     tests = [name for name in fits[0]["runs"][0]["splits"] if name != "eval"]
     metric = fits[0]["runs"][0]["primary_metric"].replace("_", " ")
     recall = record.get("class_recall") if record.get("class_recall") in fits[0]["runs"][0]["labels"] else None
-    header = ["recipe", f"eval {metric}", *(f"{t} {metric}" for t in tests), f"{tests[0]} macro F1"]
+    macro = fits[0]["runs"][0]["primary_metric"] == "f1_weighted"  # macro F1 beside weighted F1 only
+    header = ["recipe", f"eval {metric}", *(f"{t} {metric}" for t in tests)] + (
+        [f"{tests[0]} macro F1"] if macro else []
+    )
     header += [f"{recall} recall ({tests[0]})"] if recall else []
     header.append(f"s/input ({tests[0]})")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -150,18 +154,21 @@ def markdown(record: dict[str, Any], task: str) -> str:
         runs = fit["runs"]
         row = [describe(fit["recipe"]), spread([r["splits"]["eval"]["primary"] for r in runs])]
         row += [spread([r["splits"][t]["primary"] for r in runs]) for t in tests]
-        row.append(spread([r["splits"][tests[0]]["f1_macro"] for r in runs]))
+        if macro:
+            row.append(spread([r["splits"][tests[0]]["f1_macro"] for r in runs]))
         if recall:
             row.append(spread([r["splits"][tests[0]]["per_class_recall"][recall] for r in runs]))
         row.append(f"{statistics.mean(r['splits'][tests[0]]['seconds_per_input'] for r in runs):.2f}")
         lines.append("| " + " | ".join(row) + " |")
     rows = fits[0]["runs"][0]["splits"]
+    scored = ", ".join(f"{rows[name]['rows']} of {rows[name]['of']} {name} rows" for name in ("eval", *tests))
     seeds = max(len(f["seeds"]) for f in fits)
+    data = "SYNTHETIC data" if fits[0]["synthetic"] else "the user's data"
+    spread_note = f"random demonstrations: mean [min-max] over {seeds} seeds; " if seeds > 1 else ""
     lines.append("")
     lines.append(
-        f"_{task} (SYNTHETIC): {rows['eval']['rows']} eval rows and {rows[tests[0]]['rows']} per test set "
-        f"(a fixed cut, seed 0), train's {fits[0]['train_rows']} rows the demonstrations' pool; random "
-        f"demonstrations: mean [min-max] over {seeds} seeds; {record['machine']}, {record['load']}, "
+        f"_{task} ({data}): {scored} scored (a fixed sample, seed 0); train's {fits[0]['train_rows']} "
+        f"rows the demonstrations' pool; {spread_note}{record['machine']}, {record['load']}, "
         f"{record['date']}, commit {record['commit']}_"
     )
     return "\n".join(lines) + "\n"
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [t for t in args.tasks.split(",") if t]
     seeds = [int(s) for s in args.seeds.split(",")]
     record: dict[str, Any] = {**machine_record(), "class_recall": args.class_recall, "fits": []}
+    start_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         session = load_tasks(names, Path(tmp))
         for task in names:
@@ -195,10 +203,19 @@ def main(argv: list[str] | None = None) -> int:
             for recipe, seeded in CONFIGS[args.configs]:
                 chosen = seeds if seeded else seeds[:1]
                 runs = [fit_and_score(session, task, recipe, seed, args.rows) for seed in chosen]
+                synthetic = all(split.synthetic for split in session.data[task].splits.values())
                 record["fits"].append(
-                    {"task": task, "recipe": recipe, "seeds": chosen, "train_rows": train_rows, "runs": runs}
+                    {
+                        "task": task,
+                        "synthetic": synthetic,
+                        "recipe": recipe,
+                        "seeds": chosen,
+                        "train_rows": train_rows,
+                        "runs": runs,
+                    }
                 )
                 print(f"{task}: {describe(recipe)} done", file=sys.stderr, flush=True)
+                record["load"] = f"load average {start_load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
                 if args.json:  # written as it goes: a long grid keeps what it has
                     args.json.write_text(json.dumps(record, indent=1), encoding="utf-8")
             print(markdown(record, task), flush=True)

@@ -28,7 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--without-bf16", action="store_true", help="predict in fp32, as a CPU without bf16 does")
     parser.add_argument("--models", default="all")
     parser.add_argument("--tasks", default="indications,probe")
-    parser.add_argument("--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"), help="compare two runs' scores")
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"), help="compare two runs' (or leaderboards') scores"
+    )
     return parser.parse_args(argv)
 
 
@@ -40,7 +42,8 @@ def cpu() -> str:
 
 def scores(run: Path) -> dict[str, dict[str, float]]:
     """Every passed item's metrics per split (numbers only), by item name."""
-    document = json.loads((run / "leaderboard.json").read_text(encoding="utf-8"))
+    path = run if run.is_file() else run / "leaderboard.json"  # a run directory or a leaderboard
+    document = json.loads(path.read_text(encoding="utf-8"))
     out = {}
     for item in document["results"]:
         if item["status"] != "passed":

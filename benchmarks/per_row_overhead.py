@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", help="a harness.toml (default: the embedded data)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--start-without", action="store_true", help="run without the files first in odd rounds (default: with)"
+    )
+    parser.add_argument(
         "--no-warm-up", action="store_true", help="skip the untimed first run (the main command: 7 minutes saved)"
     )
     return parser.parse_args(argv)
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             one_run(options, root / "warm-up", rows=True)
         WRITING[0] = 0.0
         for round_ in range(options.repeats):
-            order = (True, False) if round_ % 2 == 0 else (False, True)
+            order = (True, False) if (round_ % 2 == 0) != options.start_without else (False, True)
             for rows in order:
                 out = root / f"{'with' if rows else 'without'}-{round_}"
                 times[rows].append(one_run(options, out, rows))

@@ -148,7 +148,13 @@ def test_ray_gpu_check_tune_dry_run_puts_two_half_gpu_trials_side_by_side(capsys
 
 
 def _few_shot_run(eval_f1: float, test_f1: float, recall: float) -> dict:
-    split = {"rows": 120, "f1_macro": test_f1, "per_class_recall": {"a": recall, "b": 1.0}, "seconds_per_input": 0.5}
+    split = {
+        "rows": 120,
+        "of": 150,
+        "f1_macro": test_f1,
+        "per_class_recall": {"a": recall, "b": 1.0},
+        "seconds_per_input": 0.5,
+    }
     return {
         "primary_metric": "f1_weighted",
         "labels": ["a", "b"],
@@ -167,6 +173,7 @@ def test_few_shot_table_gives_the_seed_spread_of_random_demonstrations():
         "fits": [
             {
                 "task": "t",
+                "synthetic": True,
                 "recipe": {"shots": 0},
                 "seeds": [42],
                 "train_rows": 90,
@@ -174,6 +181,7 @@ def test_few_shot_table_gives_the_seed_spread_of_random_demonstrations():
             },
             {
                 "task": "t",
+                "synthetic": True,
                 "recipe": {"shots": 4, "demonstrations": "random"},
                 "seeds": [42, 43],
                 "train_rows": 90,
@@ -192,6 +200,9 @@ def test_few_shot_table_gives_the_seed_spread_of_random_demonstrations():
         == "| 4-shot random | 0.700 [0.600-0.800] | 0.600 [0.500-0.700] | 0.600 [0.500-0.700] | 0.400 [0.300-0.500] | 0.50 |"
     )
     assert "SYNTHETIC" in lines[-1] and "over 2 seeds" in lines[-1] and "commit abc1234" in lines[-1]
+    assert "120 of 150 eval rows, 120 of 150 internal rows scored" in lines[-1]
+    record["fits"] = [{**fit, "synthetic": False} for fit in record["fits"]]
+    assert "SYNTHETIC" not in benchmark.markdown(record, "t")
     with pytest.raises(KeyError, match="no fits of task 'u'"):
         benchmark.markdown(record, "u")
 
