@@ -57,6 +57,7 @@ def test_a_number_edited_by_hand_in_the_guide_is_caught(tmp_path):
     figures = _figures()
     shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("img", "hooks"))
     shutil.copytree(ROOT / "leaderboards", tmp_path / "leaderboards", ignore=shutil.ignore_patterns("*.html"))
+    shutil.copytree(ROOT / "benchmarks", tmp_path / "benchmarks")  # the few-shot record and its renderer
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     page = tmp_path / "docs" / "getting-started.md"
     text = page.read_text(encoding="utf-8")
@@ -82,6 +83,7 @@ def test_a_leaderboard_that_moves_makes_its_figures_stale(tmp_path):
     figures = _figures()
     shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("img", "hooks"))
     shutil.copytree(ROOT / "leaderboards", tmp_path / "leaderboards", ignore=shutil.ignore_patterns("*.html"))
+    shutil.copytree(ROOT / "benchmarks", tmp_path / "benchmarks")  # the few-shot record and its renderer
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     path = tmp_path / "leaderboards" / "synthetic-cpu-default.json"
     document = json.loads(path.read_text(encoding="utf-8"))
