@@ -31,33 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from harness.core.weights import find_weights
-    from harness.model import FitRequest
-    from harness.progress import no_progress
-
     with tempfile.TemporaryDirectory() as tmp:
         session = few_shot.load_tasks([args.task], Path(tmp))
         data = session.data[args.task]
-        spec = session.models[few_shot.MODEL]
-        recipe = {**session.recipe(spec, args.task), "cpu_bf16_inference": False, "calibrate": False}
-        request = FitRequest(
-            spec=spec,
-            labels=tuple(data.labels),
-            train=data.splits["train"],
-            eval=data.splits["eval"],
-            seed=42,
-            recipe=recipe,
-            device="cpu",
-            weights=str(find_weights(spec, session.config.weight_options(few_shot.MODEL))[0]),
-            progress=no_progress,
-            setup=data.setup,
-        )
-        classifier = spec.fit(request)
+        classifier = few_shot.fit(session, args.task, {"cpu_bf16_inference": False, "calibrate": False}, seed=42)
+        words = session.recipe(session.models[few_shot.MODEL], args.task)["answers"]
     tokenizer, model, prompt = classifier.tokenizer, classifier.model, classifier.prompt
     split = data.splits[args.split]
     column = list(data.labels).index(args.label)
     texts = [split.texts[i] for i in np.flatnonzero(split.y[:, column])[: args.rows]]
-    words = recipe["answers"]
     tokens: dict[str, list[list[float]]] = {label: [] for label in data.labels}
     for text in texts:
         whole = prompt.prefix + prompt.lead + text + prompt.suffix

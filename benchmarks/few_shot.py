@@ -74,30 +74,35 @@ def load_tasks(names: list[str], folder: Path):
     return session
 
 
-def fit_and_score(session, task: str, recipe: dict[str, Any], seed: int, rows: int) -> dict[str, Any]:
+def fit(session, task: str, recipe: dict[str, Any], seed: int) -> Any:
+    """The prompted model fitted as ``harness run`` fits it on the CPU, ``recipe`` over its own."""
     from harness.core.weights import find_weights
     from harness.model import FitRequest
     from harness.progress import no_progress
-    from harness.scoring.metrics import problem_report
 
-    data = session.data[task]
-    spec = session.models[MODEL]
-    base = session.recipe(spec, task)
-    setup = data.setup
+    data, spec = session.data[task], session.models[MODEL]
     request = FitRequest(
         spec=spec,
         labels=tuple(data.labels),
         train=data.splits["train"],
         eval=data.splits["eval"],
         seed=seed,
-        recipe={**base, **recipe},
+        recipe={**session.recipe(spec, task), **recipe},
         device="cpu",
         weights=str(find_weights(spec, session.config.weight_options(MODEL))[0]),
         progress=no_progress,
-        setup=setup,
+        setup=data.setup,
     )
+    return spec.fit(request)
+
+
+def fit_and_score(session, task: str, recipe: dict[str, Any], seed: int, rows: int) -> dict[str, Any]:
+    from harness.scoring.metrics import problem_report
+
+    data = session.data[task]
+    setup = data.setup
     started = time.perf_counter()
-    classifier = spec.fit(request)
+    classifier = fit(session, task, recipe, seed)
     fitted = time.perf_counter() - started
     problem = setup.problem if setup else "multi-label"
     primary = data.extra.get("primary_metric", "f1_weighted")
